@@ -1,0 +1,3 @@
+from t2mgpt.cli import main
+
+raise SystemExit(main())

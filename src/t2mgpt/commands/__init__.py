@@ -1,0 +1,1 @@
+"""CLI subcommands, one module each (see t2mgpt.cli)."""

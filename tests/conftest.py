@@ -1,0 +1,40 @@
+"""Shared test fixtures. Reference data lives in ../shared next to the repo."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+REF = SHARED / "fixtures" / "reference"
+CMU = SHARED / "data" / "cmu_ml"
+
+torch.set_num_threads(min(2, os.cpu_count() or 1))
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        msg = f"{path} not found: tests need ../shared beside the repo"
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture(scope="session")
+def ref_dir() -> Path:
+    return _require(REF)
+
+
+@pytest.fixture(scope="session")
+def cmu_dir() -> Path:
+    return _require(CMU)
+
+
+@pytest.fixture(scope="session")
+def ref_motion(ref_dir):
+    return dict(np.load(ref_dir / "ref_motion_humanml3d.npz"))
