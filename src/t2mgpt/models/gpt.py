@@ -1,0 +1,435 @@
+"""The text-conditioned motion-token GPT of T2M-GPT (the original's `Text2Motion_Transformer`).
+
+Sequence: [text token, code_1, ..., code_N]. The text token is the CLIP text feature
+through a linear layer; codes are learned embeddings of the nb_code VQ codes plus END
+(= num_vq) and PAD (= num_vq + 1). Fixed sinusoidal positions are added to every token
+(the original's position dropout is 0 and its `drop` layer is never applied, so there is
+no embedding dropout). Then a "base" and a "head" stack of `num_layers` causal pre-LN
+blocks each, a final LayerNorm and a bias-free linear head over num_vq + 1 classes
+(codes + END; PAD is never predicted). Logits at position t predict code t + 1.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import asdict, dataclass, fields
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+
+from t2mgpt.errors import CheckpointError, InputError
+from t2mgpt.models.attention import Block, KVCache
+from t2mgpt.models.sampling import (check_sampling_args, filter_logits, row_seeds, row_uniforms,
+                                    sample_with_uniforms)
+
+
+@dataclass
+class GPTConfig:
+    """Hyper-parameters, named as in the original code; defaults are the released HumanML3D model."""
+
+    num_vq: int = 512  # codebook size (nb_code)
+    embed_dim: int = 1024  # transformer width
+    clip_dim: int = 512  # text feature dim (CLIP ViT-B/32)
+    block_size: int = 51  # text token + up to 50 codes
+    num_layers: int = 9  # blocks per stack (base and head): 2 * num_layers in total
+    n_head: int = 16
+    drop_out_rate: float = 0.1
+    fc_rate: int = 4  # MLP hidden = fc_rate * embed_dim
+
+    def __post_init__(self):
+        for name in ("num_vq", "embed_dim", "clip_dim", "num_layers", "n_head", "fc_rate"):
+            if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 1:
+                raise InputError(f"GPTConfig.{name} must be a positive integer (got {getattr(self, name)!r})")
+        if self.block_size < 2:
+            raise InputError(f"GPTConfig.block_size must be >= 2 (got {self.block_size})")
+        if self.embed_dim % self.n_head or self.embed_dim % 2:
+            raise InputError(f"embed_dim ({self.embed_dim}) must be even and divisible by n_head ({self.n_head})")
+        if not 0.0 <= self.drop_out_rate < 1.0:
+            raise InputError(f"drop_out_rate must be in [0, 1) (got {self.drop_out_rate})")
+
+    @property
+    def end_id(self) -> int:
+        return self.num_vq
+
+    @property
+    def pad_id(self) -> int:
+        return self.num_vq + 1
+
+
+def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
+    """(length, dim) fixed positions: sin on even, cos on odd channels (as the original, in float32)."""
+    pos = torch.arange(length, dtype=torch.float32)[:, None]  # (L, 1)
+    freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * -(math.log(10000.0) / dim))  # (dim/2,)
+    pe = torch.zeros(length, dim)
+    pe[:, 0::2] = torch.sin(pos * freq)
+    pe[:, 1::2] = torch.cos(pos * freq)
+    return pe
+
+
+class MotionGPT(nn.Module):
+    """Predicts the next VQ code index (or END) from a text feature and the codes so far."""
+
+    def __init__(self, config: GPTConfig | None = None, **overrides):
+        super().__init__()
+        config = config or GPTConfig()
+        if overrides:
+            config = GPTConfig(**{**asdict(config), **overrides})
+        self.config = c = config
+        self.cond_emb = nn.Linear(c.clip_dim, c.embed_dim)  # text feature -> first token
+        self.tok_emb = nn.Embedding(c.num_vq + 2, c.embed_dim)  # codes + END + PAD
+        self.register_buffer("pos_emb", sinusoidal_positions(c.block_size, c.embed_dim))  # (L, C), fixed
+        self.base_blocks = nn.ModuleList(Block(c.embed_dim, c.n_head, c.drop_out_rate, c.fc_rate)
+                                         for _ in range(c.num_layers))
+        self.head_blocks = nn.ModuleList(Block(c.embed_dim, c.n_head, c.drop_out_rate, c.fc_rate)
+                                         for _ in range(c.num_layers))
+        self.ln_f = nn.LayerNorm(c.embed_dim)
+        self.head = nn.Linear(c.embed_dim, c.num_vq + 1, bias=False)  # codes + END
+        self.apply(self._init_weights)
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        # as the original: N(0, 0.02) weights, zero biases, unit LayerNorms
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    @property
+    def device(self) -> torch.device:
+        return self.pos_emb.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.ln_f.weight.dtype
+
+    def num_params(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # ---------------------------------------------------------------- forward
+
+    def forward(self, codes: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
+        """codes (B, N) long in [0, num_vq + 1], N <= block_size - 1; text_features (B, clip_dim).
+
+        Returns logits (B, 1 + N, num_vq + 1); position 0 is the text token (predicts code 1).
+        """
+        text = self._check_text(text_features)
+        codes = self._check_codes(codes, text.size(0))
+        x = self._embed(text, codes)  # (B, 1+N, C)
+        return self._logits(self._transform(x))
+
+    def _embed(self, text: torch.Tensor, codes: torch.Tensor, start: int = 0) -> torch.Tensor:
+        """Token + position embeddings. text (B, clip_dim) or None; codes (B, N). -> (B, T, C)."""
+        parts = []
+        if text is not None:
+            parts.append(self.cond_emb(text)[:, None])  # (B, 1, C)
+        if codes.size(1):
+            parts.append(self.tok_emb(codes))  # (B, N, C)
+        x = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]
+        return x + self.pos_emb[start:start + x.size(1)].to(x.dtype)
+
+    def _transform(self, x: torch.Tensor, cache: KVCache | None = None) -> torch.Tensor:
+        """Both block stacks. x (B, T, C) -> (B, T, C)."""
+        for i, block in enumerate(self.base_blocks):
+            x = block(x, cache, i)
+        for i, block in enumerate(self.head_blocks, start=len(self.base_blocks)):
+            x = block(x, cache, i)
+        if cache is not None:
+            cache.advance(x.size(1))
+        return x
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.ln_f(x))  # (B, T, num_vq + 1)
+
+    # ---------------------------------------------------------------- input checks
+
+    def _check_text(self, text_features) -> torch.Tensor:
+        text = torch.as_tensor(text_features)
+        if text.dim() == 1:
+            text = text[None]
+        if text.dim() != 2 or text.size(1) != self.config.clip_dim:
+            raise InputError(f"text features must have shape (batch, {self.config.clip_dim}), got "
+                             f"{tuple(text.shape)}; was the text encoded with the encoder this model was trained with?")
+        if text.size(0) == 0:
+            raise InputError("got an empty batch of text features")
+        if not text.is_floating_point():
+            raise InputError(f"text features must be floating point, got {text.dtype}")
+        if not torch.isfinite(text).all():
+            raise InputError("text features contain NaN or inf")
+        return text.to(device=self.device, dtype=self.dtype)
+
+    def _check_codes(self, codes, batch: int) -> torch.Tensor:
+        codes = torch.as_tensor(codes)
+        c = self.config
+        if codes.dim() == 1:
+            codes = codes[None]
+        if codes.dim() != 2 or codes.size(0) != batch:
+            raise InputError(f"codes must have shape ({batch}, N) to match the text features, got {tuple(codes.shape)}")
+        if codes.size(1) > c.block_size - 1:
+            raise InputError(f"{codes.size(1)} codes do not fit: at most block_size - 1 = {c.block_size - 1} "
+                             f"codes follow the text token")
+        if codes.is_floating_point() or codes.is_complex() or codes.dtype == torch.bool:
+            raise InputError(f"codes must be integer indices, got {codes.dtype}")
+        if codes.numel() and (codes.min() < 0 or codes.max() > c.pad_id):
+            raise InputError(f"code indices must be in [0, {c.pad_id}] ({c.num_vq} codes, END={c.end_id}, "
+                             f"PAD={c.pad_id}), got [{int(codes.min())}, {int(codes.max())}]")
+        return codes.to(device=self.device, dtype=torch.long)
+
+    # ---------------------------------------------------------------- generation
+
+    @torch.inference_mode()
+    def generate(
+        self,
+        text_features: torch.Tensor,
+        greedy: bool = False,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        min_tokens: int = 0,
+        max_tokens: int | None = None,
+        seed: int | Sequence[int] | None = None,
+        use_cache: bool = True,
+    ) -> list[torch.Tensor]:
+        """Decode code sequences for a batch of text features (B, clip_dim) (or one (clip_dim,)).
+
+        All prompts are decoded together; each stops at its own END (rows that finished are
+        dropped from the batch). Returns B 1-D long tensors of code indices (END excluded),
+        on the model's device; 1 code = 4 frames = 0.2 s at 20 fps.
+
+        - greedy: argmax (as the original `sample(..., if_categorial=False)`); otherwise sample
+          from softmax(logits / temperature), restricted to the `top_k` most likely tokens and/or
+          the smallest set whose probability reaches `top_p`.
+        - END is never chosen before `min_tokens` codes exist, and never as the very first token:
+          an empty motion cannot be decoded (the original crashes there; its evaluation then
+          used the single code [1]). So min_tokens=0 and min_tokens=1 behave the same.
+        - max_tokens: at most this many codes (default and upper limit: block_size - 1 = 50).
+        - seed: int (row i uses seed + i), one seed per row, or None (drawn from torch's global
+          RNG). Row i's output depends only on its text feature and its seed, not on the other
+          rows of the batch (up to float rounding differences between batch sizes, which can
+          flip a token only at near-exact ties).
+        - use_cache: False recomputes the whole prefix at every step (the original's way; a
+          slow reference for tests and benchmarks). Both give the same result.
+        """
+        c = self.config
+        text = self._check_text(text_features)  # (B, clip_dim)
+        B = text.size(0)
+        max_tokens = c.block_size - 1 if max_tokens is None else int(max_tokens)
+        if not 1 <= max_tokens <= c.block_size - 1:
+            raise InputError(f"max_tokens must be in [1, {c.block_size - 1}] (got {max_tokens})")
+        if not 0 <= min_tokens <= max_tokens:
+            raise InputError(f"min_tokens must be in [0, max_tokens={max_tokens}] (got {min_tokens})")
+        min_tokens = max(int(min_tokens), 1)
+        if not greedy:
+            check_sampling_args(temperature, top_k, top_p)
+            u = row_uniforms(row_seeds(seed, B), max_tokens, self.device)  # (B, max_tokens)
+
+        out = torch.full((B, max_tokens), c.end_id, dtype=torch.long, device=self.device)
+        lengths = torch.full((B,), max_tokens, dtype=torch.long)
+        active = torch.arange(B, device=self.device)  # rows (of the full batch) still decoding
+        cache = None
+        if use_cache:
+            hs = c.embed_dim // c.n_head
+            cache = KVCache(2 * c.num_layers, B, c.n_head, max_tokens, hs, self.device, self.dtype)
+        last = None  # (b,) code chosen at the previous step, for the active rows
+        for t in range(max_tokens):
+            if cache is None:  # recompute the full prefix: text token + codes so far
+                x = self._embed(text[active], out[active, :t])  # (b, 1+t, C)
+            elif t == 0:
+                x = self._embed(text, out[:, :0])  # (B, 1, C) text token only
+            else:
+                x = self._embed(None, last[:, None], start=t)  # (b, 1, C) newest code at position t
+            logits = self._logits(self._transform(x, cache)[:, -1]).float()  # (b, num_vq + 1)
+            if t < min_tokens:
+                logits[:, c.end_id] = float("-inf")
+            if greedy:
+                idx = logits.argmax(dim=-1)  # (b,)
+            else:
+                idx = sample_with_uniforms(filter_logits(logits, temperature, top_k, top_p), u[active, t])
+            out[active, t] = idx
+            ended = idx == c.end_id
+            if ended.any():
+                lengths[active[ended].cpu()] = t
+                keep = ~ended
+                active, idx = active[keep], idx[keep]
+                if cache is not None:
+                    cache.keep(keep)
+                if active.numel() == 0:
+                    break
+            last = idx
+        return [out[i, :n] for i, n in enumerate(lengths.tolist())]
+
+    # ---------------------------------------------------------------- original checkpoints
+
+    @classmethod
+    def from_original(cls, path: str | os.PathLike, **hparams) -> "MotionGPT":
+        """Load a `{'trans': state_dict}` checkpoint of the original code (e.g. `net_best_fid.pth`).
+
+        hparams use the original names (num_vq, embed_dim, clip_dim, block_size, num_layers,
+        n_head, drop_out_rate, fc_rate; the original CLI spellings nb_code, embed_dim_gpt,
+        n_head_gpt, ff_rate are accepted too). Sizes not given are read from the weights;
+        n_head cannot be, so pass it unless it is the released model's 16. The model is
+        returned in eval mode, on CPU.
+        """
+        from t2mgpt.utils.io import safe_torch_load
+
+        ckpt = safe_torch_load(path)
+        sd = _original_trans_state_dict(ckpt, path)
+        config = _config_from_original(sd, hparams, path)
+        model = cls(config)
+        missing, unexpected = model.load_state_dict(_convert_original(sd, config, path), strict=False)
+        if missing or unexpected:
+            raise CheckpointError(f"{path}: weights do not fit the transformer (missing {missing[:4]}, "
+                                  f"unexpected {unexpected[:4]}); is it a T2M-GPT transformer checkpoint?")
+        return model.eval()
+
+    def original_state_dict(self) -> dict[str, torch.Tensor]:
+        """The weights in the original code's layout (save as `{'trans': ...}` for its scripts)."""
+        c = self.config
+        sd = {
+            "trans_base.tok_emb.weight": self.tok_emb.weight,
+            "trans_base.cond_emb.weight": self.cond_emb.weight,
+            "trans_base.cond_emb.bias": self.cond_emb.bias,
+            # unused by the original forward, but its module expects the key
+            "trans_base.pos_embedding.weight": torch.zeros(c.block_size, c.embed_dim),
+            "trans_base.pos_embed.embed": self.pos_emb[:, None, :],
+        }
+        mask = torch.tril(torch.ones(c.block_size, c.block_size)).view(1, 1, c.block_size, c.block_size)
+        for stack, blocks in (("trans_base", self.base_blocks), ("trans_head", self.head_blocks)):
+            for i, b in enumerate(blocks):
+                p = f"{stack}.blocks.{i}."
+                q, k, v = b.attn.qkv.weight.chunk(3, dim=0)
+                qb, kb, vb = b.attn.qkv.bias.chunk(3, dim=0)
+                sd.update({
+                    p + "ln1.weight": b.ln1.weight, p + "ln1.bias": b.ln1.bias,
+                    p + "ln2.weight": b.ln2.weight, p + "ln2.bias": b.ln2.bias,
+                    p + "attn.mask": mask,
+                    p + "attn.key.weight": k, p + "attn.key.bias": kb,
+                    p + "attn.query.weight": q, p + "attn.query.bias": qb,
+                    p + "attn.value.weight": v, p + "attn.value.bias": vb,
+                    p + "attn.proj.weight": b.attn.proj.weight, p + "attn.proj.bias": b.attn.proj.bias,
+                    p + "mlp.0.weight": b.mlp.fc.weight, p + "mlp.0.bias": b.mlp.fc.bias,
+                    p + "mlp.2.weight": b.mlp.proj.weight, p + "mlp.2.bias": b.mlp.proj.bias,
+                })
+        sd["trans_head.ln_f.weight"] = self.ln_f.weight
+        sd["trans_head.ln_f.bias"] = self.ln_f.bias
+        sd["trans_head.head.weight"] = self.head.weight
+        return {k: v.detach().clone().cpu() for k, v in sd.items()}
+
+
+# -------------------------------------------------------------------- original-format helpers
+
+_ALIASES = {"nb_code": "num_vq", "embed_dim_gpt": "embed_dim", "n_head_gpt": "n_head", "ff_rate": "fc_rate"}
+
+
+def _original_trans_state_dict(ckpt, path) -> dict[str, torch.Tensor]:
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"{path} holds a {type(ckpt).__name__}, not a checkpoint dict of the original T2M-GPT code")
+    if "trans" not in ckpt:
+        hint = ""
+        if "net" in ckpt:
+            hint = " It has a 'net' entry: it looks like a VQ-VAE checkpoint; load it with VQVAE.from_original."
+        elif any(str(k).startswith("trans_base.") for k in ckpt):
+            ckpt = {"trans": ckpt}  # a bare state dict of the transformer
+        if "trans" not in ckpt:
+            raise CheckpointError(f"{path} has no 'trans' entry (keys: {sorted(map(str, ckpt))[:6]}); it is not an "
+                                  f"original T2M-GPT transformer checkpoint.{hint}")
+    sd = ckpt["trans"]
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise CheckpointError(f"{path}: 'trans' is not a state dict of tensors")
+    sd = {k[len("module."):] if k.startswith("module.") else k: v for k, v in sd.items()}  # DataParallel
+    needed = ["trans_base.tok_emb.weight", "trans_base.cond_emb.weight", "trans_base.pos_embed.embed",
+              "trans_head.head.weight", "trans_head.ln_f.weight"]
+    missing = [k for k in needed if k not in sd]
+    if missing:
+        raise CheckpointError(f"{path}: 'trans' lacks {missing}; it is not a T2M-GPT transformer state dict")
+    for k, v in sd.items():
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise CheckpointError(f"{path}: weight {k} contains NaN or inf; the checkpoint is corrupt")
+    return sd
+
+
+def _config_from_original(sd: dict[str, torch.Tensor], hparams: dict, path) -> GPTConfig:
+    given = {}
+    names = {f.name for f in fields(GPTConfig)}
+    for k, v in hparams.items():
+        name = _ALIASES.get(k, k)
+        if name not in names:
+            raise InputError(f"unknown hyper-parameter {k!r}; expected some of {sorted(names)}")
+        given[name] = v
+
+    def count_blocks(stack: str) -> int:
+        ids = {int(m.group(1)) for k in sd for m in [re.match(rf"{stack}\.blocks\.(\d+)\.", k)] if m}
+        return len(ids)
+
+    tok, cond, pos = sd["trans_base.tok_emb.weight"], sd["trans_base.cond_emb.weight"], sd["trans_base.pos_embed.embed"]
+    embed_dim = tok.shape[1]
+    fc = sd.get("trans_base.blocks.0.mlp.0.weight")
+    found = {
+        "num_vq": (tok.shape[0] - 2, "the code embedding has num_vq + 2 rows"),
+        "embed_dim": (embed_dim, "the code embedding width"),
+        "clip_dim": (cond.shape[1], "the text projection's input size"),
+        "block_size": (pos.shape[0], "the position table length"),
+        "num_layers": (count_blocks("trans_base"), "blocks in trans_base"),
+    }
+    if fc is not None:
+        found["fc_rate"] = (fc.shape[0] // embed_dim, "the MLP hidden size / embed_dim")
+    for name, (value, why) in found.items():
+        if name in given and given[name] != value:
+            raise CheckpointError(f"{path} was trained with {name}={value} ({why}), but {name}={given[name]} was "
+                                  f"given; the {name} hyper-parameter is probably wrong")
+    heads = count_blocks("trans_head")
+    if heads != found["num_layers"][0]:
+        raise CheckpointError(f"{path} has {found['num_layers'][0]} base blocks but {heads} head blocks; "
+                              f"the original uses num_layers blocks in each stack")
+    if sd["trans_head.head.weight"].shape[0] != found["num_vq"][0] + 1:
+        raise CheckpointError(f"{path}: the output head has {sd['trans_head.head.weight'].shape[0]} classes, "
+                              f"expected num_vq + 1 = {found['num_vq'][0] + 1}; the file is inconsistent")
+    values = {**{k: v for k, (v, _) in found.items()}, **given}
+    if embed_dim % values.get("n_head", GPTConfig.n_head):
+        raise CheckpointError(f"embed_dim={embed_dim} is not divisible by n_head={values.get('n_head', GPTConfig.n_head)}; "
+                              f"the n_head hyper-parameter is probably wrong")
+    return GPTConfig(**values)
+
+
+def _convert_original(sd: dict[str, torch.Tensor], c: GPTConfig, path) -> dict[str, torch.Tensor]:
+    """Original key layout -> this module's (fused q/k/v; unused keys dropped)."""
+
+    def get(key: str, shape: tuple[int, ...]) -> torch.Tensor:
+        if key not in sd:
+            raise CheckpointError(f"{path}: weight {key} is missing; the checkpoint is incomplete")
+        t = sd[key].float()
+        if tuple(t.shape) != shape:
+            raise CheckpointError(f"{path}: {key} has shape {tuple(t.shape)}, expected {shape} for {c}; "
+                                  f"check the hyper-parameters (fc_rate? n_head?)")
+        return t
+
+    C, V = c.embed_dim, c.num_vq
+    out = {
+        "tok_emb.weight": get("trans_base.tok_emb.weight", (V + 2, C)),
+        "cond_emb.weight": get("trans_base.cond_emb.weight", (C, c.clip_dim)),
+        "cond_emb.bias": get("trans_base.cond_emb.bias", (C,)),
+        "pos_emb": get("trans_base.pos_embed.embed", (c.block_size, 1, C))[:, 0],
+        "ln_f.weight": get("trans_head.ln_f.weight", (C,)),
+        "ln_f.bias": get("trans_head.ln_f.bias", (C,)),
+        "head.weight": get("trans_head.head.weight", (V + 1, C)),
+    }
+    H = c.fc_rate * C
+    for stack, mine in (("trans_base", "base_blocks"), ("trans_head", "head_blocks")):
+        for i in range(c.num_layers):
+            p, q = f"{stack}.blocks.{i}.", f"{mine}.{i}."
+            for ln in ("ln1", "ln2"):
+                out[q + ln + ".weight"] = get(p + ln + ".weight", (C,))
+                out[q + ln + ".bias"] = get(p + ln + ".bias", (C,))
+            out[q + "attn.qkv.weight"] = torch.cat([get(p + f"attn.{n}.weight", (C, C)) for n in ("query", "key", "value")])
+            out[q + "attn.qkv.bias"] = torch.cat([get(p + f"attn.{n}.bias", (C,)) for n in ("query", "key", "value")])
+            out[q + "attn.proj.weight"] = get(p + "attn.proj.weight", (C, C))
+            out[q + "attn.proj.bias"] = get(p + "attn.proj.bias", (C,))
+            out[q + "mlp.fc.weight"] = get(p + "mlp.0.weight", (H, C))
+            out[q + "mlp.fc.bias"] = get(p + "mlp.0.bias", (H,))
+            out[q + "mlp.proj.weight"] = get(p + "mlp.2.weight", (C, H))
+            out[q + "mlp.proj.bias"] = get(p + "mlp.2.bias", (C,))
+    return out
