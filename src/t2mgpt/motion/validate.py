@@ -113,9 +113,9 @@ def _read_array(path: Path) -> np.ndarray:
         raise InputError(f"{path}: expected a .npy or .npz file, got {suffix or 'no extension'}")
     try:
         loaded = np.load(path, allow_pickle=False)
-    except ValueError as e:  # object arrays need pickle: refuse them
-        raise InputError(f"{path}: not a plain numeric array ({e})") from None
     except Exception as e:
+        if "allow_pickle" in str(e):  # object arrays need pickle: refuse them
+            raise InputError(f"{path}: not a plain numeric array (it holds Python objects)") from None
         raise InputError(f"{path}: cannot be read as {suffix} ({type(e).__name__}: {e})") from None
     if not isinstance(loaded, np.lib.npyio.NpzFile):
         if suffix == ".npz":
@@ -129,8 +129,10 @@ def _read_array(path: Path) -> np.ndarray:
                              f"{' / '.join(_NPZ_KEYS)}")
         try:
             return loaded[key]
-        except ValueError as e:
-            raise InputError(f"{path}: array {key!r} is not a plain numeric array ({e})") from None
+        except Exception as e:
+            if "allow_pickle" in str(e):
+                raise InputError(f"{path}: array {key!r} is not a plain numeric array") from None
+            raise InputError(f"{path}: array {key!r} cannot be read ({type(e).__name__}: {e})") from None
 
 
 def load_motion(path: str | Path) -> Motion:
