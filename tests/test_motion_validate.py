@@ -59,6 +59,10 @@ def test_converters_validate(ref_motion):
         get_skeleton("h36m")
     with pytest.raises(InputError, match="humanml3d skeleton"):
         features_to_joints(np.zeros((4, 251)), skeleton="humanml3d")
+    collapsed = ref_motion["joints"].copy()
+    collapsed[:, 4] = collapsed[:, 1]  # left knee on the left hip: a zero-length bone
+    with pytest.raises(InputError, match="zero length"):
+        joints_to_features(collapsed)
 
 
 def test_load_motion_kinds(tmp_path, ref_motion):

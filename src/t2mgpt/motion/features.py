@@ -25,7 +25,7 @@ from t2mgpt.motion.kinematics import (
     get_offsets_joints, inverse_kinematics,
 )
 from t2mgpt.motion.quaternion import qbetween, qinv, qmul, qrot, quaternion_to_cont6d
-from t2mgpt.motion.skeleton import Skeleton, get_skeleton, skeleton_for_dim
+from t2mgpt.motion.skeleton import Skeleton, get_skeleton
 from t2mgpt.motion.validate import validate_features, validate_joints
 
 
@@ -130,14 +130,23 @@ def joints_to_features(joints, skeleton: str | Skeleton = "humanml3d", feet_thre
     """
     sk = get_skeleton(skeleton)
     validate_joints(joints, sk, min_frames=2)
-    pos = np.asarray(joints, dtype=np.float64)
-    if retarget:
-        if target_offsets is None:
-            target_offsets = default_offsets(sk)
+    if retarget and target_offsets is None:
+        target_offsets = default_offsets(sk)
         if target_offsets is None:
             raise InputError(
                 f"no target skeleton is shipped for {sk.name!r}: pass target_offsets (J, 3) "
                 "or retarget=False to keep the motion's own bone lengths")
+    with np.errstate(invalid="ignore", divide="ignore"):  # degenerate input is reported below
+        features = _process_file(np.asarray(joints, dtype=np.float64), sk, feet_threshold,
+                                 target_offsets if retarget else None)
+    if not np.isfinite(features).all():
+        raise InputError("the joints give undefined rotations (a bone of zero length, or hips and "
+                         "shoulders that give no facing direction); check the joint order and units")
+    return features.astype(np.float32)
+
+
+def _process_file(pos: np.ndarray, sk: Skeleton, feet_threshold: float, target_offsets) -> np.ndarray:
+    if target_offsets is not None:
         pos = retarget_joints(pos, sk, target_offsets)
     pos = canonicalize_joints(pos, sk)
     contacts = foot_contacts(pos, sk, feet_threshold)
@@ -153,7 +162,7 @@ def joints_to_features(joints, skeleton: str | Skeleton = "humanml3d", feet_thre
     local_vel = qrot(r_rot[:-1, None], pos[1:] - pos[:-1])
 
     t = len(pos) - 1
-    features = np.concatenate([
+    return np.concatenate([
         np.arcsin(r_velocity[:, 2:3]),
         velocity[:, [0, 2]],
         ric[:-1, 0, 1:2],
@@ -162,7 +171,6 @@ def joints_to_features(joints, skeleton: str | Skeleton = "humanml3d", feet_thre
         local_vel.reshape(t, -1),
         contacts,
     ], axis=-1)
-    return features.astype(np.float32)
 
 
 # ----------------------------------------------------------------------------------------
