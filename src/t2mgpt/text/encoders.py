@@ -1,0 +1,155 @@
+"""The `TextEncoder` interface, shared text checks, and the registry of encoders by name.
+
+A model config stores only the encoder's `name` and `dim`; `get_text_encoder(name, dim=dim)`
+re-creates the same encoder from them.
+"""
+from __future__ import annotations
+
+import abc
+import contextlib
+import warnings
+from typing import Sequence
+
+import torch
+
+from t2mgpt.errors import InputError
+
+# canonical name -> feature size; the GPT's conditioning width depends only on these.
+TEXT_ENCODER_DIMS = {"minilm": 384, "clip-vit-b-32": 512}
+_ALIASES = {
+    "minilm": "minilm",
+    "all-minilm-l6-v2": "minilm",
+    "clip": "clip-vit-b-32",
+    "clip-vit-b-32": "clip-vit-b-32",
+    "clip-vit-b/32": "clip-vit-b-32",
+    "vit-b/32": "clip-vit-b-32",
+}
+DEFAULT_TEXT_ENCODER = "minilm"
+
+
+class TruncationWarning(UserWarning):
+    """A text was longer than the encoder's token limit and was cut."""
+
+
+class TextEncoder(abc.ABC):
+    """Frozen text encoder: `encode(texts) -> (B, dim)` float32 features on `self.device`."""
+
+    name: str
+    dim: int
+    max_tokens: int
+    device: torch.device
+
+    def encode(self, texts: Sequence[str] | str) -> torch.Tensor:
+        texts = check_texts(texts)
+        if not texts:
+            return torch.zeros(0, self.dim, device=self.device)
+        with torch.inference_mode():
+            return self._encode(texts).float()
+
+    __call__ = encode
+
+    @abc.abstractmethod
+    def _encode(self, texts: list[str]) -> torch.Tensor:
+        """(B,) checked texts -> (B, dim) features."""
+
+    @abc.abstractmethod
+    def to(self, device: str | torch.device) -> "TextEncoder":
+        """Move the weights; returns self."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, dim={self.dim}, device={self.device})"
+
+
+def check_texts(texts: Sequence[str] | str) -> list[str]:
+    """A str or a list of non-empty str -> list[str]; anything else -> InputError."""
+    if isinstance(texts, str):
+        texts = [texts]
+    if not isinstance(texts, (list, tuple)):
+        raise InputError(f"texts must be a string or a list of strings, got {type(texts).__name__}")
+    for i, t in enumerate(texts):
+        if not isinstance(t, str):
+            raise InputError(f"text #{i} is a {type(t).__name__}, not a string")
+        if not t.strip():
+            raise InputError(f"text #{i} is empty; describe the motion, e.g. 'a person walks forward'")
+    return list(texts)
+
+
+def tokenize(tokenizer, texts: list[str], max_tokens: int, encoder_name: str, device) -> dict:
+    """Pad to the longest text and cut texts over `max_tokens` (special tokens included),
+    keeping the closing special token as the original encoders do, with a warning."""
+    lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
+    too_long = [i for i, n in enumerate(lengths) if n > max_tokens]
+    if too_long:
+        first = texts[too_long[0]]
+        warnings.warn(
+            f"{len(too_long)} of {len(texts)} text(s) exceed the {max_tokens}-token limit of the "
+            f"{encoder_name} text encoder and were truncated (first: {first[:60]!r}, "
+            f"{lengths[too_long[0]]} tokens); only the beginning is used",
+            TruncationWarning,
+            stacklevel=4,
+        )
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt")
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+@contextlib.contextmanager
+def quiet_transformers():
+    """Hide transformers' progress bars and load reports while loading a model; callers check
+    the loading info themselves."""
+    from transformers.utils import logging as hf_logging
+
+    bar, level = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+        if bar:
+            hf_logging.enable_progress_bar()
+
+
+def canonical_name(name: str) -> str:
+    key = name.strip().lower()
+    if key not in _ALIASES:
+        raise InputError(f"unknown text encoder {name!r}; choose one of: minilm, clip (clip-vit-b-32)")
+    return _ALIASES[key]
+
+
+def text_encoder_dim(name: str) -> int:
+    """Feature size of a named encoder, without loading it."""
+    return TEXT_ENCODER_DIMS[canonical_name(name)]
+
+
+def get_text_encoder(
+    name: str = DEFAULT_TEXT_ENCODER,
+    device: str | torch.device | None = None,
+    path: str | None = None,
+    dim: int | None = None,
+) -> TextEncoder:
+    """Load an encoder by name ("minilm" or "clip"/"clip-vit-b-32").
+
+    `path`: a local model folder (MiniLM: a sentence-transformers folder; CLIP: see
+    `t2mgpt.text.clip`). `dim`: the feature size a model config expects; a mismatch raises
+    InputError. `device`: None/"auto" picks CUDA when available.
+    """
+    from t2mgpt.utils.device import resolve_device
+
+    key = canonical_name(name)
+    if dim is not None and dim != TEXT_ENCODER_DIMS[key]:
+        raise InputError(
+            f"text encoder {key!r} gives {TEXT_ENCODER_DIMS[key]}-d features, but {dim}-d were asked "
+            f"for (the model was trained with another text encoder?)"
+        )
+    dev = resolve_device(device)
+    if key == "minilm":
+        from t2mgpt.text.minilm import MiniLMEncoder
+
+        enc = MiniLMEncoder.load(path, device=dev)
+    else:
+        from t2mgpt.text.clip import CLIPEncoder
+
+        enc = CLIPEncoder.load(path, device=dev)
+    if dim is not None and enc.dim != dim:
+        raise InputError(f"the {key} weights loaded from {path} give {enc.dim}-d features, expected {dim}")
+    return enc
