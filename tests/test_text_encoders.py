@@ -105,6 +105,12 @@ def test_empty_or_non_text_is_input_error(minilm, bad):
         minilm.encode(bad)
 
 
+def test_features_can_condition_a_trained_layer(minilm):
+    layer = nn.Linear(384, 8)
+    layer(minilm.encode([WALK])).sum().backward()  # no "inference tensor" error
+    assert layer.weight.grad is not None
+
+
 def test_empty_batch(minilm):
     assert minilm.encode([]).shape == (0, 384)
 

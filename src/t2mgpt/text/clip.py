@@ -102,7 +102,10 @@ class CLIPEncoder(TextEncoder):
         from transformers import CLIPTextModelWithProjection
 
         sd = _load_openai_state_dict(file)
-        config, hf_sd = openai_to_hf_text(sd)
+        try:
+            config, hf_sd = openai_to_hf_text(sd)
+        except KeyError as e:
+            raise CheckpointError(f"{file} is an incomplete OpenAI CLIP checkpoint: it lacks {e}") from e
         tokenizer = _tokenizer_beside(file)
         if len(tokenizer) != config.vocab_size:
             raise CheckpointError(

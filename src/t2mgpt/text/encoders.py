@@ -43,7 +43,7 @@ class TextEncoder(abc.ABC):
         texts = check_texts(texts)
         if not texts:
             return torch.zeros(0, self.dim, device=self.device)
-        with torch.inference_mode():
+        with torch.no_grad():  # not inference_mode: its tensors cannot enter a trained model's graph
             return self._encode(texts).float()
 
     __call__ = encode
@@ -77,7 +77,7 @@ def check_texts(texts: Sequence[str] | str) -> list[str]:
 def tokenize(tokenizer, texts: list[str], max_tokens: int, encoder_name: str, device) -> dict:
     """Pad to the longest text and cut texts over `max_tokens` (special tokens included),
     keeping the closing special token as the original encoders do, with a warning."""
-    lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
+    lengths = [len(ids) for ids in tokenizer(texts, verbose=False)["input_ids"]]
     too_long = [i for i, n in enumerate(lengths) if n > max_tokens]
     if too_long:
         first = texts[too_long[0]]
