@@ -28,7 +28,7 @@ def _train_and_gather(synced: bool, rank: int) -> tuple[torch.Tensor, torch.Tens
     """Train a tiny VQ-VAE in DDP for a few steps; return (all ranks' quantizer states, their inputs)."""
     torch.manual_seed(0)  # same initial weights everywhere (DDP would broadcast them anyway)
     cfg = VQVAEConfig(nb_code=32, code_dim=8, output_emb_width=8, width=16, depth=1, mu=0.9)
-    model = torch.nn.parallel.DistributedDataParallel(VQVAE(cfg), broadcast_buffers=False)
+    model = torch.nn.parallel.DistributedDataParallel(VQVAE(cfg), forward_sync_buffers=False)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     gen = torch.Generator().manual_seed(100 + rank)  # different data on each rank
     torch.manual_seed(1000 + rank)  # and different local randomness (reset noise)

@@ -84,7 +84,7 @@ class VectorQuantizer(nn.Module):
         return onehot.t() @ x, onehot.sum(0)
 
     def _perplexity(self, code_count: torch.Tensor) -> torch.Tensor:
-        self.usage = (code_count > 0).float().mean()
+        self.usage.copy_((code_count > 0).float().mean())  # in place: DDP keeps references to buffers
         prob = code_count / code_count.sum()
         return torch.exp(-(prob * torch.log(prob + self.ppl_eps)).sum())
 
@@ -116,6 +116,11 @@ class VectorQuantizer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, C, T) -> (x_q (B, C, T), commit_loss (), perplexity ())."""
+        # distances and EMA statistics in float32 even under autocast
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return self._forward(x.float())
+
+    def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         B, C, T = x.shape
         x = x.permute(0, 2, 1).reshape(B * T, C)  # (N, C), N = B*T
         if self.training:
