@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -55,9 +56,16 @@ def safe_torch_load(path: str | os.PathLike, map_location="cpu"):
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
+        found = re.search(r"Unsupported global: (GLOBAL )?(\S+)", str(e))
+        if found:
+            raise CheckpointError(
+                f"{path} holds Python objects ({found.group(2)}) besides tensors and plain "
+                "containers, so it is not loaded (only weights_only=True loads are allowed); "
+                "re-save it as a plain state_dict or safetensors"
+            ) from e
         raise CheckpointError(
-            f"{path} holds objects other than tensors and plain containers, so it is not "
-            f"loaded (weights_only=True): {str(e).splitlines()[0]}"
+            f"{path} is not a PyTorch checkpoint or is corrupt (could not be unpickled); "
+            "check the file or download it again"
         ) from e
     except (RuntimeError, EOFError, OSError, ValueError) as e:
         raise CheckpointError(f"{path} is not a readable PyTorch checkpoint (corrupt or truncated?): {e}") from e
