@@ -1,0 +1,111 @@
+"""The `cmu` source: /work/shared/data/cmu_ml (CMU mocap, 20 joints, metres, y up, 12 fps, captions).
+
+See that folder's README.md. Captions: the human KIT-ML sentences as written; the CMU trial
+descriptions cleaned and turned into sentences by `labels` ("walk" -> "a person walks"),
+calibration / meaningless labels and two-person scene descriptions dropped. Splits are the
+dataset's own (by person).
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from t2mgpt.errors import DataError
+from t2mgpt.prepare.labels import clean_label, holds_for_any_part, label_sentence
+from t2mgpt.prepare.retarget import CMU_JOINTS, cmu_joint_map
+from t2mgpt.prepare.segment import SourceCaption
+from t2mgpt.prepare.source import SPLITS, Source, Trial
+from t2mgpt.prepare.text import clean_caption
+
+
+def cmu_captions(records: list[dict]) -> tuple[list[SourceCaption], Counter]:
+    """The captions of one trial's `captions` list, and the drops by reason."""
+    out: list[SourceCaption] = []
+    drops: Counter = Counter()
+    seen = set()
+    for c in records:
+        source = c.get("source", "")
+        text = clean_caption(str(c.get("text", "")))
+        if source == "cmu-index":
+            label, why = clean_label(text)
+            if label is None:
+                drops[f"{why}:cmu-index"] += 1
+                continue
+            text = label_sentence(label)
+        elif not text:
+            drops[f"empty:{source}"] += 1
+            continue
+        if text.lower() in seen:
+            drops[f"duplicate:{source}"] += 1
+            continue
+        seen.add(text.lower())
+        # every KIT-ML sentence here describes the whole trial (README): no span
+        out.append(SourceCaption(text, source, None, None, holds_for_any_part(text)))
+    return out, drops
+
+
+class CMUSource(Source):
+    name = "cmu"
+
+    def __init__(self, root: str | Path):
+        root = Path(root)
+        if not root.is_dir():
+            raise DataError(f"CMU folder {root} not found: pass --src pointing at the cmu_ml folder "
+                            f"(joints20.npz, captions.jsonl)")
+        self.root = root
+        self.motions_path = root / "joints20.npz"
+        self.captions_path = root / "captions.jsonl"
+        for p in (self.motions_path, self.captions_path):
+            if not p.is_file():
+                raise DataError(f"{p} not found: a cmu_ml folder holds joints20.npz and captions.jsonl")
+        self.records: dict[str, dict] = {}
+        with open(self.captions_path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    rec = json.loads(line)
+                    tid = str(rec["id"])
+                except (json.JSONDecodeError, KeyError, TypeError) as e:
+                    raise DataError(f"{self.captions_path}:{n}: not a caption record with an 'id' ({e})") from None
+                if rec.get("split") not in SPLITS:
+                    raise DataError(f"{self.captions_path}:{n}: split {rec.get('split')!r} is not one of {SPLITS}")
+                self.records[tid] = rec
+        if not self.records:
+            raise DataError(f"{self.captions_path} holds no records")
+        self.joint_map = cmu_joint_map()
+        self._npz = None
+
+    def __getstate__(self):  # picklable for worker processes: reopen the archive there
+        state = self.__dict__.copy()
+        state["_npz"] = None
+        return state
+
+    @property
+    def npz(self):
+        if self._npz is None:
+            try:
+                self._npz = np.load(self.motions_path)
+            except Exception as e:
+                raise DataError(f"{self.motions_path} is not a readable .npz archive ({type(e).__name__}: {e})") from None
+        return self._npz
+
+    def ids(self) -> list[str]:
+        return list(self.records)
+
+    def load(self, trial_id: str) -> Trial:
+        rec = self.records[trial_id]
+        if trial_id not in self.npz.files:
+            raise DataError(f"{self.motions_path} has no array {trial_id!r} listed in {self.captions_path}")
+        joints = self.npz[trial_id]
+        if joints.ndim != 3 or joints.shape[1:] != (len(CMU_JOINTS), 3):
+            raise DataError(f"{self.motions_path}[{trial_id!r}] has shape {joints.shape}, expected (T, 20, 3)")
+        captions, drops = cmu_captions(rec.get("captions") or [])
+        fps = float(rec.get("fps", self.joint_map.fps))
+        return Trial(trial_id, joints, fps, captions, rec["split"], drops)
+
+    def describe(self) -> dict:
+        return {"source": self.name, "path": str(self.root), "source_trials": len(self.records)}

@@ -1,0 +1,151 @@
+"""The `generic` source: any skeleton's joint positions + captions + a joint map.
+
+    DIR/motions.npz      one (T, J, 3) array per id (numpy.savez / savez_compressed)
+    DIR/captions.jsonl   {"id": ..., "captions": [{"text": ..., "start_s": ..., "end_s": ...,
+                          "any_part": ...}], "split": "train"|"val"|"test", "fps": ...}
+                         (captions, spans, split, fps and any_part optional)
+    DIR/joint_map.json   the declarative map to SMPL-22 (`retarget.JointMap`), with "fps"
+
+Ids of motions.npz without a caption record are kept motion-only; records without a motion
+are skipped with a warning. Without a "split", an id goes to train/val/test (80/10/10) by
+a hash of the id. Captions are used as written (whitespace cleaned); `any_part` says
+whether a caption is true of every part of its span (default: guessed by
+`labels.holds_for_any_part`).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from t2mgpt.errors import DataError
+from t2mgpt.prepare.labels import holds_for_any_part
+from t2mgpt.prepare.retarget import JointMap
+from t2mgpt.prepare.segment import SourceCaption
+from t2mgpt.prepare.source import SPLITS, Source, Trial, check_id, hash_split
+from t2mgpt.prepare.text import clean_caption
+
+log = logging.getLogger(__name__)
+
+
+def _number(value, what: str, where: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"{where}: {what} must be a number of seconds, got {value!r}") from None
+    if not np.isfinite(x) or x < 0:
+        raise DataError(f"{where}: {what} must be a non-negative number of seconds, got {value!r}")
+    return x
+
+
+def parse_captions(items, where: str) -> list[SourceCaption]:
+    if not isinstance(items, list):
+        raise DataError(f"{where}: 'captions' must be a list of {{\"text\": ...}} objects")
+    out = []
+    for k, c in enumerate(items):
+        w = f"{where} caption {k}"
+        if isinstance(c, str):
+            c = {"text": c}
+        if not isinstance(c, dict) or not isinstance(c.get("text"), str):
+            raise DataError(f"{w}: expected an object with a 'text' string, got {c!r}")
+        text = clean_caption(c["text"])
+        if not text:
+            continue
+        start, end = _number(c.get("start_s"), "start_s", w), _number(c.get("end_s"), "end_s", w)
+        if start is not None and end is not None and end <= start:
+            raise DataError(f"{w}: end_s ({end}) must be after start_s ({start})")
+        any_part = c.get("any_part")
+        if any_part is not None and not isinstance(any_part, bool):
+            raise DataError(f"{w}: any_part must be true or false, got {any_part!r}")
+        out.append(SourceCaption(text, str(c.get("source", "generic")), start, end,
+                                 holds_for_any_part(text) if any_part is None else any_part))
+    return out
+
+
+class GenericSource(Source):
+    name = "generic"
+
+    def __init__(self, root: str | Path):
+        root = Path(root)
+        if not root.is_dir():
+            raise DataError(f"source folder {root} not found: it must hold motions.npz, captions.jsonl "
+                            f"and joint_map.json (see docs/data.md)")
+        self.root = root
+        self.motions_path = root / "motions.npz"
+        self.captions_path = root / "captions.jsonl"
+        map_path = root / "joint_map.json"
+        for p in (self.motions_path, self.captions_path, map_path):
+            if not p.is_file():
+                raise DataError(f"{p} not found: a generic source folder holds motions.npz, captions.jsonl "
+                                f"and joint_map.json (see docs/data.md)")
+        self.joint_map = JointMap.load(map_path)
+        self._npz = None
+        motion_ids = list(self.npz.files)
+        if not motion_ids:
+            raise DataError(f"{self.motions_path} holds no arrays")
+        for tid in motion_ids:
+            check_id(tid, str(self.motions_path))
+        self.records: dict[str, dict] = {}
+        with open(self.captions_path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                where = f"{self.captions_path}:{n}"
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise DataError(f"{where}: not valid JSON ({e})") from None
+                if not isinstance(rec, dict) or "id" not in rec:
+                    raise DataError(f"{where}: each line must be an object with an 'id'")
+                tid = str(rec["id"])
+                if rec.get("split") is not None and rec["split"] not in SPLITS:
+                    raise DataError(f"{where}: split {rec['split']!r} is not one of {SPLITS}")
+                rec["_captions"] = parse_captions(rec.get("captions", []), where)
+                rec["_fps"] = _number(rec.get("fps"), "fps", where)
+                self.records[tid] = rec
+        orphans = [t for t in self.records if t not in set(motion_ids)]
+        if orphans:
+            log.warning("%d caption records have no motion in %s and are skipped (e.g. %s)",
+                        len(orphans), self.motions_path, ", ".join(orphans[:3]))
+        self._ids = motion_ids
+        if self.joint_map.fps is None and any(self.records.get(t, {}).get("_fps") is None for t in motion_ids):
+            raise DataError(f"{map_path}: give the source frame rate as \"fps\" (or per record in captions.jsonl)")
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_npz"] = None
+        return state
+
+    @property
+    def npz(self):
+        if self._npz is None:
+            try:
+                self._npz = np.load(self.motions_path, allow_pickle=False)
+            except Exception as e:
+                raise DataError(f"{self.motions_path} is not a readable .npz archive ({type(e).__name__}: {e})") from None
+            if not hasattr(self._npz, "files"):
+                raise DataError(f"{self.motions_path} holds a single array; save one array per id with numpy.savez")
+        return self._npz
+
+    def ids(self) -> list[str]:
+        return list(self._ids)
+
+    def load(self, trial_id: str) -> Trial:
+        try:
+            joints = self.npz[trial_id]
+        except ValueError as e:
+            raise DataError(f"{self.motions_path}[{trial_id!r}] is not a plain numeric array ({e})") from None
+        if joints.ndim != 3 or joints.shape[-1] != 3 or joints.shape[1] != self.joint_map.num_source_joints:
+            raise DataError(f"{self.motions_path}[{trial_id!r}] has shape {joints.shape}; joint_map.json expects "
+                            f"(T, {self.joint_map.num_source_joints}, 3)")
+        rec = self.records.get(trial_id, {})
+        fps = rec.get("_fps") or self.joint_map.fps
+        split = rec.get("split") or hash_split(trial_id)
+        return Trial(trial_id, joints, float(fps), list(rec.get("_captions", [])), split)
+
+    def describe(self) -> dict:
+        return {"source": self.name, "path": str(self.root), "source_trials": len(self._ids)}
