@@ -179,14 +179,48 @@ def original_encode_text(sd: dict[str, torch.Tensor], tokens: torch.Tensor) -> t
     return x[torch.arange(x.shape[0]), tokens.argmax(dim=-1)] @ sd["text_projection"]
 
 
-def clip_tokenize(tokenizer, texts, context_length=77):
+def simple_tokenizer_encode(text: str) -> list[int]:
+    """OpenAI's clip.simple_tokenizer.SimpleTokenizer (without ftfy) on the tiny vocabulary,
+    written out so the reference does not depend on the Hugging Face tokenizer."""
+    import html
+
+    import regex
+
+    symbols = list(_bytes_to_unicode().values())
+    vocab = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in MERGES]
+    encoder = {t: i for i, t in enumerate(vocab + ["<|startoftext|>", "<|endoftext|>"])}
+    ranks = {m: i for i, m in enumerate(MERGES)}
+    pat = regex.compile(r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""",
+                        regex.IGNORECASE)
+    text = regex.sub(r"\s+", " ", html.unescape(html.unescape(text)).strip()).strip().lower()
+    ids = [encoder["<|startoftext|>"]]
+    for token in regex.findall(pat, text):
+        token = "".join(_bytes_to_unicode()[b] for b in token.encode("utf-8"))
+        word = list(token[:-1]) + [token[-1] + "</w>"]
+        while len(word) > 1:
+            best = min(zip(word, word[1:]), key=lambda pair: ranks.get(pair, float("inf")))
+            if best not in ranks:
+                break
+            merged, i = [], 0
+            while i < len(word):
+                if i + 1 < len(word) and (word[i], word[i + 1]) == best:
+                    merged.append(word[i] + word[i + 1])
+                    i += 2
+                else:
+                    merged.append(word[i])
+                    i += 1
+            word = merged
+        ids += [encoder[w] for w in word]
+    return ids + [encoder["<|endoftext|>"]]
+
+
+def clip_tokenize(texts, context_length=77):
     """clip.tokenize(texts, truncate=True): SOT + BPE + EOT, cut to 77 keeping EOT, zero-padded."""
     out = torch.zeros(len(texts), context_length, dtype=torch.long)
     for row, text in enumerate(texts):
-        ids = tokenizer(text)["input_ids"]
+        ids = simple_tokenizer_encode(text)
         if len(ids) > context_length:
-            ids = ids[:context_length]
-            ids[-1] = tokenizer.eos_token_id
+            ids = ids[: context_length - 1] + ids[-1:]  # keeps EOT last
         out[row, : len(ids)] = torch.tensor(ids)
     return out
 
@@ -195,7 +229,8 @@ def clip_tokenize(tokenizer, texts, context_length=77):
 def tiny_clip(tmp_path_factory):
     """A saved random CLIPModel (text + vision, like openai/clip-vit-base-patch32) with a tiny
     tokenizer; width 128 = 2 heads of 64 as OpenAI's layout implies."""
-    from transformers import CLIPConfig, CLIPModel, CLIPTextConfig, CLIPTokenizer, CLIPVisionConfig
+    from transformers import (CLIPConfig, CLIPModel, CLIPTextConfig, CLIPTextModelWithProjection, CLIPTokenizer,
+                              CLIPVisionConfig)
 
     folder = tmp_path_factory.mktemp("tiny_clip")
     vocab = write_tiny_bpe(folder)
@@ -212,23 +247,22 @@ def tiny_clip(tmp_path_factory):
                 p.add_(0.1 * torch.randn_like(p))
     model.save_pretrained(folder)
     CLIPTokenizer.from_pretrained(folder).save_pretrained(folder)
-    from transformers import CLIPTextModelWithProjection
-
     text_model = CLIPTextModelWithProjection.from_pretrained(folder)
-    return folder, hf_to_openai(text_model), CLIPTokenizer.from_pretrained(folder)
+    return folder, hf_to_openai(text_model)
 
 
-CLIP_TEXTS = [WALK, "someone walks, then turns around & sits on the floor.", "A PERSON\tjumps  twice"]
+CLIP_TEXTS = [WALK, "someone walks, then turns around &amp; sits on the person's café chair.",
+              "A PERSON\tjumps  12 times!"]
 LONG = " ".join(["walk"] * 40 + ["person"] * 60)  # > 77 tokens
 
 
 def test_clip_from_folder_equals_original_encode_text(tiny_clip):
-    folder, sd, tok = tiny_clip
+    folder, sd = tiny_clip
     enc = get_text_encoder("clip", device="cpu", path=str(folder))
     assert (enc.name, enc.dim, enc.max_tokens) == ("clip-vit-b-32", 48, 77)
     with pytest.warns(TruncationWarning, match="77-token"):
         f = enc.encode(CLIP_TEXTS + [LONG])
-    ref = original_encode_text(sd, clip_tokenize(tok, CLIP_TEXTS + [LONG]))
+    ref = original_encode_text(sd, clip_tokenize(CLIP_TEXTS + [LONG]))
     assert f.shape == (4, 48) and f.dtype == torch.float32
     torch.testing.assert_close(f, ref, atol=1e-5, rtol=1e-5)
     # batch vs single, and deterministic
@@ -241,8 +275,8 @@ def test_clip_from_folder_equals_original_encode_text(tiny_clip):
 def test_clip_from_openai_checkpoints(tiny_clip, tmp_path):
     """(c): a plain OpenAI-layout state dict and a TorchScript archive like ViT-B-32.pt, with the
     BPE vocabulary (gz) beside them."""
-    folder, sd, tok = tiny_clip
-    ref = original_encode_text(sd, clip_tokenize(tok, CLIP_TEXTS))
+    folder, sd = tiny_clip
+    ref = original_encode_text(sd, clip_tokenize(CLIP_TEXTS))
     write_tiny_bpe(tmp_path)
     for f in ("vocab.json", "merges.txt"):
         (tmp_path / f).unlink()  # only bpe_simple_vocab_16e6.txt.gz is left
@@ -280,8 +314,8 @@ def _scripted_holder(sd):
 def test_clip_found_in_hf_cache_and_env(tiny_clip, tmp_path, monkeypatch):
     import shutil
 
-    folder, sd, tok = tiny_clip
-    ref = original_encode_text(sd, clip_tokenize(tok, [WALK]))
+    folder, sd = tiny_clip
+    ref = original_encode_text(sd, clip_tokenize([WALK]))
     repo = tmp_path / ("models--" + CLIP_REPO_ID.replace("/", "--"))
     commit = "0" * 40
     shutil.copytree(folder, repo / "snapshots" / commit)
@@ -294,9 +328,24 @@ def test_clip_found_in_hf_cache_and_env(tiny_clip, tmp_path, monkeypatch):
     torch.testing.assert_close(enc.encode([WALK]), ref, atol=1e-5, rtol=1e-5)
 
 
-def test_missing_clip_is_a_clear_error(tmp_path, monkeypatch):
+def test_clip_found_in_openai_cache(tiny_clip, tmp_path, monkeypatch):
+    from t2mgpt.text import clip as clip_module
+
+    folder, sd = tiny_clip
+    write_tiny_bpe(tmp_path)
+    torch.save(sd, tmp_path / "ViT-B-32.pt")
     monkeypatch.delenv(CLIP_PATH_ENV, raising=False)
-    with pytest.raises(CheckpointError, match="not in the Hugging Face cache") as e:
+    monkeypatch.setattr(clip_module, "OPENAI_CACHE_FILE", str(tmp_path / "ViT-B-32.pt"))
+    enc = CLIPEncoder.load(None, cache_dir=tmp_path / "empty_hf_cache")
+    torch.testing.assert_close(enc.encode([WALK]), original_encode_text(sd, clip_tokenize([WALK])), atol=1e-5, rtol=0)
+
+
+def test_missing_clip_is_a_clear_error(tmp_path, monkeypatch):
+    from t2mgpt.text import clip as clip_module
+
+    monkeypatch.delenv(CLIP_PATH_ENV, raising=False)
+    monkeypatch.setattr(clip_module, "OPENAI_CACHE_FILE", str(tmp_path / "no_clip" / "ViT-B-32.pt"))
+    with pytest.raises(CheckpointError, match="not in the Hugging Face cache .*ViT-B-32.pt does not exist") as e:
         CLIPEncoder.load(None, cache_dir=tmp_path / "empty_cache")
     assert "huggingface-cli download openai/clip-vit-base-patch32" in str(e.value)
     assert "--clip-path" in str(e.value)

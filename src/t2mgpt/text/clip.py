@@ -9,7 +9,8 @@ Weights are never downloaded. They are looked up, in order, in:
         `clip.load`, a plain state dict `.pt`/`.pth`/`.bin`, or `open_clip_model.safetensors`);
         the BPE vocabulary comes from `bpe_simple_vocab_16e6.txt.gz`, `vocab.json`+`merges.txt`
         or `tokenizer.json` beside the file, or from an installed `clip` / `open_clip` package;
-  2. the Hugging Face cache (`local_files_only=True`) for `openai/clip-vit-base-patch32`.
+  2. the Hugging Face cache (`local_files_only=True`) for `openai/clip-vit-base-patch32`;
+  3. `~/.cache/clip/ViT-B-32.pt`, where the original code's `clip.load` keeps it (as in 1b).
 
 The features are computed in float32; the original code ran CLIP in float16 on the GPU, so
 its features differ from these by float16 rounding (~1e-3 relative).
@@ -30,6 +31,7 @@ from t2mgpt.text.encoders import TextEncoder, quiet_transformers, tokenize
 
 CLIP_REPO_ID = "openai/clip-vit-base-patch32"
 CLIP_PATH_ENV = "T2MGPT_CLIP_PATH"
+OPENAI_CACHE_FILE = "~/.cache/clip/ViT-B-32.pt"  # where `clip.load("ViT-B/32")` saves it
 BPE_FILE = "bpe_simple_vocab_16e6.txt.gz"
 _HOW_TO_GET = (
     "The CLIP ViT-B/32 weights are not downloaded at run time. On a machine with internet run\n"
@@ -58,7 +60,16 @@ class CLIPEncoder(TextEncoder):
     def load(cls, path: str | os.PathLike | None = None, device=None, cache_dir=None) -> "CLIPEncoder":
         path = path if path is not None else os.environ.get(CLIP_PATH_ENV) or None
         if path is None:
-            return cls._from_hf(CLIP_REPO_ID, device, cache_dir=cache_dir)
+            openai_file = Path(OPENAI_CACHE_FILE).expanduser()
+            try:
+                return cls._from_hf(CLIP_REPO_ID, device, cache_dir=cache_dir)
+            except CheckpointError as e:
+                if not openai_file.is_file():
+                    raise CheckpointError(
+                        f"CLIP weights not found: {CLIP_REPO_ID} is not in the Hugging Face cache "
+                        f"({cache_dir or _hf_cache_dir()}) and {openai_file} does not exist.\n{_HOW_TO_GET}"
+                    ) from e
+            return cls._from_openai(openai_file, device)
         p = Path(path).expanduser()
         if p.is_dir():
             return cls._from_hf(p, device)
@@ -78,11 +89,6 @@ class CLIPEncoder(TextEncoder):
                     where, local_files_only=True, cache_dir=cache_dir, output_loading_info=True
                 )
             except (OSError, ValueError, TypeError, KeyError, RuntimeError) as e:
-                if not isinstance(where, Path):
-                    raise CheckpointError(
-                        f"CLIP weights not found: {where} is not in the Hugging Face cache "
-                        f"({cache_dir or _hf_cache_dir()}).\n{_HOW_TO_GET}"
-                    ) from e
                 raise CheckpointError(f"no usable CLIP text model in {what}: {_first_line(e)}\n{_HOW_TO_GET}") from e
         if len(tokenizer) != model.config.vocab_size:
             raise CheckpointError(
