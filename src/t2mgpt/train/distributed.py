@@ -105,3 +105,17 @@ def broadcast_object(obj, src: int = 0):
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+def wrap_ddp(model: torch.nn.Module, device: torch.device, sync_buffers: bool = True) -> torch.nn.Module:
+    """DistributedDataParallel around `model`; `sync_buffers=False` skips the per-forward
+    broadcast of buffers (for modules that keep their buffers in sync themselves)."""
+    import inspect
+
+    DDP = torch.nn.parallel.DistributedDataParallel
+    kwargs = {"device_ids": [device.index]} if device.type == "cuda" else {}
+    if not sync_buffers:
+        # torch >= 2.13 renamed broadcast_buffers (and deprecated the old name)
+        new = "forward_sync_buffers" in inspect.signature(DDP.__init__).parameters
+        kwargs["forward_sync_buffers" if new else "broadcast_buffers"] = False
+    return DDP(model, **kwargs)

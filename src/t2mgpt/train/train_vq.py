@@ -11,10 +11,11 @@ its 300,000 main ones; here the 1,000 warm-up updates are the first of `iters`.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -97,10 +98,24 @@ def load_split(data: str | Path, split: str, window_size: int, rank: int):
     return ds, MotionWindows.from_dataset(ds, window_size)
 
 
+def quantizer_fingerprint(model) -> str:
+    """SHA-256 of the quantizer's state (codebook and EMA statistics), bit for bit."""
+    h = hashlib.sha256()
+    for k, v in sorted(model.quantizer.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def _checkpoint(state: TrainState, model_cfg, train_cfg: VQTrainConfig, mean, std, world: int) -> dict:
     from t2mgpt import __version__
 
     ckpt = state.state_dict()  # collective
+    # Every rank must hold the same codebook (the quantizer syncs itself); check at each save.
+    prints = D.all_gather_objects(quantizer_fingerprint(state.model))
+    if len(set(prints)) > 1:
+        raise RuntimeError(f"the quantizer state differs between the {world} processes at step {state.step}")
+    ckpt["quantizer_fingerprints"] = prints
     ckpt.update({
         "kind": KIND, "config": model_cfg.to_dict(), "train_kind": TRAIN_KIND,
         "train_config": train_cfg.to_dict(), "mean": torch.from_numpy(mean), "std": torch.from_numpy(std),
@@ -169,8 +184,7 @@ def train_vq(data: str | Path, out: str | Path, model_config=None, train_config:
     net = model
     if info.enabled:
         # The quantizer keeps its codebook in sync itself; no need to broadcast buffers each step.
-        net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[dev.index] if dev.type == "cuda" else None, broadcast_buffers=False)
+        net = D.wrap_ddp(model, dev, sync_buffers=False)
 
     log = RunLogger(out, total=tc.iters, start=state.step, enabled=info.is_main, progress=progress)
     log.info(f"{'resuming ' + str(resume_from) + ' at step ' + str(state.step) if resume_from else 'training'}: "
