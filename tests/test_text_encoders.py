@@ -172,7 +172,8 @@ def original_encode_text(sd: dict[str, torch.Tensor], tokens: torch.Tensor) -> t
                               "out_proj.weight": p("attn.out_proj.weight"), "out_proj.bias": p("attn.out_proj.bias")})
         h = F.layer_norm(x, (width,), p("ln_1.weight"), p("ln_1.bias"))
         x = x + attn(h, h, h, need_weights=False, attn_mask=causal)[0]
-        h = F.linear(F.layer_norm(x, (width,), p("ln_2.weight"), p("ln_2.bias")), p("mlp.c_fc.weight"), p("mlp.c_fc.bias"))
+        h = F.layer_norm(x, (width,), p("ln_2.weight"), p("ln_2.bias"))
+        h = F.linear(h, p("mlp.c_fc.weight"), p("mlp.c_fc.bias"))
         x = x + F.linear(h * torch.sigmoid(1.702 * h), p("mlp.c_proj.weight"), p("mlp.c_proj.bias"))
         i += 1
     x = F.layer_norm(x, (width,), sd["ln_final.weight"], sd["ln_final.bias"])
@@ -190,8 +191,10 @@ def simple_tokenizer_encode(text: str) -> list[int]:
     vocab = symbols + [s + "</w>" for s in symbols] + ["".join(m) for m in MERGES]
     encoder = {t: i for i, t in enumerate(vocab + ["<|startoftext|>", "<|endoftext|>"])}
     ranks = {m: i for i, m in enumerate(MERGES)}
-    pat = regex.compile(r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""",
-                        regex.IGNORECASE)
+    pat = regex.compile(
+        r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+""",
+        regex.IGNORECASE,
+    )
     text = regex.sub(r"\s+", " ", html.unescape(html.unescape(text)).strip()).strip().lower()
     ids = [encoder["<|startoftext|>"]]
     for token in regex.findall(pat, text):

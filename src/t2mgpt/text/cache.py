@@ -144,7 +144,9 @@ class TextFeatureCache(TextEncoder):
             )
         texts = json.loads(meta["texts"])
         if feats.shape != (len(texts), dim):
-            raise CheckpointError(f"{path} is corrupt: {len(texts)} captions but features of shape {tuple(feats.shape)}")
+            raise CheckpointError(
+                f"{path} is corrupt: {len(texts)} captions but features of shape {tuple(feats.shape)}"
+            )
         self.name, self.dim = name, dim
         self.max_tokens = self.max_tokens or int(meta.get("max_tokens", 0))
         self._index = {t: i for i, t in enumerate(texts)}

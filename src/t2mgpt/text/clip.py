@@ -122,7 +122,9 @@ class CLIPEncoder(TextEncoder):
         missing, unexpected = model.load_state_dict(hf_sd, strict=False)
         missing = [k for k in missing if "position_ids" not in k]
         if missing or unexpected:
-            raise CheckpointError(f"{file}: CLIP text weights do not fit (missing {missing[:3]}, unexpected {unexpected[:3]})")
+            raise CheckpointError(
+                f"{file}: CLIP text weights do not fit (missing {missing[:3]}, unexpected {unexpected[:3]})"
+            )
         return cls(model, tokenizer, source=str(file), device=device)
 
     def _encode(self, texts: list[str]) -> torch.Tensor:
@@ -286,7 +288,7 @@ def tokenizer_from_bpe(bpe: Path):
 
 def _bytes_to_unicode() -> dict[int, str]:
     """GPT-2/CLIP byte -> printable unicode char table."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
     cs = bs[:]
     n = 0
     for b in range(256):
