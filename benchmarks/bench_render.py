@@ -6,6 +6,8 @@ cropped) rendered to MP4 and GIF. Prints frames per second and total seconds.
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import tempfile
 import time
 from pathlib import Path
@@ -48,18 +50,26 @@ def main() -> None:
             "gif": lambda: render_motion(joints, Path(tmp) / "b.gif", title, **opts),
         }
         for name, job in jobs.items():
-            best = min(_timed(job) for _ in range(args.repeat))
+            best, cpu = min(_timed(job) for _ in range(args.repeat))
             size = ""
             for suffix in ("mp4", "gif"):
                 if suffix in name:
                     size = f", {(Path(tmp) / f'b.{suffix}').stat().st_size / 1e6:.2f} MB"
-            print(f"{name:22s} {best:6.2f} s total, {len(joints) / best:6.1f} frames/s{size}")
+            print(f"{name:22s} {best:6.2f} s total, {len(joints) / best:6.1f} frames/s "
+                  f"(CPU {cpu:5.2f} s incl. ffmpeg){size}")
+    print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (wall times grow with load)")
 
 
-def _timed(job) -> float:
-    t0 = time.perf_counter()
+def _cpu() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _timed(job) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of this process and its children)."""
+    t0, c0 = time.perf_counter(), _cpu()
     job()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, _cpu() - c0
 
 
 if __name__ == "__main__":

@@ -130,7 +130,7 @@ def render_strip(joints, path: str | os.PathLike | None = None, n: int = 6, titl
         _check_folder(Path(path))
     if not 1 <= n <= 32:
         raise InputError(f"a strip holds 1 to 32 frames, got n={n}")
-    options = {"camera": "fixed", "timeline": False, "width": 320, "height": 400, **options}
+    options = {"camera": "fixed", "timeline": False, "width": 360, "height": 360, **options}
     p = painter(joints, None, skeleton, config, **options)
     picks = np.linspace(0, len(p) - 1, n).round().astype(int)
     w, h = p.cfg.width, p.cfg.height

@@ -24,24 +24,52 @@ class Camera:
     focal: float  # pixels
     center: np.ndarray  # (2,) principal point, pixels
 
+    def to_camera(self, points: np.ndarray, t: int) -> np.ndarray:
+        """(..., 3) world points at frame t -> (..., 3) camera coords (right, up, depth)."""
+        return (points - self.position[t]) @ self.basis[t].T
+
     def depth_and_plane(self, points: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
         """(..., 3) world points at frame t -> (..., 2) normalised plane coords, (...) depth."""
-        cam = (points - self.position[t]) @ self.basis[t].T  # (..., 3): right, up, depth
-        depth = np.maximum(cam[..., 2], 1e-6)
-        plane = cam[..., :2] / depth[..., None]
-        return plane, cam[..., 2]
+        cam = self.to_camera(points, t)
+        return cam[..., :2] / np.maximum(cam[..., 2:], 1e-6), cam[..., 2]
+
+    def pixels(self, cam: np.ndarray) -> np.ndarray:
+        """(..., 3) camera coords (in front of the eye) -> (..., 2) pixels."""
+        plane = cam[..., :2] / np.maximum(cam[..., 2:], 1e-6)
+        return np.stack([self.center[0] + self.focal * plane[..., 0],
+                         self.center[1] - self.focal * plane[..., 1]], axis=-1)
 
     def project(self, points: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
         """(..., 3) world points at frame t -> (..., 2) pixels, (...) depth along the view axis."""
-        plane, depth = self.depth_and_plane(points, t)
-        pixels = np.empty_like(plane)
-        pixels[..., 0] = self.center[0] + self.focal * plane[..., 0]
-        pixels[..., 1] = self.center[1] - self.focal * plane[..., 1]
-        return pixels, depth
+        cam = self.to_camera(points, t)
+        return self.pixels(cam), cam[..., 2]
+
+    def polylines(self, points: np.ndarray, t: int, near: float) -> list[np.ndarray]:
+        """Pixels of the world polyline `points` (N, 3), clipped at depth `near`: the parts
+        in front of the camera, each (M, 2). Points behind the eye would project to
+        meaningless, huge coordinates."""
+        cam = self.to_camera(points, t)
+        front = cam[:, 2] > near
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], front.astype(np.int8), [0]])))
+        lines = []
+        for start, stop in zip(edges[::2], edges[1::2]):  # runs of points in front
+            run = [cam[start:stop]]
+            if start > 0:
+                run.insert(0, _cut(cam[start - 1], cam[start], near)[None])
+            if stop < len(cam):
+                run.append(_cut(cam[stop], cam[stop - 1], near)[None])
+            lines.append(self.pixels(np.concatenate(run)))
+        return lines
 
     def scaled(self, k: float) -> "Camera":
         """The same view for an image k times larger (supersampling)."""
         return Camera(self.position, self.target, self.basis, self.focal * k, self.center * k)
+
+
+def _cut(behind: np.ndarray, front: np.ndarray, near: float) -> np.ndarray:
+    """The point of segment behind->front (camera coords) at depth `near`."""
+    w = (near - behind[2]) / (front[2] - behind[2])
+    return behind + w * (front - behind)
 
 
 def body_unit(joints: np.ndarray, skeleton: Skeleton) -> float:

@@ -58,8 +58,11 @@ class FramePainter:
         self.title_bottom = top
         self.floor = self._floor_pixels() if cfg.floor else None
         self.static = Image.fromarray(self._background())
-        if self.mode == "fixed" and self.floor is not None:
-            self._paint_floor(self.static, 0)
+        if self.floor is not None:
+            # Light squares (and the fade) never move on screen; dark ones are pasted per frame.
+            self.static.paste(self.floor["light"], (0, self.floor["top"]))
+            if self.mode == "fixed":
+                self._paint_floor(self.static, 0)
         if self.mode == "fixed" and cfg.trajectory:
             self._path(ImageDraw.Draw(self.static), 0, len(joints), style.TRAIL_TODO)
         self._title(ImageDraw.Draw(self.static))
@@ -135,14 +138,13 @@ class FramePainter:
         cell = np.floor((f["off_x"] + np.float32(eye[0])) * inv_tile)
         cell += np.floor((f["off_z"] + np.float32(eye[2])) * inv_tile)
         mask = Image.fromarray(((cell.astype(np.int32) & 1) * 255).astype(np.uint8))
-        canvas.paste(f["light"], (0, f["top"]))
-        canvas.paste(f["dark"], (0, f["top"]), mask)
+        canvas.paste(f["dark"], (0, f["top"]), mask)  # over the light squares of `static`
 
     def _path(self, draw: ImageDraw.ImageDraw, t: int, upto: int, colour) -> None:
-        if upto < 2:
-            return
-        px, _ = self.cam.project(self.root_path[:upto], t)
-        draw.line([tuple(p) for p in px], fill=colour, width=max(1, round(0.005 * self.size[1])))
+        width = max(1, round(0.005 * self.size[1]))
+        for line in self.cam.polylines(self.root_path[:upto], t, near=0.3 * self.unit):
+            if len(line) >= 2:
+                draw.line(line.ravel().tolist(), fill=colour, width=width)
 
     def _shadow(self, draw: ImageDraw.ImageDraw, t: int) -> None:
         angles = np.linspace(0, 2 * np.pi, 28, endpoint=False)
@@ -150,7 +152,7 @@ class FramePainter:
         centre = self.joints[t].mean(0) * np.array([1.0, 0.0, 1.0])
         for radius, alpha in ((0.42, 40), (0.3, 45), (0.18, 50)):
             px, _ = self.cam.project(centre + radius * self.unit * ring, t)
-            draw.polygon([tuple(p) for p in px], fill=(*style.SHADOW, alpha))
+            draw.polygon(px.ravel().tolist(), fill=(*style.SHADOW, alpha))
 
     # ---- the person ---------------------------------------------------------------------
     def _skeleton(self, draw: ImageDraw.ImageDraw, t: int) -> None:
