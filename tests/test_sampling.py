@@ -158,3 +158,12 @@ def test_seeds_reproducible_and_independent_of_batch(model, texts):
 def test_generate_leaves_no_grad_and_returns_model_device(model, texts):
     out = model.generate(texts[:2], seed=0)
     assert all(c.device == model.device and c.dtype == torch.long and not c.requires_grad for c in out)
+
+
+def test_generate_runs_in_eval_mode_and_restores_it(texts):
+    model = end_prone_model()
+    expected = model.generate(texts[:3], greedy=True)
+    model.train()
+    got = model.generate(texts[:3], greedy=True)
+    assert model.training
+    assert all(torch.equal(a, b) for a, b in zip(expected, got))

@@ -11,6 +11,7 @@ blocks each, a final LayerNorm and a bias-free linear head over num_vq + 1 class
 from __future__ import annotations
 
 import math
+import numbers
 import os
 import re
 from dataclasses import asdict, dataclass, fields
@@ -39,9 +40,11 @@ class GPTConfig:
     fc_rate: int = 4  # MLP hidden = fc_rate * embed_dim
 
     def __post_init__(self):
-        for name in ("num_vq", "embed_dim", "clip_dim", "num_layers", "n_head", "fc_rate"):
-            if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 1:
-                raise InputError(f"GPTConfig.{name} must be a positive integer (got {getattr(self, name)!r})")
+        for name in ("num_vq", "embed_dim", "clip_dim", "block_size", "num_layers", "n_head", "fc_rate"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+                raise InputError(f"GPTConfig.{name} must be a positive integer (got {value!r})")
+            setattr(self, name, int(value))
         if self.block_size < 2:
             raise InputError(f"GPTConfig.block_size must be >= 2 (got {self.block_size})")
         if self.embed_dim % self.n_head or self.embed_dim % 2:
@@ -213,7 +216,20 @@ class MotionGPT(nn.Module):
           flip a token only at near-exact ties).
         - use_cache: False recomputes the whole prefix at every step (the original's way; a
           slow reference for tests and benchmarks). Both give the same result.
+
+        Runs in eval mode (no dropout) whatever the module's mode; temperature, top_k and
+        top_p are ignored when greedy.
         """
+        was_training = self.training
+        self.eval()
+        try:
+            return self._generate(text_features, greedy, temperature, top_k, top_p, min_tokens, max_tokens,
+                                  seed, use_cache)
+        finally:
+            self.train(was_training)
+
+    def _generate(self, text_features, greedy, temperature, top_k, top_p, min_tokens, max_tokens, seed,
+                  use_cache) -> list[torch.Tensor]:
         c = self.config
         text = self._check_text(text_features)  # (B, clip_dim)
         B = text.size(0)

@@ -7,6 +7,7 @@ not on which other prompts share the batch or when they stop.
 """
 from __future__ import annotations
 
+import numbers
 from typing import Sequence
 
 import torch
@@ -27,7 +28,8 @@ def row_seeds(seed: int | Sequence[int] | None, batch: int) -> list[int]:
     """One seed per row: `seed + i` for an int, the given list, or drawn from torch's global RNG."""
     if seed is None:
         return torch.randint(0, 2**62, (batch,)).tolist()
-    if isinstance(seed, int):
+    if isinstance(seed, numbers.Integral):
+        seed = int(seed)
         return [seed + i for i in range(batch)]
     seeds = [int(s) for s in seed]
     if len(seeds) != batch:
