@@ -1,0 +1,302 @@
+"""`T2MGPT`: text in, 3D human motion out.
+
+    from t2mgpt import T2MGPT
+    pipe = T2MGPT.from_pretrained("t2mgpt-cmu-demo")          # a name or a model folder
+    motions = pipe(["a person walks forward", "a person jumps"], num_samples=2, seed=0)
+    motions[0][1].save("walk_1.mp4")                             # prompt 0, sample 1
+
+All prompts x samples are decoded as one batch by the GPT, then turned into motion by the
+VQ-VAE decoder, de-normalised and converted to joint positions.
+"""
+from __future__ import annotations
+
+import math
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from t2mgpt.errors import InputError
+from t2mgpt.model_folder import (DEFAULT_MODEL, ModelCard, ModelConfig, load_model_folder, load_text_encoder,
+                                 make_config, resolve_model, save_model_folder)
+from t2mgpt.models.gpt import MotionGPT
+from t2mgpt.models.vqvae import VQVAE
+from t2mgpt.motion.features import features_to_joints
+from t2mgpt.motion.normalize import Normalizer
+from t2mgpt.utils.device import resolve_device
+
+MAX_BATCH = 64  # motions (prompts x samples) per call, unless the pipeline says otherwise
+_MAX_SEED = 2**62
+
+
+@dataclass
+class GeneratedMotion:
+    """One generated motion. `features` are de-normalised (T, D); `joints` (T, J, 3) in metres, y up."""
+
+    text: str
+    features: np.ndarray
+    joints: np.ndarray
+    fps: float
+    tokens: np.ndarray  # (N,) code indices; T = N * frames per code
+    seed: int | None  # the seed that reproduces this motion (None for greedy decoding)
+    skeleton: str = "humanml3d"
+    model: str | None = None
+    sample: int = 0  # index among the samples of its prompt
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.joints.shape[0])
+
+    @property
+    def duration(self) -> float:
+        """Seconds."""
+        return self.num_frames / self.fps
+
+    def save(self, path: str | os.PathLike, **options) -> Path:
+        """Write by suffix: .mp4, .gif, .bvh, .npy (joints) or .json. Returns the path."""
+        from t2mgpt.outputs import write_motion
+
+        return write_motion(self, path, **options)
+
+    def save_mp4(self, path, **render_options) -> Path:
+        return self._save(path, "mp4", **render_options)
+
+    def save_gif(self, path, **render_options) -> Path:
+        return self._save(path, "gif", **render_options)
+
+    def save_bvh(self, path, scale: float = 1.0, rotation_order: str = "auto") -> Path:
+        return self._save(path, "bvh", scale=scale, rotation_order=rotation_order)
+
+    def save_npy(self, path, what: str = "joints") -> Path:
+        """`what`: 'joints' (T, J, 3) or 'features' (T, D)."""
+        return self._save(path, "npy", what=what)
+
+    def save_json(self, path) -> Path:
+        return self._save(path, "json")
+
+    def to_dict(self) -> dict:
+        """Metadata and joints (rounded to mm) as plain Python values (the .json document)."""
+        from t2mgpt.outputs import motion_json
+
+        return motion_json(self)
+
+    def _save(self, path, fmt: str, **options) -> Path:
+        from t2mgpt.outputs import write_motion
+
+        return write_motion(self, path, fmt, **options)
+
+    def __repr__(self) -> str:
+        return (f"GeneratedMotion(text={self.text!r}, frames={self.num_frames}, duration={self.duration:.2f}s, "
+                f"fps={self.fps:g}, tokens={len(self.tokens)}, seed={self.seed})")
+
+
+class T2MGPT:
+    """A text-to-motion pipeline: text encoder -> MotionGPT -> VQ-VAE decoder -> joints."""
+
+    def __init__(self, vqvae: VQVAE, gpt: MotionGPT, text_encoder, normalizer: Normalizer | None = None,
+                 dataset: str | None = None, card: ModelCard | None = None, *,
+                 config: ModelConfig | None = None, name: str | None = None, max_batch: int = MAX_BATCH):
+        if config is None:
+            if normalizer is None:
+                if vqvae.config.input_dim != 263:
+                    raise InputError("pass the normaliser (mean/std) of the training data; only HumanML3D's "
+                                     "statistics are shipped")
+                normalizer = Normalizer.humanml3d()
+            config = make_config(vqvae.config, gpt.config, text_encoder.name, text_encoder.dim, dataset,
+                                 text_encoder_path=getattr(text_encoder, "source", None) or None, card=card)
+        if normalizer is None or normalizer.dim != config.feature_dim:
+            raise InputError(f"the normaliser must have {config.feature_dim} entries (the model's feature size)")
+        if text_encoder.dim != config.text_dim:
+            raise InputError(f"the text encoder gives {text_encoder.dim}-d features but the GPT takes "
+                             f"{config.text_dim}-d ({config.text_encoder}); use the encoder the model was trained with")
+        self.config = config
+        self.vqvae = vqvae.eval()
+        self.gpt = gpt.eval()
+        self.text_encoder = text_encoder
+        self.normalizer = normalizer
+        self.name = name or config.card.name
+        self.max_batch = int(max_batch)
+        self.path: Path | None = None  # the model folder it was loaded from
+        self._own_encoder = False  # True when the encoder is shared from the process cache
+        self._text_source: tuple[str | None, bool] = (None, False)  # (path, path_is_hint) it was loaded with
+        self.to(self.gpt.device)
+
+    # ------------------------------------------------------------------ loading / saving
+
+    @classmethod
+    def from_pretrained(cls, path_or_name: str | os.PathLike = DEFAULT_MODEL, device: str | torch.device | None = "auto",
+                        text_encoder=None, text_encoder_path: str | os.PathLike | None = None,
+                        max_batch: int = MAX_BATCH) -> "T2MGPT":
+        """Load a model folder (path) or a bundled/saved model (name).
+
+        `text_encoder`: an encoder object to use instead of the one the config names (its dim must
+        match); `text_encoder_path`: where to find the named encoder's weights (e.g. a CLIP folder).
+        """
+        dev = resolve_device(device)
+        folder = resolve_model(path_or_name)
+        config, vqvae, gpt, normalizer = load_model_folder(folder)
+        own = text_encoder is None
+        if own:
+            hint = text_encoder_path is None
+            path = config.text_encoder_path if hint else str(text_encoder_path)
+            text_encoder = load_text_encoder(config.text_encoder, config.text_dim, path, dev, path_is_hint=hint)
+        name = folder.name if config.card.name in ("", "t2mgpt model") else config.card.name
+        pipe = cls(vqvae.to(dev), gpt.to(dev), text_encoder, normalizer, config=config, name=name, max_batch=max_batch)
+        pipe.path = folder
+        pipe._own_encoder = own
+        pipe._text_source = (path, hint) if own else (None, False)
+        return pipe.to(dev)
+
+    def save_pretrained(self, path: str | os.PathLike, overwrite: bool = False, card: ModelCard | None = None) -> Path:
+        """Write this model as a model folder (atomically). `card` replaces the stored model card."""
+        if card is not None:
+            self.config.card = card
+        return save_model_folder(path, self.config, self.vqvae, self.gpt, self.normalizer, overwrite=overwrite)
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def device(self) -> torch.device:
+        return self.gpt.device
+
+    @property
+    def fps(self) -> float:
+        return self.config.fps
+
+    @property
+    def skeleton(self) -> str:
+        return self.config.skeleton
+
+    @property
+    def seconds_per_token(self) -> float:
+        return self.config.unit_length / self.config.fps
+
+    @property
+    def max_seconds(self) -> float:
+        """Longest motion the model can make (block_size - 1 codes)."""
+        return self.config.max_tokens * self.seconds_per_token
+
+    def to(self, device: str | torch.device) -> "T2MGPT":
+        dev = resolve_device(device)
+        self.vqvae.to(dev)
+        self.gpt.to(dev)
+        if str(getattr(self.text_encoder, "device", "")) != str(dev):
+            if self._own_encoder:  # shared with other pipelines: get this device's copy instead
+                c = self.config
+                path, hint = self._text_source
+                self.text_encoder = load_text_encoder(c.text_encoder, c.text_dim, path, dev, path_is_hint=hint)
+            else:
+                self.text_encoder.to(dev)
+        return self
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"T2MGPT(name={self.name!r}, dataset={c.dataset}, text_encoder={c.text_encoder}, "
+                f"device={self.device})")
+
+    # ------------------------------------------------------------------ generation
+
+    def tokens_for_seconds(self, seconds: float) -> int:
+        """The code count for a duration (nearest multiple of the code length), checked."""
+        lo, hi = self.seconds_per_token, self.max_seconds
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds):
+            raise InputError(f"seconds must be a number, got {seconds!r}")
+        if not lo - 1e-9 <= seconds <= hi + 1e-9:
+            raise InputError(f"seconds must be between {lo:g} and {hi:g} for this model (it makes 1 to "
+                             f"{self.config.max_tokens} codes of {lo:g} s), got {seconds:g}")
+        return min(max(int(math.floor(seconds / lo + 0.5)), 1), self.config.max_tokens)
+
+    @torch.inference_mode()
+    def __call__(self, texts: str | Sequence[str], num_samples: int = 1, seconds: float | None = None,
+                 temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+                 seed: int | None = None, greedy: bool = False) -> list[list[GeneratedMotion]]:
+        """Generate `num_samples` motions per prompt. Returns `[prompt][sample]` GeneratedMotions.
+
+        - seconds: exact length, rounded to the nearest code (0.2 s at 20 fps); None lets the
+          model end the motion itself (up to `max_seconds`).
+        - seed: motion j of prompt i uses seed + i * num_samples + j (its `.seed`), so any one
+          motion is reproduced by `pipe([text], seed=motion.seed, ...)`; None draws fresh seeds.
+        - temperature / top_k / top_p shape the sampling; greedy=True takes the most likely code
+          (then all samples of a prompt are equal).
+        """
+        texts = self._check_texts(texts)
+        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1:
+            raise InputError(f"num_samples must be a positive integer, got {num_samples!r}")
+        total = len(texts) * num_samples
+        if total > self.max_batch:
+            raise InputError(f"{len(texts)} prompt(s) x {num_samples} sample(s) = {total} motions is over the limit "
+                             f"of {self.max_batch} per call; split the prompts into smaller batches")
+        n_tokens = None if seconds is None else self.tokens_for_seconds(seconds)
+        seeds = None if greedy else self._row_seeds(seed, total)
+
+        features = self.text_encoder.encode(texts).to(self.device, torch.float32)  # (P, dim)
+        features = features.repeat_interleave(num_samples, dim=0)  # (P * S, dim), prompt-major
+        codes = self.gpt.generate(
+            features, greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p,
+            min_tokens=n_tokens or 0, max_tokens=n_tokens, seed=seeds,
+        )
+        feats, joints = self.decode(codes)
+        out: list[list[GeneratedMotion]] = []
+        for i, text in enumerate(texts):
+            row = []
+            for j in range(num_samples):
+                k = i * num_samples + j
+                row.append(GeneratedMotion(
+                    text=text, features=feats[k], joints=joints[k], fps=self.fps,
+                    tokens=codes[k].cpu().numpy().astype(np.int64), seed=None if seeds is None else seeds[k],
+                    skeleton=self.skeleton, model=self.name, sample=j,
+                ))
+            out.append(row)
+        return out
+
+    @torch.inference_mode()
+    def decode(self, codes: Sequence[torch.Tensor]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Code sequences -> (de-normalised features (T, D), joints (T, J, 3)) per sequence.
+
+        Sequences of equal length are decoded together (the decoder's convolutions see the
+        whole sequence, so padding would change the result).
+        """
+        feats: list[np.ndarray | None] = [None] * len(codes)
+        joints: list[np.ndarray | None] = [None] * len(codes)
+        by_length: dict[int, list[int]] = {}
+        for k, c in enumerate(codes):
+            by_length.setdefault(int(c.numel()), []).append(k)
+        for n, rows in by_length.items():
+            batch = torch.stack([codes[k].reshape(n) for k in rows]).to(self.device)  # (b, N)
+            x = self.vqvae.decode(batch)  # (b, 4N, D) normalised
+            x = self.normalizer.denormalize(x.float())
+            j = features_to_joints(x, self.config.skeleton)  # (b, 4N, J, 3)
+            x, j = x.cpu().numpy(), j.cpu().numpy()
+            for r, k in enumerate(rows):
+                feats[k], joints[k] = x[r], j[r]
+        return feats, joints
+
+    # ------------------------------------------------------------------ checks
+
+    @staticmethod
+    def _check_texts(texts) -> list[str]:
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, (list, tuple)):
+            raise InputError(f"texts must be a string or a list of strings, got {type(texts).__name__}")
+        if not texts:
+            raise InputError("no text given; pass e.g. ['a person walks forward']")
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise InputError(f"text #{i} is a {type(t).__name__}, not a string")
+            if not t.strip():
+                raise InputError(f"text #{i} is empty; describe the motion, e.g. 'a person walks forward'")
+        return [t.strip() for t in texts]
+
+    @staticmethod
+    def _row_seeds(seed, n: int) -> list[int]:
+        if seed is None:
+            seed = secrets.randbelow(_MAX_SEED)
+        if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= int(seed) < _MAX_SEED:
+            raise InputError(f"seed must be an integer in [0, 2**62), got {seed!r}")
+        return [int(seed) + k for k in range(n)]
