@@ -243,7 +243,7 @@ def test_cli_joints_mp4(tmp_path, clip, capsys):
     assert len(imageio.mimread(out, format="ffmpeg")) == len(clip)
 
 
-def test_cli_features_and_normalized_match_joints(tmp_path, ref_motion):
+def test_cli_features_and_normalized_match_joints(tmp_path, ref_motion, capsys):
     vecs, joints = ref_motion["vecs"][:12], ref_motion["joints"][:12]
     np.save(tmp_path / "joints.npy", joints)
     np.save(tmp_path / "feats.npy", vecs)
@@ -251,6 +251,9 @@ def test_cli_features_and_normalized_match_joints(tmp_path, ref_motion):
     assert _cli(tmp_path / "joints.npy", "-o", tmp_path / "j.gif") == 0
     assert _cli(tmp_path / "feats.npy", "-o", tmp_path / "f.gif") == 0
     assert _cli(tmp_path / "norm.npy", "-o", tmp_path / "n.gif", "--normalized") == 0
+    assert "look normalised" not in capsys.readouterr().err
+    assert _cli(tmp_path / "norm.npy", "-o", tmp_path / "forgot.gif") == 0  # renders, with a hint
+    assert "--normalized" in capsys.readouterr().err
     j, f, n = (np.stack(imageio.mimread(tmp_path / name)).astype(int) for name in ("j.gif", "f.gif", "n.gif"))
     assert j.shape == (12, 64, 64, 3)
     assert np.abs(f - j).mean() < 0.5  # features -> joints (ric) reproduces the clip

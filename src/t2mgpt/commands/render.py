@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 NAME = "render"
@@ -88,5 +89,9 @@ def _load_joints(args: argparse.Namespace):
         features = norm.denormalize(features)
     elif args.mean is not None:
         raise InputError("--mean/--std are used with --normalized only")
+    elif skeleton.name == "humanml3d" and np.median(np.abs(Normalizer.humanml3d().normalize(features))) > 2.5:
+        # Raw features sit within ~1 std of the dataset mean; normalised ones are far off.
+        print("warning: these features look normalised (as the models output them); if the "
+              "motion looks wrong, render again with --normalized", file=sys.stderr)
     validate_features(features, skeleton=skeleton, min_frames=2)
     return features_to_joints(features, skeleton), skeleton

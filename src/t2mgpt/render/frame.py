@@ -35,13 +35,13 @@ class FramePainter:
         self.k = k = max(1, min(cfg.supersample, 3072 // max(cfg.width, cfg.height)))
         self.size = (cfg.width * k, cfg.height * k)
         self.unit = body_unit(joints, skeleton)
-        self.bones = [
-            (a, b, colour, chain[0] == 0 and colour == style.LIMB_COLOURS[("center", "trunk")])
+        self.trunk_colour = style.LIMB_COLOURS[("center", "trunk")]
+        self.bones = [  # (parent, child, colour, thickness in body units)
+            (a, b, colour, TRUNK_WIDTH if colour == self.trunk_colour else LIMB_WIDTH)
             for chain, colour in zip(skeleton.kinematic_chains, style.chain_colours(skeleton))
             for a, b in zip(chain[:-1], chain[1:])
         ]
         self.head = style.head_joint(skeleton)
-        self.trunk_colour = style.LIMB_COLOURS[("center", "trunk")]
 
         base = min(cfg.width, cfg.height)
         self.small_font = style.font(max(9, round(0.028 * base)) * k)
@@ -68,6 +68,8 @@ class FramePainter:
         self._title(ImageDraw.Draw(self.static))
 
     # ---- static parts -------------------------------------------------------------------
+    title_lines: list[str] = []
+
     def _title_layout(self, title: str, base: int) -> float:
         k = self.k
         self.title_font = style.font(max(10, round(0.042 * base)) * k)
@@ -79,7 +81,7 @@ class FramePainter:
 
     def _title(self, draw: ImageDraw.ImageDraw) -> None:
         y = 0.03 * self.size[1]
-        for line in getattr(self, "title_lines", []):
+        for line in self.title_lines:
             draw.text((self.size[0] / 2, y), line, fill=style.TITLE, font=self.title_font, anchor="ma")
             y += self.line_height
 
@@ -156,33 +158,27 @@ class FramePainter:
 
     # ---- the person ---------------------------------------------------------------------
     def _skeleton(self, draw: ImageDraw.ImageDraw, t: int) -> None:
+        """Bones as thick round-capped lines with a white dot at each child joint, and a disc
+        for the head; drawn far to near (painter's algorithm), far ones slightly faded."""
         px, depth = self.cam.project(self.joints[t], t)  # (J, 2), (J,)
-        focal = self.cam.focal
-        d_lo, d_hi = depth.min(), depth.max()
-        far = (depth - d_lo) / max(d_hi - d_lo, 1e-6)  # 0 nearest .. 1 farthest
-
-        items = []  # (depth, kind, payload): painter's algorithm, far to near
-        for a, b, colour, trunk in self.bones:
-            items.append((0.5 * (depth[a] + depth[b]), 0, (a, b, colour, trunk)))
-        items.append((depth[self.head], 1, None))
-        items.sort(key=lambda item: -item[0])
-
-        for d, kind, payload in items:
-            if kind == 1:
-                r = focal * HEAD_RADIUS * self.unit / max(depth[self.head], 1e-6)
+        far = (depth - depth.min()) / max(np.ptp(depth), 1e-6)  # 0 nearest .. 1 farthest
+        scale = self.cam.focal * self.unit / np.maximum(depth, 1e-6)  # pixels per body unit
+        order = [(0.5 * (depth[a] + depth[b]), i) for i, (a, b, _, _) in enumerate(self.bones)]
+        order.append((depth[self.head], -1))
+        for _, i in sorted(order, reverse=True):
+            if i < 0:
+                r = HEAD_RADIUS * scale[self.head]
                 x, y = px[self.head]
-                outline = max(1.0, 0.18 * r)
                 draw.ellipse((x - r, y - r, x + r, y + r), fill=style.JOINT_FILL,
-                             outline=self.trunk_colour, width=round(outline))
+                             outline=self.trunk_colour, width=max(1, round(0.18 * r)))
                 continue
-            a, b, colour, trunk = payload
+            a, b, colour, thickness = self.bones[i]
             colour = _mix(colour, style.BACKGROUND_TOP, 0.35 * 0.5 * (far[a] + far[b]))
-            w = focal * (TRUNK_WIDTH if trunk else LIMB_WIDTH) * self.unit / max(d, 1e-6)
-            w = max(w, 1.5 * self.k)
+            w = max(thickness * 0.5 * (scale[a] + scale[b]), 1.5 * self.k)
             (xa, ya), (xb, yb) = px[a], px[b]
             draw.line((xa, ya, xb, yb), fill=colour, width=round(w))
+            r = 0.5 * w
             for x, y in ((xa, ya), (xb, yb)):
-                r = 0.5 * w
                 draw.ellipse((x - r, y - r, x + r, y + r), fill=colour)
             r = 0.3 * w
             draw.ellipse((xb - r, yb - r, xb + r, yb + r), fill=style.JOINT_FILL)
@@ -207,14 +203,13 @@ class FramePainter:
         img = self.static.copy()
         if self.mode == "follow" and self.floor is not None:
             self._paint_floor(img, t)
-        draw = ImageDraw.Draw(img, "RGBA")
-        if self.mode == "follow":
-            if self.cfg.trajectory:
-                self._path(draw, t, len(self.joints), style.TRAIL_TODO)
+        draw = ImageDraw.Draw(img)
         if self.cfg.trajectory:
+            if self.mode == "follow":
+                self._path(draw, t, len(self.joints), style.TRAIL_TODO)
             self._path(draw, t, t + 1, style.TRAIL_DONE)
         if self.cfg.floor:
-            self._shadow(draw, t)
+            self._shadow(ImageDraw.Draw(img, "RGBA"), t)  # translucent
         self._skeleton(draw, t)
         if self.cfg.timeline:
             self._timeline(draw, t)
