@@ -355,3 +355,11 @@ def test_bad_sources_raise_data_error(tmp_path, capsys):
     with pytest.raises(DataError, match="22 SMPL joints"):
         from t2mgpt.prepare import GenericSource
         GenericSource(tmp_path)
+
+
+def test_workers_write_the_same_files(prepared, cmu, tmp_path):
+    out, _ = prepared
+    prepare(cmu, tmp_path, ids=["08_07", "14_37"], workers=2, progress=False)
+    for name in ("new_joint_vecs/08_07.npy", "new_joints/M14_37.npy"):
+        assert np.array_equal(np.load(tmp_path / name), np.load(out / name))
+    assert (tmp_path / "texts" / "08_07.txt").read_text() == (out / "texts" / "08_07.txt").read_text()

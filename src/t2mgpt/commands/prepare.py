@@ -29,7 +29,7 @@ def _print_summary(s: dict) -> None:
     print(f"  clips: {s['clips']} ({kinds}); {s['clips_with_captions']} with captions"
           + (", each with a mirrored copy" if s["mirrored"] else ""))
     print(f"  hours (unmirrored): {s['hours_total']:.2f} ({hours})")
-    print(f"  files per split: " + ", ".join(f"{k} {v}" for k, v in s["files_per_split"].items()))
+    print("  files per split: " + ", ".join(f"{k} {v}" for k, v in s["files_per_split"].items()))
     if s["dropped_clips"]:
         print(f"  dropped clips: {s['dropped_clips']}")
         for reason, n in sorted(s["dropped_by_reason"].items(), key=lambda kv: -kv[1]):
