@@ -52,7 +52,9 @@ def test_mp4_is_playable_h264(tmp_path, clip):
     # Decoded video matches the rendered frames (up to H.264 loss).
     rendered = render_frames(clip, title="a person walks", **SMALL)
     assert np.abs(frames[5].astype(int) - rendered[5]).mean() < 4.0
-    assert oct(out.stat().st_mode & 0o777) != oct(0o600)  # not left with the temp file's mode
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask  # a normal new file, not the private temp
 
 
 def test_mp4_odd_size_is_made_even(tmp_path, clip):

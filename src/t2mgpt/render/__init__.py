@@ -51,10 +51,10 @@ def painter(joints, title: str | None = None, skeleton: str | Skeleton | None = 
 
 def iter_frames(joints, title: str | None = None, skeleton: str | Skeleton | None = None,
                 config: RenderConfig | None = None, **options) -> Iterator[np.ndarray]:
-    """Yield frames as (H, W, 3) uint8 arrays, one per motion frame."""
+    """Frames as (H, W, 3) uint8 arrays, one per motion frame, drawn lazily (bad input is
+    reported at the call, not at the first frame)."""
     p = painter(joints, title, skeleton, config, **options)
-    for t in range(len(p)):
-        yield np.asarray(p(t))
+    return (np.asarray(p(t)) for t in range(len(p)))
 
 
 def render_frames(joints, title: str | None = None, skeleton: str | Skeleton | None = None,
@@ -63,12 +63,13 @@ def render_frames(joints, title: str | None = None, skeleton: str | Skeleton | N
     return np.stack(list(iter_frames(joints, title, skeleton, config, **options)))
 
 
-def render_motion(joints, path: str | os.PathLike, title: str | None = None, fps: float = 20.0,
+def render_motion(joints, path: str | os.PathLike, title: str | None = None, fps: float | None = None,
                   skeleton: str | Skeleton | None = None, config: RenderConfig | None = None,
                   overwrite: bool = True, **options) -> Path:
     """Render `joints` (T, J, 3) to `path` (.mp4: H.264/yuv420p, .gif). Returns the path.
 
-    Options are `RenderConfig` fields (width, height, camera, azimuth, elevation, ...).
+    `fps` defaults to the config's (20). Options are `RenderConfig` fields (width, height,
+    camera, azimuth, elevation, ...); MP4 sizes are rounded up to even numbers.
     The file appears only when complete (written beside it, then moved into place).
     """
     from t2mgpt.render import writers
@@ -81,7 +82,7 @@ def render_motion(joints, path: str | os.PathLike, title: str | None = None, fps
     if path.exists() and not overwrite:
         raise InputError(f"{path} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
     _check_folder(path)
-    cfg = _config(config, {**options, "fps": fps})
+    cfg = _config(config, options if fps is None else {**options, "fps": fps})
     if fmt == "mp4" and (cfg.width % 2 or cfg.height % 2):
         cfg = cfg.updated(width=cfg.width + cfg.width % 2, height=cfg.height + cfg.height % 2)
     p = painter(joints, title, skeleton, cfg)
