@@ -147,6 +147,8 @@ def render_strip(joints, path: str | os.PathLike | None = None, n: int = 6, titl
     if title:
         for i, line in enumerate(lines):
             draw.text((n * w / 2, 0.02 * h + 1.3 * fnt.size * i), line, fill=style.TITLE, font=fnt, anchor="ma")
+    for i in range(1, n):  # thin separators between the panels
+        draw.line((i * w, band + 0.04 * h, i * w, band + 0.96 * h), fill=style.FLOOR_DARK, width=1)
     small = style.font(max(9, round(0.035 * h)))
     for i, t in enumerate(picks):
         draw.text(((i + 0.5) * w, band + h - 0.03 * h), f"{t / p.cfg.fps:.1f} s", fill=style.MUTED,
