@@ -20,6 +20,9 @@ from t2mgpt.errors import InputError
 
 FORMATS = ("mp4", "gif", "bvh", "npy", "json")
 JSON_FORMAT = "t2mgpt-motion"
+# letters that Unicode does not decompose into ASCII ones
+_TRANSLITERATE = str.maketrans({"ø": "o", "Ø": "O", "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE",
+                                "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "Th", "ð": "d", "Ð": "D"})
 
 
 def parse_formats(spec: str | Sequence[str]) -> list[str]:
@@ -45,7 +48,7 @@ def slugify(text: str, max_len: int = 60) -> str:
     Path separators, dots, NULs and other characters become '_', so the result can never leave
     the output folder; a prompt with nothing usable gives 'motion'.
     """
-    s = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode("ascii").lower()
+    s = unicodedata.normalize("NFKD", str(text).translate(_TRANSLITERATE)).encode("ascii", "ignore").decode("ascii").lower()
     s = re.sub(r"[^a-z0-9_-]+", "_", s)
     s = re.sub(r"_{2,}", "_", s).strip("_-")
     if len(s) > max_len:

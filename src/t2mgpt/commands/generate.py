@@ -1,0 +1,100 @@
+"""`t2mgpt generate`: text prompts -> motion files (mp4, gif, bvh, npy, json)."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from t2mgpt.model_folder import DEFAULT_MODEL
+
+NAME = "generate"
+HELP = "Generate 3D human motions from text prompts and write them as video, BVH, NPY or JSON files."
+DEFAULT_FORMATS = "mp4,npy"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("texts", nargs="*", metavar="TEXT", help='prompts, e.g. "a person walks forward"')
+    parser.add_argument("--file", help="a text file with one prompt per line (blank lines and lines "
+                                       "starting with # are skipped)")
+    parser.add_argument("--model", default=DEFAULT_MODEL,
+                        help=f"model folder or name of a bundled/saved model (default: {DEFAULT_MODEL}; "
+                             "see t2mgpt models)")
+    parser.add_argument("-n", "--num-samples", type=int, default=1, help="motions per prompt (default: 1)")
+    parser.add_argument("--seconds", type=float,
+                        help="length of each motion in seconds (rounded to 0.2 s; default: the model decides)")
+    parser.add_argument("--seed", type=int, help="random seed, for reproducible results")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: 1.0)")
+    parser.add_argument("--top-k", type=int, help="sample only among the K most likely codes")
+    parser.add_argument("--top-p", type=float, help="sample only among the most likely codes of total probability P")
+    parser.add_argument("--greedy", action="store_true", help="always take the most likely code (no sampling)")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    parser.add_argument("--out-dir", default="outputs", help="folder for the files (default: outputs)")
+    parser.add_argument("--format", default=DEFAULT_FORMATS,
+                        help=f"comma-separated formats among mp4, gif, bvh, npy, json (default: {DEFAULT_FORMATS})")
+    parser.add_argument("--clip-path", help="CLIP ViT-B/32 weights (folder or file) for models using CLIP")
+    parser.add_argument("--overwrite", action="store_true", help="replace files that already exist")
+
+
+def read_prompts(texts: list[str], file: str | None) -> list[str]:
+    from t2mgpt.errors import InputError
+
+    prompts = list(texts)
+    if file is not None:
+        path = Path(file)
+        if not path.is_file():
+            raise InputError(f"prompt file {path} not found")
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError as e:
+            raise InputError(f"prompt file {path} is not UTF-8 text: {e}") from None
+        prompts += [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not prompts:
+        raise InputError('give at least one prompt, e.g. t2mgpt generate "a person walks forward" (or --file)')
+    for i, p in enumerate(prompts):
+        if not p.strip():
+            raise InputError(f"prompt #{i + 1} is empty; describe the motion, e.g. 'a person walks forward'")
+    return prompts
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from t2mgpt.errors import InputError
+    from t2mgpt.outputs import StagedFiles, check_free, output_folder, parse_formats, plan_outputs, write_motion
+
+    formats = parse_formats(args.format)
+    prompts = read_prompts(args.texts, args.file)
+    if args.num_samples < 1:
+        raise InputError(f"--num-samples must be at least 1, got {args.num_samples}")
+    plan = plan_outputs(prompts, args.num_samples, formats, args.out_dir)
+    targets = [path for per_prompt in plan for per_sample in per_prompt for path in per_sample.values()]
+    check_free(targets, args.overwrite)  # before any work
+
+    from t2mgpt.pipeline import T2MGPT
+
+    pipe = T2MGPT.from_pretrained(args.model, device=args.device, text_encoder_path=args.clip_path)
+    total = len(prompts) * args.num_samples
+    if total > pipe.max_batch:
+        raise InputError(f"{len(prompts)} prompt(s) x {args.num_samples} sample(s) = {total} motions is over the "
+                         f"limit of {pipe.max_batch} per run; split the prompts over several runs")
+    with tqdm(total=1 + len(targets), desc="generating", unit="step", file=sys.stderr,
+              disable=None, leave=False) as bar:
+        motions = pipe(prompts, num_samples=args.num_samples, seconds=args.seconds, temperature=args.temperature,
+                       top_k=args.top_k, top_p=args.top_p, seed=args.seed, greedy=args.greedy)
+        bar.update(1)
+        bar.set_description("writing")
+        with output_folder(args.out_dir), StagedFiles() as stage:
+            for per_prompt, samples in zip(plan, motions):
+                for paths, motion in zip(per_prompt, samples):
+                    for fmt, path in paths.items():
+                        bar.set_postfix_str(path.name)
+                        write_motion(motion, stage.temp_for(path), fmt)
+                        bar.update(1)
+
+    print(f"wrote {len(targets)} file(s) to {args.out_dir}/ ({pipe.name}):")
+    for per_prompt, samples in zip(plan, motions):
+        for paths, motion in zip(per_prompt, samples):
+            names = ", ".join(p.name for p in paths.values())
+            seed = "" if motion.seed is None else f", seed {motion.seed}"
+            print(f"  {motion.text[:60]!r} #{motion.sample}: {motion.duration:.1f} s{seed} -> {names}")
+    return 0
