@@ -223,6 +223,14 @@ def make_config(vqvae_config, gpt_config, text_encoder: str, text_dim: int, data
 # ------------------------------------------------------------------------------------ lookup
 
 
+def check_model_name(name: str) -> str:
+    """A model name: letters, digits, '.', '_', '-' (no path separators), at most 100 chars."""
+    if not isinstance(name, str) or not _NAME_RE.match(name) or ".." in name:
+        raise InputError(f"invalid model name {name!r}: use letters, digits, '.', '_' and '-' "
+                         "(starting with a letter or digit)")
+    return name
+
+
 def models_home() -> Path:
     """Where saved models live: $T2MGPT_HOME/models (default ~/.cache/t2mgpt/models)."""
     return Path(os.environ.get("T2MGPT_HOME") or "~/.cache/t2mgpt").expanduser() / "models"
