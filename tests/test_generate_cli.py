@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -150,6 +149,25 @@ def test_failure_midway_leaves_nothing(tiny_dir, tmp_path, monkeypatch):
     assert files(out) == ["mine.txt"]
 
 
+def test_many_prompts_run_in_batches_with_the_same_seeds(tiny_dir, tmp_path):
+    prompts = ["a person walks", "a person runs", "a person hops", "a person crawls", "a person swims"]
+    for name, batch in (("one", "64"), ("split", "4")):  # 5 x 2 motions: 1 batch, or 3 batches of <= 2 prompts
+        assert generate(tiny_dir, tmp_path / name, *prompts, "-n", "2", "--seed", "7", "--format", "json",
+                        "--batch-size", batch) == 0
+    assert files(tmp_path / "one") == files(tmp_path / "split") and len(files(tmp_path / "one")) == 10
+    for n in files(tmp_path / "one"):
+        a, b = (json.loads((tmp_path / d / n).read_text()) for d in ("one", "split"))
+        assert a["seed"] == b["seed"] and a["tokens"] == b["tokens"]
+    seeds = sorted(json.loads((tmp_path / "one" / n).read_text())["seed"] for n in files(tmp_path / "one"))
+    assert seeds == list(range(7, 17))
+
+
+def test_truncation_warning_is_one_line(tiny_dir, tmp_path, capsys):
+    assert generate(tiny_dir, tmp_path / "o", "walk " * 100, "--format", "npy", "--seconds", "0.4") == 0
+    err = capsys.readouterr().err
+    assert "t2mgpt generate: warning: text #0 has 100 words" in err and "warnings.warn" not in err
+
+
 def test_prompt_file_and_output_listing(tiny_dir, tmp_path, capsys):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("# my prompts\na person walks\n\n  a person turns around  \n", encoding="utf-8")
@@ -166,7 +184,8 @@ def test_prompt_file_and_output_listing(tiny_dir, tmp_path, capsys):
     (["--format", "mp4,avi"], "unknown output format 'avi'"),
     (["--format", ","], "no output format"),
     (["-n", "0"], "num-samples must be at least 1"),
-    (["-n", "70"], "over the limit of 64"),
+    (["-n", "70"], "num-samples 70 is over the batch size of 64"),
+    (["--batch-size", "0"], "batch-size must be at least 1"),
     (["--seconds", "11"], "between 0.2 and 10"),
     (["--temperature", "0"], "temperature"),
     (["--device", "cuda:9"], "CUDA|device"),

@@ -341,3 +341,16 @@ def test_pipeline_from_parts(tmp_path):
     np.testing.assert_array_equal(a.joints, b.joints)
     with pytest.raises(InputError, match="GPT takes 32-d text features .* 'hashing' gives 16"):
         T2MGPT(vq, gpt, mf.HashingTextEncoder(16))
+
+
+def test_minilm_model_shares_the_loaded_encoder(tmp_path):
+    folder = make_tiny_model_dir(tmp_path / "minilm", text_encoder="minilm")
+    assert json.loads((folder / "config.json").read_text())["text_encoder"]["dim"] == 384
+    a = T2MGPT.from_pretrained(folder, device="cpu")
+    b = T2MGPT.from_pretrained(folder, device="cpu")
+    assert a.text_encoder is b.text_encoder and a.text_encoder.name == "minilm"
+    ma = a(["a person walks forward"], seconds=1.0, seed=0)[0][0]
+    mb = b(["a person walks forward"], seconds=1.0, seed=0)[0][0]
+    np.testing.assert_array_equal(ma.joints, mb.joints)
+    other = a(["a person walks forward", "someone does a cartwheel"], seconds=1.0, seed=0)
+    assert other[0][0].tokens.tolist() == ma.tokens.tolist()

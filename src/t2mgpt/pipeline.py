@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -46,7 +46,6 @@ class GeneratedMotion:
     skeleton: str = "humanml3d"
     model: str | None = None
     sample: int = 0  # index among the samples of its prompt
-    extra: dict = field(default_factory=dict)
 
     @property
     def num_frames(self) -> int:

@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-p", type=float, help="sample only among the most likely codes of total probability P")
     parser.add_argument("--greedy", action="store_true", help="always take the most likely code (no sampling)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="motions generated together (default: 64); more prompts run in several batches")
     parser.add_argument("--out-dir", default="outputs", help="folder for the files (default: outputs)")
     parser.add_argument("--format", default=DEFAULT_FORMATS,
                         help=f"comma-separated formats among mp4, gif, bvh, npy, json (default: {DEFAULT_FORMATS})")
@@ -56,7 +58,34 @@ def read_prompts(texts: list[str], file: str | None) -> list[str]:
     return prompts
 
 
+def prompt_batches(n_prompts: int, num_samples: int, batch_size: int) -> list[tuple[int, int]]:
+    """[start, stop) prompt ranges whose motions (prompts x samples) fit in `batch_size`."""
+    from t2mgpt.errors import InputError
+
+    if batch_size < 1:
+        raise InputError(f"--batch-size must be at least 1, got {batch_size}")
+    if num_samples > batch_size:
+        raise InputError(f"--num-samples {num_samples} is over the batch size of {batch_size} motions; "
+                         f"ask for fewer samples or raise --batch-size")
+    per = batch_size // num_samples
+    return [(i, min(i + per, n_prompts)) for i in range(0, n_prompts, per)]
+
+
 def run(args: argparse.Namespace) -> int:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _run(args)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"t2mgpt generate: warning: {message}", file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import secrets
+
     from tqdm import tqdm
 
     from t2mgpt.errors import InputError
@@ -69,19 +98,23 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_outputs(prompts, args.num_samples, formats, args.out_dir)
     targets = [path for per_prompt in plan for per_sample in per_prompt for path in per_sample.values()]
     check_free(targets, args.overwrite)  # before any work
+    chunks = prompt_batches(len(prompts), args.num_samples, args.batch_size)
 
     from t2mgpt.pipeline import T2MGPT
 
-    pipe = T2MGPT.from_pretrained(args.model, device=args.device, text_encoder_path=args.clip_path)
-    total = len(prompts) * args.num_samples
-    if total > pipe.max_batch:
-        raise InputError(f"{len(prompts)} prompt(s) x {args.num_samples} sample(s) = {total} motions is over the "
-                         f"limit of {pipe.max_batch} per run; split the prompts over several runs")
-    with tqdm(total=1 + len(targets), desc="generating", unit="step", file=sys.stderr,
+    pipe = T2MGPT.from_pretrained(args.model, device=args.device, text_encoder_path=args.clip_path,
+                                  max_batch=args.batch_size)
+    options = dict(num_samples=args.num_samples, seconds=args.seconds, temperature=args.temperature,
+                   top_k=args.top_k, top_p=args.top_p, greedy=args.greedy)
+    seed = args.seed if args.seed is not None or args.greedy else secrets.randbelow(2**62 - 2**20)
+    motions = []
+    with tqdm(total=len(chunks) + len(targets), desc="generating", unit="step", file=sys.stderr,
               disable=None, leave=False) as bar:
-        motions = pipe(prompts, num_samples=args.num_samples, seconds=args.seconds, temperature=args.temperature,
-                       top_k=args.top_k, top_p=args.top_p, seed=args.seed, greedy=args.greedy)
-        bar.update(1)
+        for start, stop in chunks:
+            # motion k of the run uses seed + k, as if all prompts were one batch
+            chunk_seed = None if args.greedy else seed + start * args.num_samples
+            motions += pipe(prompts[start:stop], seed=chunk_seed, **options)
+            bar.update(1)
         bar.set_description("writing")
         with output_folder(args.out_dir), StagedFiles() as stage:
             for per_prompt, samples in zip(plan, motions):
@@ -95,6 +128,6 @@ def run(args: argparse.Namespace) -> int:
     for per_prompt, samples in zip(plan, motions):
         for paths, motion in zip(per_prompt, samples):
             names = ", ".join(p.name for p in paths.values())
-            seed = "" if motion.seed is None else f", seed {motion.seed}"
-            print(f"  {motion.text[:60]!r} #{motion.sample}: {motion.duration:.1f} s{seed} -> {names}")
+            note = "" if motion.seed is None else f", seed {motion.seed}"
+            print(f"  {motion.text[:60]!r} #{motion.sample}: {motion.duration:.1f} s{note} -> {names}")
     return 0
