@@ -111,6 +111,15 @@ def test_loader_epochs_visit_each_motion_once_and_resume(tiny):
     other.load_state_dict({"epoch": 0, "index": 2})
     for expected in stream[2:]:
         np.testing.assert_array_equal(next(other), expected)
+    # prefetching in a thread yields the same stream, also across a jump of position
+    fetcher = WindowLoader(w, batch_size=2, seed=7, prefetch=True)
+    for expected in stream[:3]:
+        np.testing.assert_array_equal(next(fetcher), expected)
+    fetcher.load_state_dict({"epoch": 0, "index": 1})
+    for expected in stream[1:]:
+        np.testing.assert_array_equal(next(fetcher), expected)
+    assert fetcher.state_dict() == loader.state_dict()
+    fetcher.close()
 
 
 def test_ranks_split_the_global_batch(tiny):

@@ -143,3 +143,13 @@ def test_config_file_flags_and_schedule(data, tmp_path):
     f = warmup_multistep(4, [10, 20], 0.1)
     assert [f(s) for s in (0, 1, 3, 9)] == [0.25, 0.5, 1.0, 1.0]
     assert f(10) == pytest.approx(0.1) and f(25) == pytest.approx(0.01)
+
+
+def test_failure_before_training_leaves_no_run(data, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert train(data, run, "--iters", "2", "--batch-size", "64") == 2  # more than the 12 train motions
+    assert "fewer than one batch of 64" in capsys.readouterr().err
+    assert not (run / "config.json").exists()
+    assert train(data, run, "--iters", "1", "--val-split", "") == 0  # the folder is still free
+    with pytest.raises(SystemExit):  # unknown flags are refused by argparse
+        train(data, tmp_path / "r2", "--nb-codes", "8")

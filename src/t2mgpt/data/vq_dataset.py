@@ -14,6 +14,7 @@ integers (`epoch`, `index`), which is all a checkpoint needs to resume it.
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,9 +87,15 @@ class DataPosition:
 
 
 class WindowLoader:
-    """Endless, resumable stream of (B / world_size, window_size, D) float32 batches."""
+    """Endless, resumable stream of (B / world_size, window_size, D) float32 batches.
 
-    def __init__(self, windows: MotionWindows, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
+    With `prefetch`, a background thread prepares the next batch (passed through
+    `transform`, e.g. tensor conversion and pinning) while the current one trains. Batches
+    are a pure function of their position, so prefetching changes nothing but speed.
+    """
+
+    def __init__(self, windows: MotionWindows, batch_size: int, seed: int, rank: int = 0, world_size: int = 1,
+                 prefetch: bool = False, transform=None):
         if batch_size % world_size:
             raise DataError(
                 f"batch size {batch_size} is the global batch and must be divisible by the "
@@ -105,6 +112,9 @@ class WindowLoader:
         self.steps_per_epoch = len(windows) // batch_size  # drop_last
         self.position = DataPosition()
         self._plan_epoch: int | None = None
+        self.transform = transform or (lambda x: x)
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="window-prefetch") if prefetch else None
+        self._pending = None  # ((epoch, index), future)
 
     def epoch_plan(self, epoch: int) -> tuple[np.ndarray, np.ndarray]:
         """The shuffled motion order of `epoch` and one window offset per motion."""
@@ -124,13 +134,30 @@ class WindowLoader:
     def __iter__(self):
         return self
 
-    def __next__(self) -> np.ndarray:
+    def _load(self, epoch: int, index: int):
+        return self.transform(self.batch(epoch, index))
+
+    def __next__(self):
         pos = self.position
-        out = self.batch(pos.epoch, pos.index)
+        key = (pos.epoch, pos.index)
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            out = pending[1].result()  # always wait: the worker shares the epoch-plan cache
+            if pending[0] != key:
+                out = self._load(*key)
+        else:
+            out = self._load(*key)
         pos.index += 1
         if pos.index == self.steps_per_epoch:
             pos.epoch, pos.index = pos.epoch + 1, 0
+        if self._pool is not None:
+            self._pending = ((pos.epoch, pos.index), self._pool.submit(self._load, pos.epoch, pos.index))
         return out
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool, self._pending = None, None
 
     def state_dict(self) -> dict:
         return self.position.state_dict()

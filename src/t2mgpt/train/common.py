@@ -64,7 +64,8 @@ def prepare_run_dir(run_dir: str | Path, config: dict, resume: bool, resumable: 
     - with `resume`, the stored config must equal `config` except for the dotted keys in
       `resumable` (e.g. 'train.iters' to extend a run); a folder without a checkpoint
       simply starts (so `--resume` is safe to put in a job script that may be preempted).
-    Writes config.json (the new one) when `write` (rank 0).
+    Writes config.json (the new one) when `write`; otherwise call `write_run_config` once
+    the run is known to start (so a failure before that leaves no half-made run behind).
     """
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.json"
@@ -93,12 +94,18 @@ def prepare_run_dir(run_dir: str | Path, config: dict, resume: bool, resumable: 
     elif last.exists():
         raise InputError(f"{run_dir} has a last.pt but no config.json; choose another --out folder")
     if write:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        from t2mgpt.utils.io import atomic_path
-
-        with atomic_path(cfg_path) as tmp:
-            tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        write_run_config(run_dir, config)
     return ckpt
+
+
+def write_run_config(run_dir: str | Path, config: dict) -> None:
+    """Create RUN_DIR and write config.json atomically."""
+    from t2mgpt.utils.io import atomic_path
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(run_dir / "config.json") as tmp:
+        tmp.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 
 from t2mgpt.data.vq_dataset import WindowLoader
-from t2mgpt.errors import DataError, InputError
+from t2mgpt.errors import CheckpointError, DataError, InputError
 from t2mgpt.train import distributed as D
-from t2mgpt.train.common import TrainState, make_scheduler, prepare_run_dir, seed_everything
+from t2mgpt.train.common import TrainState, make_scheduler, prepare_run_dir, seed_everything, write_run_config
 from t2mgpt.train.vq_config import RESUMABLE, VQTrainConfig  # noqa: F401 (re-exported)
 
 KIND = "t2mgpt.vqvae"  # VQVAE.load reads our checkpoints ("config", "model" keys)
@@ -38,17 +38,31 @@ def nb_joints_for_dim(dim: int) -> int:
     return (dim + 1) // 12
 
 
-def make_val_windows(windows, max_windows: int, rank: int, world: int) -> np.ndarray:
-    """This rank's share (every world-th) of the fixed validation windows, (N, W, D)."""
-    idx, off = windows.fixed_windows()
-    if max_windows and len(idx) > max_windows:
-        keep = np.linspace(0, len(idx) - 1, max_windows).round().astype(np.int64)
-        idx, off = idx[keep], off[keep]
-    return windows.gather(idx[rank::world], off[rank::world])
+@dataclass
+class ValWindows:
+    """This rank's share (every world-th) of the fixed validation windows (gathered per batch)."""
+
+    windows: object  # MotionWindows
+    idx: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def make(cls, windows, max_windows: int, rank: int, world: int) -> "ValWindows":
+        idx, off = windows.fixed_windows()
+        if max_windows and len(idx) > max_windows:
+            keep = np.linspace(0, len(idx) - 1, max_windows).round().astype(np.int64)
+            idx, off = idx[keep], off[keep]
+        return cls(windows, idx[rank::world], off[rank::world])
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def batch(self, i: int, n: int) -> np.ndarray:
+        return self.windows.gather(self.idx[i : i + n], self.offsets[i : i + n])
 
 
 @torch.no_grad()
-def evaluate(model, loss_fn, val: np.ndarray, device, batch_size: int) -> dict[str, float]:
+def evaluate(model, loss_fn, val: ValWindows, device, batch_size: int) -> dict[str, float]:
     """Validation losses and codebook statistics over all ranks' windows, in eval mode.
 
     In eval mode the quantizer runs no collective, so ranks may hold different numbers of
@@ -60,7 +74,7 @@ def evaluate(model, loss_fn, val: np.ndarray, device, batch_size: int) -> dict[s
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # recons, vel, commit, windows
     counts = torch.zeros(K, dtype=torch.float64, device=device)  # code histogram
     for i in range(0, len(val), batch_size):
-        x = torch.from_numpy(val[i : i + batch_size]).to(device)
+        x = torch.from_numpy(val.batch(i, batch_size)).to(device)
         recon, commit, _ = model(x)
         _, parts = loss_fn(recon, x, commit)
         n = len(x)  # every window has the same size, so batch means weight by n
@@ -149,7 +163,7 @@ def train_vq(data: str | Path, out: str | Path, model_config=None, train_config:
     decision = None
     if info.is_main:
         try:
-            decision = ("ok", prepare_run_dir(out, config, resume, RESUMABLE))
+            decision = ("ok", prepare_run_dir(out, config, resume, RESUMABLE, write=False))
         except InputError as e:
             decision = ("error", str(e))
     decision = D.broadcast_object(decision)
@@ -164,19 +178,28 @@ def train_vq(data: str | Path, out: str | Path, model_config=None, train_config:
     val = None
     if tc.val_split:
         _, val_windows = load_split(data, tc.val_split, tc.window_size, rank)
-        val = make_val_windows(val_windows, tc.val_max_windows, rank, world)
+        val = ValWindows.make(val_windows, tc.val_max_windows, rank, world)
 
     seed_everything(tc.seed)  # identical initial weights on every rank
     model = VQVAE(mc).to(dev)
     optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, betas=tc.betas, weight_decay=tc.weight_decay)
     scheduler = make_scheduler(optimizer, tc.warmup_iters, tc.lr_milestones, tc.gamma)
-    loader = WindowLoader(windows, tc.batch_size, tc.seed, rank, world)
+    on_cuda = dev.type == "cuda"
+
+    def to_tensor(x: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(x)
+        return t.pin_memory() if on_cuda else t
+
+    # On a GPU the next batch is gathered (and pinned) in a thread while this one trains.
+    loader = WindowLoader(windows, tc.batch_size, tc.seed, rank, world, prefetch=on_cuda, transform=to_tensor)
     state = TrainState(model, optimizer, scheduler, loader)
     loss_fn = VQLoss(VQLossConfig(nb_joints=nb_joints_for_dim(mc.input_dim), recons=tc.recons_loss,
                                   commit=tc.commit, vel=tc.loss_vel))
     exact = True
     if resume_from is not None:
         ckpt = load_checkpoint(resume_from, kind=KIND)
+        if ckpt.get("train_kind") != TRAIN_KIND:
+            raise CheckpointError(f"{resume_from} holds VQ-VAE weights but no training state to resume from")
         exact = state.load_state_dict(ckpt, rank, world)
         del ckpt
     else:
@@ -186,6 +209,9 @@ def train_vq(data: str | Path, out: str | Path, model_config=None, train_config:
         # The quantizer keeps its codebook in sync itself; no need to broadcast buffers each step.
         net = D.wrap_ddp(model, dev, sync_buffers=False)
 
+    if info.is_main:  # the data and model are fine: now the folder becomes a run
+        write_run_config(out, config)
+    D.barrier()
     log = RunLogger(out, total=tc.iters, start=state.step, enabled=info.is_main, progress=progress)
     log.info(f"{'resuming ' + str(resume_from) + ' at step ' + str(state.step) if resume_from else 'training'}: "
              f"{len(windows)} train motions ({windows.num_skipped} shorter than {tc.window_size} frames skipped), "
@@ -212,7 +238,7 @@ def train_vq(data: str | Path, out: str | Path, model_config=None, train_config:
             log.info(f"val @ 0: recons {metrics['recons']:.5f} vel {metrics['vel']:.5f}")
         model.train()
         while state.step < tc.iters:
-            x = torch.from_numpy(next(loader)).to(dev, non_blocking=True)  # (B/world, W, D)
+            x = next(loader).to(dev, non_blocking=True)  # (B/world, W, D)
             recon, commit, perplexity = net(x)
             loss, parts = loss_fn(recon, x, commit)
             optimizer.zero_grad(set_to_none=True)
@@ -264,6 +290,7 @@ def train_vq(data: str | Path, out: str | Path, model_config=None, train_config:
             save(out / "last.pt")
         raise
     finally:
+        loader.close()
         log.close()
 
     elapsed = time.perf_counter() - t_start
