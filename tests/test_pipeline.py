@@ -161,6 +161,11 @@ def test_weights_that_do_not_match_the_config(tiny_dir, tmp_path):
     with pytest.raises(CheckpointError, match=r"VQ-VAE weights do not match .*missing: \['decoder.model.0.bias'\].*"
                                               r"unexpected: \['extra.weight'\]"):
         T2MGPT.from_pretrained(m, device="cpu")
+    sd = load_file(tiny_dir / "vqvae.safetensors")
+    sd["decoder.model.0.weight"][0, 0, 0] = float("nan")
+    save_file(sd, m / "vqvae.safetensors")
+    with pytest.raises(CheckpointError, match="decoder.model.0.weight contains NaN or inf"):
+        T2MGPT.from_pretrained(m, device="cpu")
     (m / "vqvae.safetensors").write_bytes(b"\x00" * 10)
     with pytest.raises(CheckpointError, match="not a readable safetensors file"):
         T2MGPT.from_pretrained(m, device="cpu")

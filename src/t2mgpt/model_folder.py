@@ -334,6 +334,7 @@ def check_files(folder: Path, config: ModelConfig) -> None:
 
 def load_weights(module, path: Path, what: str) -> None:
     """Load a safetensors file into `module`, saying which weights do not fit the config."""
+    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -357,9 +358,25 @@ def load_weights(module, path: Path, what: str) -> None:
         raise CheckpointError(f"{path}: the {what} weights do not match the {what} config in {CONFIG_FILE}: "
                               + "; ".join(parts))
     for k, v in state.items():
-        if v.is_floating_point() and not bool(v.isfinite().all()):
+        # one cheap pass: NaN/inf propagate into the sum (exact check only when it is not finite)
+        if v.is_floating_point() and not bool(v.sum().isfinite()) and not bool(v.isfinite().all()):
             raise CheckpointError(f"{path}: weight {k} contains NaN or inf; the file is corrupt")
-    module.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=True)
+    state = {k: v.to(expected[k].dtype) for k, v in state.items()}
+    module.load_state_dict(state, strict=True, assign=True)  # use the loaded tensors, no copy
+
+
+def _uninitialised(factory):
+    """The module `factory()` makes, without running its random weight init (seconds for the
+    full-size GPT): built on the meta device, then given uninitialised CPU memory. Only when every
+    tensor is in the state dict, so that loading the weights overwrites all of them."""
+    import torch
+
+    with torch.device("meta"):
+        module = factory()
+    tensors = {n for n, _ in module.named_parameters()} | {n for n, _ in module.named_buffers()}
+    if tensors - set(module.state_dict()):  # non-persistent buffers would stay garbage
+        return factory()
+    return module.to_empty(device="cpu")
 
 
 def load_model_folder(folder: str | os.PathLike):
@@ -371,9 +388,9 @@ def load_model_folder(folder: str | os.PathLike):
     folder = Path(folder)
     config = read_config(folder)
     check_files(folder, config)
-    vqvae = VQVAE(config.vqvae_config())
+    vqvae = _uninitialised(lambda: VQVAE(config.vqvae_config()))
     load_weights(vqvae, folder / VQVAE_FILE, "VQ-VAE")
-    gpt = MotionGPT(config.gpt_config())
+    gpt = _uninitialised(lambda: MotionGPT(config.gpt_config()))
     load_weights(gpt, folder / GPT_FILE, "GPT")
     try:
         normalizer = Normalizer.from_files(folder / config.mean_file, folder / config.std_file, dim=config.feature_dim)
