@@ -13,7 +13,9 @@ SHARED = REPO.parent / "shared"
 REF = SHARED / "fixtures" / "reference"
 CMU = SHARED / "data" / "cmu_ml"
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# Tests use tiny models, for which one thread is fastest; more threads only
+# oversubscribe the CPU when several processes (DDP tests) run at once.
+torch.set_num_threads(1)
 
 
 def _require(path: Path) -> Path:
