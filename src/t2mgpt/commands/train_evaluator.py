@@ -32,6 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=d.lr, help=f"AdamW learning rate ({d.lr})")
     parser.add_argument("--embed-dim", type=int, default=128, help="embedding size (128)")
     parser.add_argument("--seed", type=int, default=d.seed, help=f"random seed ({d.seed})")
+    parser.add_argument("--splits", nargs=3, default=["train", "val", "test"], metavar=("TRAIN", "VAL", "TEST"),
+                        help="split files to use (default: train val test)")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (small recurrent nets: 1 is often fastest)")
     parser.add_argument("--device", default="cpu", help="cpu (default), auto, cuda, cuda:N")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing evaluator folder")
     parser.add_argument("--progress", dest="progress", action="store_true", default=None,
@@ -50,6 +53,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{out} exists and is not empty; choose another --out or pass --overwrite")
     config = EvaluatorTrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, seed=args.seed)
     progress = sys.stderr.isatty() if args.progress is None else args.progress
-    train_evaluator(args.data, out, config, {"dim_embed": args.embed_dim}, device=args.device, progress=progress)
+    if args.threads is not None:
+        import torch
+
+        if args.threads < 1:
+            raise InputError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    train_evaluator(args.data, out, config, {"dim_embed": args.embed_dim}, device=args.device, progress=progress,
+                    splits=tuple(args.splits))
     print(f"wrote {out}")
     return 0

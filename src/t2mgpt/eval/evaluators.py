@@ -112,13 +112,29 @@ def _load_meta(meta: Path) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
+# Where the release keeps the evaluator's statistics, relative to the folder of
+# checkpoints/t2m/text_mot_match/model/finest.tar: T2M-GPT's eval loader reads the first,
+# Guo et al.'s code the second; the third is a <name>/model + <name>/meta layout.
+META_CANDIDATES = ("../../VQVAEV3_CB1024_CMT_H1024_NRES3/meta", "../../Comp_v6_KLD01/meta", "../meta")
+
+
+def _find_meta(path: Path) -> Path | None:
+    model_dir = path.resolve().parent
+    for rel in META_CANDIDATES:
+        cand = Path(os.path.normpath(model_dir / rel))
+        if (cand / "mean.npy").is_file() and (cand / "std.npy").is_file():
+            return cand
+    return None
+
+
 def load_evaluator(path: str | os.PathLike, glove: str | os.PathLike | None = None,
                    meta: str | os.PathLike | None = None, device="cpu") -> MotionTextEvaluator:
     """A trained-evaluator folder (`t2mgpt train-evaluator`) or a released `finest.tar`.
 
     For `finest.tar`, `glove` (folder with our_vab_data.npy, our_vab_words.pkl, our_vab_idx.pkl)
-    is required; `meta` defaults to `<path>/../../meta` (the release's layout
-    `Comp_v6_KLD01/model/finest.tar` beside `Comp_v6_KLD01/meta/`).
+    is required; `meta` (mean.npy, std.npy) defaults to the release's layout around
+    `checkpoints/t2m/text_mot_match/model/finest.tar`: `../VQVAEV3_CB1024_CMT_H1024_NRES3/meta`
+    (what T2M-GPT's eval loader reads), then `../Comp_v6_KLD01/meta`.
     """
     from t2mgpt.utils.device import resolve_device
 
@@ -144,12 +160,12 @@ def load_evaluator(path: str | os.PathLike, glove: str | os.PathLike | None = No
             "our_vab_words.pkl and our_vab_idx.pkl (T2M-GPT's dataset/prepare/download_glove.sh)"
         )
     if meta is None:
-        meta = path.resolve().parent.parent / "meta"
-        if not (meta / "mean.npy").is_file():
+        meta = _find_meta(path)
+        if meta is None:
             raise InputError(
                 f"the released evaluator needs its normalisation statistics: pass --evaluator-meta DIR, the folder "
-                f"with mean.npy and std.npy (checkpoints/t2m/Comp_v6_KLD01/meta/ from download_extractor.sh; "
-                f"not found beside {path} at {meta})"
+                f"with mean.npy and std.npy (checkpoints/t2m/VQVAEV3_CB1024_CMT_H1024_NRES3/meta/ or "
+                f"checkpoints/t2m/Comp_v6_KLD01/meta/ from download_extractor.sh; none found near {path})"
             )
     from t2mgpt.eval.word_vectorizer import WordVectorizer
     from t2mgpt.models.evaluator import Evaluator

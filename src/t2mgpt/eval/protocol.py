@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 METRICS = ("fid", "top1", "top2", "top3", "mm_dist", "diversity", "multimodality")
 LABELS = {"fid": "FID", "top1": "Top-1", "top2": "Top-2", "top3": "Top-3", "mm_dist": "MM-Dist",
           "diversity": "Diversity", "multimodality": "MModality"}
-LOWER_IS_BETTER = {"fid", "mm_dist"}
 
 
 # ----------------------------------------------------------------------------- models
@@ -207,13 +206,13 @@ class EvaluationResult:
         name = "Reconstruction" if self.mode == "reconstruction" else "Generated"
         rows = [("Real motion", s["ground_truth"]), (name, s["model"])]
         width = 17
-        head = f"{'':<14}" + "".join(f"{LABELS[k] + (' ↓' if k in LOWER_IS_BETTER else ''):>{width}}" for k in cols)
+        head = f"{'':<14}" + "".join(f"{LABELS[k]:>{width}}" for k in cols)
         lines = [head]
         for label, vals in rows:
-            cells = [f"{vals[k]['mean']:.3f} ± {vals[k]['ci95']:.3f}" if k in vals else "-" for k in cols]
+            cells = [f"{vals[k]['mean']:.3f} +- {vals[k]['ci95']:.3f}" if k in vals else "-" for k in cols]
             lines.append(f"{label:<14}" + "".join(f"{c:>{width}}" for c in cells))
-        lines.append(f"({self.replications} replications; ± is the 95% confidence interval; "
-                     f"R-precision in batches of {self.info.get('batch_size', 32)})")
+        lines.append(f"({self.replications} replications; +- is the 95% confidence interval; lower is better for "
+                     f"FID and MM-Dist; R-precision in batches of {self.info.get('batch_size', 32)})")
         return "\n".join(lines)
 
 

@@ -125,11 +125,13 @@ def train_evaluator(
     device="cpu",
     progress: bool = True,
     log_fn: Callable[[str], None] = print,
+    splits: tuple[str, str, str] = ("train", "val", "test"),
 ) -> dict:
     """Train on `data` (HumanML3D layout: train, val and preferably test splits), save to `out`.
 
-    model_config: ContrastiveConfig overrides (dim_embed, dim_word, ...). Returns the
-    metrics written to `out/metrics.json`.
+    model_config: ContrastiveConfig overrides (dim_embed, dim_word, ...). splits: names of the
+    (train, val, test) split files; a missing test split reports on val. Returns the metrics
+    written to `out/metrics.json`.
     """
     from tqdm import tqdm
 
@@ -139,13 +141,14 @@ def train_evaluator(
     cfg = config or EvaluatorTrainConfig()
     dev = resolve_device(device)
     root = Path(data)
-    train_data = HumanML3DDataset(root, "train")
-    train = EvalDataset(train_data, "train")
-    val = _split(root, "val")
+    train_split, val_split, test_split = splits
+    train_data = HumanML3DDataset(root, train_split)
+    train = EvalDataset(train_data, train_split)
+    val = _split(root, val_split)
     if val is None:
-        raise DataError(f"{root}/val.txt not found: the evaluator keeps the epoch with the best validation "
+        raise DataError(f"{root}/{val_split}.txt not found: the evaluator keeps the epoch with the best validation "
                         f"R-precision, so the dataset needs a val split")
-    test = _split(root, "test")
+    test = _split(root, test_split)
     if test is not None and len(test) < 3:
         log_fn(f"warning: the test split has {len(test)} usable entries (< 3); retrieval is reported on val")
         test = None
@@ -224,6 +227,7 @@ def train_evaluator(
         "history": history,
         "train_config": dataclasses.asdict(cfg),
         "data": str(root),
+        "splits": list(splits),
     }
     out = Path(out)
     model.save(out)
@@ -237,8 +241,8 @@ def train_evaluator(
 
 def format_retrieval(metrics: dict) -> str:
     r, ch = metrics["retrieval"], metrics["chance"]
-    cells = "  ".join(f"top-{k} {r[f'top{k}']:.3f} ± {r[f'top{k}_ci95']:.3f} (chance {ch[f'top{k}']:.3f})"
+    cells = "  ".join(f"top-{k} {r[f'top{k}']:.3f} +- {r[f'top{k}_ci95']:.3f} (chance {ch[f'top{k}']:.3f})"
                       for k in (1, 2, 3))
     return (f"evaluator retrieval on the {metrics['split']} split ({metrics['entries']} entries, batches of "
             f"{metrics['batch_size']}, {metrics['draws']} draws, best epoch {metrics['best_epoch']}):\n  {cells}\n"
-            f"  MM-Dist {r['mm_dist']:.3f} ± {r['mm_dist_ci95']:.3f}")
+            f"  MM-Dist {r['mm_dist']:.3f} +- {r['mm_dist_ci95']:.3f}")
