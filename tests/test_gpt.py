@@ -176,6 +176,8 @@ def test_from_original_errors(ref_dir, tmp_path):
         MotionGPT.from_original(path, **{**hp, "nb_code": 512})  # original CLI spelling
     with pytest.raises(CheckpointError, match="n_head"):
         MotionGPT.from_original(path, **{**hp, "n_head": 5})
+    with pytest.raises(CheckpointError, match="pass n_head"):
+        MotionGPT.from_original(path)  # width 64: the head count cannot be guessed
     with pytest.raises(InputError, match="unknown hyper-parameter"):
         MotionGPT.from_original(path, heads=4)
     with pytest.raises(CheckpointError, match="not found"):

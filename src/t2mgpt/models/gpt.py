@@ -286,9 +286,10 @@ class MotionGPT(nn.Module):
 
         hparams use the original names (num_vq, embed_dim, clip_dim, block_size, num_layers,
         n_head, drop_out_rate, fc_rate; the original CLI spellings nb_code, embed_dim_gpt,
-        n_head_gpt, ff_rate are accepted too). Sizes not given are read from the weights;
-        n_head cannot be, so pass it unless it is the released model's 16. The model is
-        returned in eval mode, on CPU.
+        n_head_gpt, ff_rate are accepted too). Sizes not given are read from the weights, and
+        given ones are checked against them. n_head leaves no trace in the weights: it defaults
+        to the released model's 16 only for width-1024 checkpoints and must be passed otherwise.
+        The model is returned in eval mode, on CPU.
         """
         from t2mgpt.utils.io import safe_torch_load
 
@@ -405,6 +406,11 @@ def _config_from_original(sd: dict[str, torch.Tensor], hparams: dict, path) -> G
         raise CheckpointError(f"{path}: the output head has {sd['trans_head.head.weight'].shape[0]} classes, "
                               f"expected num_vq + 1 = {found['num_vq'][0] + 1}; the file is inconsistent")
     values = {**{k: v for k, (v, _) in found.items()}, **given}
+    if "n_head" not in given and embed_dim != GPTConfig.embed_dim:
+        # the head count leaves no trace in the weights: guessing wrong would load silently and be wrong
+        raise CheckpointError(f"{path} has embed_dim={embed_dim}, not the released model's {GPTConfig.embed_dim}, "
+                              f"so its number of attention heads is unknown: pass n_head=... (the original "
+                              f"--n-head-gpt used for training)")
     if embed_dim % values.get("n_head", GPTConfig.n_head):
         raise CheckpointError(f"embed_dim={embed_dim} is not divisible by n_head={values.get('n_head', GPTConfig.n_head)}; "
                               f"the n_head hyper-parameter is probably wrong")
