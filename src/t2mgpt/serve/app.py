@@ -1,0 +1,368 @@
+"""The web app: a JSON API around a T2MGPT pipeline and a single-page 3D viewer.
+
+    from t2mgpt.serve import create_app
+    app = create_app("t2mgpt-cmu-demo")        # or a model folder, or a loaded T2MGPT
+    # uvicorn.run(app, host="127.0.0.1", port=8000)
+
+One worker thread owns the model and runs generation jobs from a bounded queue (429 when
+full); another renders MP4 files on demand. Results live in a bounded LRU store.
+"""
+import base64
+import hashlib
+import io
+import json
+import math
+import re
+import secrets
+import time
+from contextlib import asynccontextmanager
+from enum import Enum
+from pathlib import Path as FilePath
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import FastAPI, Path, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from t2mgpt.errors import InputError
+from t2mgpt.serve.queue import JobQueue, QueueFull
+from t2mgpt.serve.schemas import (ErrorMessage, GenerateResponse, Health, Info, Limits, MAX_SEED,
+                                  generate_request_model)
+from t2mgpt.serve.store import MotionNotFound, ResultStore, StoredMotion
+
+STATIC_DIR = FilePath(__file__).resolve().parent / "static"
+MAX_BODY_BYTES = 64 * 1024
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+EXAMPLES = [
+    "a person jumps forward",
+    "a person walks in a circle",
+    "a person waves with the right hand",
+    "a person kicks with the left leg",
+    "a person squats down",
+    "a person does jumping jacks",
+    "a person walks backwards",
+    "a person runs forward",
+]
+
+
+class Format(str, Enum):
+    bvh = "bvh"
+    npy = "npy"
+    mp4 = "mp4"
+    json = "json"
+
+
+MEDIA_TYPES = {
+    "bvh": "text/plain; charset=utf-8",  # BVH is plain text; no registered media type
+    "npy": "application/octet-stream",
+    "mp4": "video/mp4",
+    "json": "application/json",
+}
+
+
+def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: int = 16,
+               max_results: int = 64, max_samples: int = 8, max_text_length: int = 300,
+               examples: list[str] | None = None, render_options: dict | None = None) -> FastAPI:
+    """The FastAPI app serving `pipeline_or_model_path` (a T2MGPT, a model folder or a model name).
+
+    max_queue: generation requests that may wait for the worker (more get 429);
+    max_results: motions kept for download (least recently used dropped first);
+    render_options: RenderConfig fields for the MP4 downloads (width, height, camera, ...).
+    """
+    import t2mgpt
+
+    pipe = _load_pipeline(pipeline_or_model_path, device)
+    limits = Limits(min_seconds=pipe.seconds_per_token, max_seconds=pipe.max_seconds,
+                    seconds_step=pipe.seconds_per_token, max_samples=min(int(max_samples), int(pipe.max_batch)),
+                    max_text_length=int(max_text_length))
+    GenerateRequest = generate_request_model(limits)
+    generate_queue = JobQueue(max_queue, name="t2mgpt-generate")
+    render_queue = JobQueue(max_queue, name="t2mgpt-render")
+    store = ResultStore(max_results)
+    examples = list(EXAMPLES if examples is None else examples)
+    render_options = dict(render_options or {})
+    index_html, index_csp = _index_page()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        generate_queue.close()
+        render_queue.close()
+
+    app = FastAPI(
+        title="t2mgpt", version=t2mgpt.__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
+        description="Text to 3D human motion (T2M-GPT). POST a sentence to /api/generate, then download "
+                    "the motions as BVH, NPY, MP4 or JSON from /api/motions/{id}.{format}.",
+    )
+    app.state.pipeline = pipe
+    app.state.store = store
+    app.state.generate_queue = generate_queue
+    app.state.render_queue = render_queue
+    app.state.limits = limits
+
+    # -------------------------------------------------------------- errors
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError):
+        errors = _json_safe(jsonable_encoder(exc.errors()))
+        return JSONResponse({"detail": errors, "message": _summary(errors)}, status_code=422)
+
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413)
+        return await call_next(request)
+
+    def input_error(msg: str, field: str | None = None) -> JSONResponse:
+        loc = ["body", field] if field else ["body"]
+        return JSONResponse({"detail": [{"loc": loc, "msg": msg, "type": "value_error"}], "message": msg},
+                            status_code=422)
+
+    def not_found(e: MotionNotFound) -> JSONResponse:
+        return JSONResponse({"detail": e.message}, status_code=404)
+
+    def busy(e: QueueFull) -> JSONResponse:
+        return JSONResponse({"detail": str(e)}, status_code=429, headers={"Retry-After": str(e.retry_after)})
+
+    # -------------------------------------------------------------- API
+
+    error_responses = {
+        404: {"model": ErrorMessage, "description": "Unknown or evicted motion id"},
+        413: {"model": ErrorMessage, "description": "Request body too large"},
+        429: {"model": ErrorMessage, "description": "Queue full; see the Retry-After header"},
+    }
+
+    @app.post("/api/generate", response_model=GenerateResponse, tags=["api"],
+              responses={k: v for k, v in error_responses.items() if k != 404})
+    async def generate(req: GenerateRequest):  # type: ignore[valid-type]
+        """Generate `num_samples` motions for one sentence. Joints are in metres (y up), rounded to mm."""
+        seed = req.seed if req.seed is not None else secrets.randbelow(MAX_SEED + 1)
+        try:
+            body = await generate_queue.run(_generate_job, pipe, store, req, seed)
+        except QueueFull as e:
+            return busy(e)
+        except InputError as e:
+            return input_error(str(e))
+        return Response(body, media_type="application/json")
+
+    @app.get("/api/motions/{motion_id}.{fmt}", response_class=Response, tags=["api"],
+             responses={200: {"content": {t.split(";")[0]: {} for t in MEDIA_TYPES.values()},
+                              "description": "The motion file"},
+                        404: error_responses[404], 429: error_responses[429]})
+    async def download(motion_id: Annotated[str, Path(pattern=ID_PATTERN, description="Motion id")],
+                       fmt: Annotated[Format, Path(description="File format")]):
+        """Download a generated motion: BVH (animation), NPY (joints, float32 (T, J, 3)),
+        MP4 (rendered video, made on first request) or JSON (metadata + joints in mm)."""
+        fmt = fmt.value
+        try:
+            entry = store.get(motion_id)
+            data = entry.files.get(fmt)
+            if data is None:
+                if fmt == "mp4":
+                    data = await render_queue.run(_make_file, entry, fmt, render_options)
+                else:
+                    from starlette.concurrency import run_in_threadpool
+
+                    data = await run_in_threadpool(_make_file, entry, fmt, render_options)
+        except MotionNotFound as e:
+            return not_found(e)
+        except QueueFull as e:
+            return busy(e)
+        return Response(data, media_type=MEDIA_TYPES[fmt], headers={
+            "Content-Disposition": f'attachment; filename="{download_name(entry, fmt)}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, max-age=3600",
+        })
+
+    @app.get("/api/health", response_model=Health, tags=["api"])
+    async def health():
+        """Liveness, model, device, queue depth and stored motions."""
+        return {
+            "status": "ok", "model": pipe.name, "device": str(pipe.device),
+            "queue": {"running": generate_queue.running, "waiting": generate_queue.waiting,
+                      "max_waiting": generate_queue.max_waiting},
+            "results": {"stored": len(store), "max": store.max_items},
+            "version": t2mgpt.__version__,
+        }
+
+    info_doc = _info(pipe, limits, examples, t2mgpt.__version__)
+
+    @app.get("/api/info", response_model=Info, tags=["api"])
+    async def info():
+        """Model card summary, skeleton, request limits and example prompts."""
+        return info_doc
+
+    # -------------------------------------------------------------- page
+
+    @app.get("/", include_in_schema=False)
+    async def index():
+        return HTMLResponse(index_html, headers={"Content-Security-Policy": index_csp,
+                                                 "Cache-Control": "no-cache"})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    async def favicon():
+        return FileResponse(STATIC_DIR / "favicon.svg", media_type="image/svg+xml")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url, title="t2mgpt API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+            swagger_ui_parameters={"validatorUrl": None, "defaultModelsExpandDepth": 0},
+        )
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+# ------------------------------------------------------------------------------ jobs
+
+
+def _generate_job(pipe, store: ResultStore, req, seed: int) -> bytes:
+    """Runs on the generation worker: generate, store, and encode the response JSON."""
+    start = time.perf_counter()
+    (motions,) = pipe([req.text], num_samples=req.num_samples, seconds=req.seconds,
+                      temperature=req.temperature, top_k=req.top_k, top_p=req.top_p, seed=seed)
+    elapsed = time.perf_counter() - start
+    samples = []
+    for motion in motions:
+        joints = np.asarray(motion.joints, dtype=np.float64)
+        if not np.isfinite(joints).all():
+            raise RuntimeError("the model produced non-finite joint positions")
+        entry = store.add(motion)
+        samples.append({
+            "id": entry.id, "index": int(motion.sample),
+            "seed": None if motion.seed is None else int(motion.seed),
+            "fps": float(motion.fps), "num_frames": int(joints.shape[0]),
+            "duration": round(joints.shape[0] / motion.fps, 4),
+            "tokens": [int(t) for t in motion.tokens],
+            "joints": np.round(joints, 3).tolist(),
+            "downloads": {f.value: f"/api/motions/{entry.id}.{f.value}" for f in Format},
+        })
+    doc = {"text": req.text, "model": str(pipe.name), "skeleton": str(pipe.skeleton),
+           "seconds": req.seconds, "elapsed": round(elapsed, 4), "samples": samples}
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def _make_file(entry: StoredMotion, fmt: str, render_options: dict) -> bytes:
+    """The bytes of one download (cached in the entry)."""
+    if fmt in entry.files:
+        return entry.files[fmt]
+    m = entry.motion
+    if fmt == "bvh":
+        from t2mgpt.bvh import bvh_string
+
+        data = bvh_string(m.joints, skeleton=m.skeleton, fps=m.fps).encode("ascii")
+    elif fmt == "npy":
+        buf = io.BytesIO()
+        np.save(buf, np.asarray(m.joints, dtype=np.float32), allow_pickle=False)
+        data = buf.getvalue()
+    elif fmt == "json":
+        from t2mgpt.outputs import motion_json
+
+        data = json.dumps(motion_json(m), separators=(",", ":"), allow_nan=False).encode("utf-8")
+    elif fmt == "mp4":
+        import tempfile
+
+        from t2mgpt.render import render_motion
+
+        with tempfile.TemporaryDirectory(prefix="t2mgpt-serve-") as tmp:
+            path = FilePath(tmp) / "motion.mp4"
+            render_motion(m.joints, path, title=m.text, fps=m.fps, skeleton=m.skeleton, **render_options)
+            data = path.read_bytes()
+    else:  # pragma: no cover - Format enum guards this
+        raise ValueError(fmt)
+    entry.files[fmt] = data
+    return data
+
+
+def download_name(entry: StoredMotion, fmt: str) -> str:
+    """'<prompt slug>_<sample>.<fmt>': ASCII letters, digits, '_' and '-' only (safe in a header)."""
+    from t2mgpt.outputs import slugify
+
+    return f"{slugify(entry.motion.text)}_{int(entry.motion.sample)}.{fmt}"
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _load_pipeline(pipeline_or_model_path: Any, device: str):
+    if callable(pipeline_or_model_path) and hasattr(pipeline_or_model_path, "config"):
+        return pipeline_or_model_path
+    from t2mgpt.pipeline import T2MGPT
+
+    return T2MGPT.from_pretrained(pipeline_or_model_path, device=device)
+
+
+def _info(pipe, limits: Limits, examples: list[str], version: str) -> dict:
+    from t2mgpt.motion.skeleton import get_skeleton
+    from t2mgpt.render.style import chain_colours
+
+    c = pipe.config
+    sk = get_skeleton(pipe.skeleton)
+    sides = ["center"] * sk.num_joints
+    colours = ["#3a4256"] * sk.num_joints
+    for chain, rgb in zip(sk.kinematic_chains, chain_colours(sk)):
+        x = float(np.asarray(sk.raw_offsets)[list(chain[1:]), 0].sum())
+        side = "left" if x > 0 else "right" if x < 0 else "center"
+        for j in chain[1:]:
+            sides[j] = side
+            colours[j] = "#%02x%02x%02x" % tuple(rgb)
+    card = c.card
+    return {
+        "model": {"name": str(pipe.name), "description": card.description, "trained_on": card.trained_on,
+                  "license": card.license, "dataset": c.dataset, "fps": float(c.fps),
+                  "text_encoder": c.text_encoder, "metrics": _json_safe(dict(card.metrics or {}))},
+        "skeleton": {"name": sk.name, "joint_names": list(sk.joint_names), "parents": [int(p) for p in sk.parents],
+                     "sides": sides, "colors": colours},
+        "limits": limits.to_dict(),
+        "examples": examples,
+        "formats": [f.value for f in Format],
+        "version": version,
+    }
+
+
+def _json_safe(x: Any) -> Any:
+    """Non-finite floats -> strings, unpaired surrogates replaced (a 422 must never become a 500)."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return str(x)
+    if isinstance(x, str):
+        return x.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(x, dict):
+        return {_json_safe(k): _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    return x
+
+
+def _summary(errors: list[dict]) -> str:
+    """One line for people: 'num_samples: Input should be less than or equal to 8; ...'."""
+    parts = []
+    for e in errors[:3]:
+        loc = [str(p) for p in e.get("loc", []) if p not in ("body", "path", "query")]
+        msg = str(e.get("msg", "invalid value")).removeprefix("Value error, ")
+        parts.append(f"{'.'.join(loc)}: {msg}" if loc else msg)
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return "; ".join(parts) + more
+
+
+def _index_page() -> tuple[str, str]:
+    """index.html and its Content-Security-Policy: same-origin only; the inline import map is
+    allowed by its hash."""
+    html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+    hashes = []
+    for body in re.findall(r"<script[^>]*>(.*?)</script>", html, flags=re.S):
+        if body.strip():
+            digest = base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode("ascii")
+            hashes.append(f"'sha256-{digest}'")
+    csp = ("default-src 'self'; script-src 'self' " + " ".join(hashes) + "; style-src 'self'; "
+           "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; object-src 'none'; "
+           "base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    return html, csp

@@ -1,0 +1,149 @@
+"""Request and response models of the web API (they are also its OpenAPI schema).
+
+The generate request is built per model (`generate_request_model`) so that the schema states
+the real limits: seconds between one code and the GPT's block size, samples up to the batch
+limit, and so on.
+"""
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Annotated, Any, Optional
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+
+MAX_SEED = 2**31 - 1  # seeds stay exact in JavaScript numbers (sample k uses seed + k)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a generate request may ask for."""
+
+    min_seconds: float
+    max_seconds: float
+    seconds_step: float
+    max_samples: int = 8
+    max_text_length: int = 300
+    max_seed: int = MAX_SEED
+    min_temperature: float = 0.01
+    max_temperature: float = 10.0
+    max_top_k: int = 100_000
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def clean_text(text: str) -> str:
+    """Collapse runs of whitespace to one space; refuse blank text and control characters."""
+    text = " ".join(text.split())
+    if not text:
+        raise ValueError("text is blank; describe a motion, e.g. 'a person walks forward'")
+    bad = sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cc", "Cs")})
+    if bad:
+        raise ValueError(f"text contains control or unpaired surrogate characters ({', '.join(bad[:5])}); "
+                         "use plain text")
+    return text
+
+
+def generate_request_model(limits: Limits) -> type[BaseModel]:
+    """The POST /api/generate body for a model with these limits."""
+    L = limits
+    text = Annotated[str, Field(
+        min_length=1, max_length=L.max_text_length, pattern=r"\S",
+        description=f"What the person does, in English (at most {L.max_text_length} characters).",
+        examples=["a person jumps forward"]), AfterValidator(clean_text)]
+    seconds = Annotated[Optional[float], Field(
+        default=None, ge=L.min_seconds, le=L.max_seconds, allow_inf_nan=False,
+        description=f"Length of each motion ({L.min_seconds:g} to {L.max_seconds:g} s, rounded to "
+                    f"{L.seconds_step:g} s); null lets the model end the motion itself.")]
+    num_samples = Annotated[int, Field(default=1, ge=1, le=L.max_samples,
+                                       description="Motions to make for the prompt.")]
+    seed = Annotated[Optional[int], Field(
+        default=None, ge=0, le=L.max_seed,
+        description="Random seed (sample k uses seed + k); null draws one. The response gives each sample's seed.")]
+    temperature = Annotated[float, Field(
+        default=1.0, ge=L.min_temperature, le=L.max_temperature, allow_inf_nan=False,
+        description="Sampling temperature: lower is more conservative.")]
+    top_k = Annotated[Optional[int], Field(default=None, ge=1, le=L.max_top_k,
+                                           description="Sample among the k most likely codes only.")]
+    top_p = Annotated[Optional[float], Field(
+        default=None, gt=0.0, le=1.0, allow_inf_nan=False,
+        description="Sample among the most likely codes of total probability p only (0 < p <= 1).")]
+    return create_model(
+        "GenerateRequest",
+        __config__=ConfigDict(extra="forbid"),
+        text=(text, ...), seconds=(seconds, None), num_samples=(num_samples, 1), seed=(seed, None),
+        temperature=(temperature, 1.0), top_k=(top_k, None), top_p=(top_p, None),
+    )
+
+
+# ------------------------------------------------------------------------------ responses
+
+
+class Sample(BaseModel):
+    id: str = Field(description="Motion id for the download URLs.")
+    index: int = Field(description="Sample number within the request (0-based).")
+    seed: Optional[int] = Field(description="The seed that reproduces this sample (with num_samples=1).")
+    fps: float
+    num_frames: int
+    duration: float = Field(description="Seconds.")
+    tokens: list[int] = Field(description="Motion code indices (one per 4 frames).")
+    joints: list[list[list[float]]] = Field(description="(frames, joints, 3) positions in metres, y up, "
+                                                        "rounded to millimetres.")
+    downloads: dict[str, str] = Field(description="Format -> download URL (bvh, npy, mp4, json).")
+
+
+class GenerateResponse(BaseModel):
+    text: str = Field(description="The prompt as used (whitespace collapsed).")
+    model: str
+    skeleton: str
+    seconds: Optional[float] = Field(description="The requested length (null: chosen by the model).")
+    elapsed: float = Field(description="Seconds spent generating (queue wait excluded).")
+    samples: list[Sample]
+
+
+class QueueStatus(BaseModel):
+    running: int = Field(description="Jobs being processed (0 or 1).")
+    waiting: int = Field(description="Jobs waiting for the worker.")
+    max_waiting: int
+
+
+class Health(BaseModel):
+    status: str
+    model: str
+    device: str
+    queue: QueueStatus
+    results: dict[str, int] = Field(description="stored and max: motions kept for download.")
+    version: str
+
+
+class SkeletonInfo(BaseModel):
+    name: str
+    joint_names: list[str]
+    parents: list[int]
+    sides: list[str] = Field(description="Per joint: left, right or center.")
+    colors: list[str] = Field(description="Per joint: '#rrggbb' of the bone ending there (limb colours).")
+
+
+class ModelInfo(BaseModel):
+    name: str
+    description: str
+    trained_on: str
+    license: str
+    dataset: str
+    fps: float
+    text_encoder: str
+    metrics: dict[str, Any]
+
+
+class Info(BaseModel):
+    model: ModelInfo
+    skeleton: SkeletonInfo
+    limits: dict[str, Any]
+    examples: list[str]
+    formats: list[str]
+    version: str
+
+
+class ErrorMessage(BaseModel):
+    detail: str

@@ -1,0 +1,625 @@
+// t2mgpt web app: prompt form, 3D skeleton viewer (three.js), playback and downloads.
+// Everything is served by `t2mgpt serve`; nothing loads from other hosts.
+import * as THREE from 'three';
+import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
+
+const $ = (id) => document.getElementById(id);
+
+// Read by tests and handy in the console: window.__t2mgpt.state.frame advances while playing.
+const state = {
+  ready: false, webgl: false, generating: false, error: null,
+  text: '', samples: 0, sample: 0, sideBySide: true,
+  playing: false, loop: true, speed: 1, time: 0, frame: 0, numFrames: 0, fps: 20,
+  framesRendered: 0,
+};
+window.__t2mgpt = { state, info: null, response: null };
+
+const TRUNK = '#3a4256';
+const SPACING_MIN = 1.3;
+let info = null;
+let response = null;
+
+// ============================================================================ viewer
+
+class Figure {
+  /** One skeleton: joints (T, J, 3) in metres, y up; `skel` from /api/info. */
+  constructor(sample, skel, geo) {
+    this.sample = sample;
+    const T = sample.joints.length, J = skel.parents.length;
+    this.T = T; this.J = J;
+    this.pos = new Float32Array(T * J * 3);
+    let minY = Infinity;
+    for (let t = 0; t < T; t++) for (let j = 0; j < J; j++) minY = Math.min(minY, sample.joints[t][j][1]);
+    for (let t = 0; t < T; t++) {
+      for (let j = 0; j < J; j++) {
+        const p = sample.joints[t][j], k = (t * J + j) * 3;
+        this.pos[k] = p[0]; this.pos[k + 1] = p[1] - minY; this.pos[k + 2] = p[2];
+      }
+    }
+    this.parents = skel.parents;
+    this.group = new THREE.Group();
+    this.materials = [];
+    const mat = (color, rough = 0.5) => {
+      const m = new THREE.MeshStandardMaterial({ color, roughness: rough, metalness: 0.04 });
+      this.materials.push(m);
+      return m;
+    };
+    const colors = skel.colors.map((c, j) => (skel.sides[j] === 'center' ? TRUNK : c));
+    const byColor = new Map();
+    const boneMat = (c) => { if (!byColor.has(c)) byColor.set(c, mat(c, 0.42)); return byColor.get(c); };
+    const jointMat = mat('#f8fafc', 0.35);
+    const headMat = mat(TRUNK, 0.4);
+    const head = skel.joint_names.indexOf('head');
+    this.bones = [];
+    for (let j = 0; j < J; j++) {
+      const p = this.parents[j];
+      if (p < 0) continue;
+      const mesh = new THREE.Mesh(geo.cylinder, boneMat(colors[j]));
+      mesh.castShadow = true;
+      mesh.userData = { j, p, r: skel.sides[j] === 'center' ? 0.032 : 0.026 };
+      this.group.add(mesh);
+      this.bones.push(mesh);
+    }
+    this.joints = [];
+    for (let j = 0; j < J; j++) {
+      const r = j === head ? 0.085 : 0.034;
+      const mesh = new THREE.Mesh(geo.sphere, j === head ? headMat : jointMat);
+      mesh.scale.setScalar(r);
+      mesh.castShadow = true;
+      this.group.add(mesh);
+      this.joints.push(mesh);
+    }
+    // root path on the floor: all of it faint, the part already walked darker
+    const path = new Float32Array(T * 3);
+    for (let t = 0; t < T; t++) {
+      path[t * 3] = this.pos[t * J * 3]; path[t * 3 + 1] = 0.003; path[t * 3 + 2] = this.pos[t * J * 3 + 2];
+    }
+    const pathGeo = new THREE.BufferGeometry();
+    pathGeo.setAttribute('position', new THREE.BufferAttribute(path, 3));
+    this.pathAll = new THREE.Line(pathGeo, new THREE.LineBasicMaterial({ color: 0xb6c0cf, transparent: true }));
+    this.pathDone = new THREE.Line(pathGeo, new THREE.LineBasicMaterial({ color: 0x4f46e5, transparent: true }));
+    this.materials.push(this.pathAll.material, this.pathDone.material);
+    this.group.add(this.pathAll, this.pathDone);
+    this.cur = new Float32Array(J * 3);
+    this._a = new THREE.Vector3(); this._b = new THREE.Vector3(); this._d = new THREE.Vector3();
+  }
+
+  /** Pose at a fractional frame (linear interpolation between frames). */
+  setFrame(f) {
+    const T = this.T, J = this.J;
+    f = Math.min(Math.max(f, 0), T - 1);
+    const i0 = Math.floor(f), i1 = Math.min(i0 + 1, T - 1), a = f - i0;
+    for (let k = 0; k < J * 3; k++) this.cur[k] = this.pos[i0 * J * 3 + k] * (1 - a) + this.pos[i1 * J * 3 + k] * a;
+    for (let j = 0; j < J; j++) this.joints[j].position.set(this.cur[j * 3], this.cur[j * 3 + 1], this.cur[j * 3 + 2]);
+    const up = Figure.UP;
+    for (const bone of this.bones) {
+      const { j, p, r } = bone.userData;
+      this._a.fromArray(this.cur, p * 3); this._b.fromArray(this.cur, j * 3);
+      this._d.subVectors(this._b, this._a);
+      const len = this._d.length();
+      bone.position.addVectors(this._a, this._b).multiplyScalar(0.5);
+      if (len > 1e-6) bone.quaternion.setFromUnitVectors(up, this._d.divideScalar(len));
+      bone.scale.set(r, Math.max(len, 1e-4), r);
+    }
+    this.pathDone.geometry.setDrawRange(0, i0 + 1);
+  }
+
+  setDimmed(dim) {
+    for (const m of this.materials) {
+      m.transparent = true;
+      m.opacity = dim ? 0.42 : 1;
+      m.depthWrite = !dim;
+    }
+    this.pathDone.visible = !dim;
+  }
+
+  /** Bounding box of the whole motion (all frames), in world space. */
+  box() {
+    const b = new THREE.Box3(), v = new THREE.Vector3();
+    for (let k = 0; k < this.pos.length; k += 3) b.expandByPoint(v.set(this.pos[k], this.pos[k + 1], this.pos[k + 2]));
+    b.translate(this.group.position);
+    return b;
+  }
+
+  dispose() {
+    for (const m of this.materials) m.dispose();
+    this.pathAll.geometry.dispose();
+  }
+}
+Figure.UP = new THREE.Vector3(0, 1, 0);
+
+/** A 1 m floor tile: a darker line on the edges, a light one through the middle (0.5 m). */
+function gridTexture(anisotropy) {
+  const n = 256, c = document.createElement('canvas');
+  c.width = c.height = n;
+  const g = c.getContext('2d');
+  g.strokeStyle = 'rgba(120, 134, 158, 0.2)';
+  g.lineWidth = 2;
+  g.beginPath(); g.moveTo(n / 2, 0); g.lineTo(n / 2, n); g.moveTo(0, n / 2); g.lineTo(n, n / 2); g.stroke();
+  g.strokeStyle = 'rgba(100, 114, 140, 0.4)';
+  g.lineWidth = 4;
+  g.strokeRect(0, 0, n, n);
+  const tex = new THREE.CanvasTexture(c);
+  tex.wrapS = tex.wrapT = THREE.RepeatWrapping;
+  tex.repeat.set(80, 80);
+  tex.anisotropy = anisotropy;
+  tex.colorSpace = THREE.SRGBColorSpace;
+  return tex;
+}
+
+class Viewer {
+  constructor(canvas, container) {
+    this.container = container;
+    this.renderer = new THREE.WebGLRenderer({ canvas, antialias: true, alpha: true, preserveDrawingBuffer: true });
+    this.renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2));
+    this.renderer.shadowMap.enabled = true;
+    this.renderer.shadowMap.type = THREE.PCFShadowMap;
+    this.scene = new THREE.Scene();
+    this.scene.fog = new THREE.Fog(0xf3f6fa, 10, 28);
+    this.camera = new THREE.PerspectiveCamera(35, 1, 0.05, 200);
+    this.camera.position.set(2.2, 1.6, 4.2);
+    this.controls = new OrbitControls(this.camera, canvas);
+    this.controls.enableDamping = true;
+    this.controls.dampingFactor = 0.12;
+    this.controls.maxPolarAngle = Math.PI * 0.495;
+    this.controls.minDistance = 0.6;
+    this.controls.maxDistance = 40;
+    this.controls.target.set(0, 0.9, 0);
+    this.controls.addEventListener('change', () => { this.dirty = true; });
+
+    this.scene.add(new THREE.HemisphereLight(0xffffff, 0xd5dbe5, 2.2));
+    const sun = new THREE.DirectionalLight(0xffffff, 2.4);
+    sun.position.set(-1.5, 9, 2.5);
+    sun.castShadow = true;
+    sun.shadow.mapSize.set(2048, 2048);
+    sun.shadow.bias = -0.0005;
+    sun.shadow.normalBias = 0.01;
+    this.sun = sun;
+    this.scene.add(sun, sun.target);
+
+    // Floor: a textured grid (long GL lines are not clipped properly by some software
+    // renderers) under a shadow catcher.
+    const grid = new THREE.Mesh(new THREE.PlaneGeometry(80, 80), new THREE.MeshBasicMaterial({
+      map: gridTexture(this.renderer.capabilities.getMaxAnisotropy()), transparent: true, depthWrite: false,
+    }));
+    grid.rotation.x = -Math.PI / 2;
+    grid.renderOrder = 1;
+    const floor = new THREE.Mesh(new THREE.PlaneGeometry(80, 80), new THREE.ShadowMaterial({ opacity: 0.18, fog: false, depthWrite: false }));
+    floor.rotation.x = -Math.PI / 2;
+    floor.position.y = 0.0005;
+    floor.receiveShadow = true;
+    floor.renderOrder = 2;
+    this.scene.add(grid, floor);
+
+    this.geo = {
+      cylinder: new THREE.CylinderGeometry(1, 1, 1, 18, 1),
+      sphere: new THREE.SphereGeometry(1, 24, 16),
+    };
+    this.figures = [];
+    this.dirty = true;
+    new ResizeObserver(() => this.resize()).observe(container);
+    this.resize();
+  }
+
+  resize() {
+    const w = Math.max(1, this.container.clientWidth), h = Math.max(1, this.container.clientHeight);
+    this.renderer.setSize(w, h, false);
+    this.camera.aspect = w / h;
+    this.camera.updateProjectionMatrix();
+    this.dirty = true;
+  }
+
+  setFigures(samples, skel) {
+    for (const f of this.figures) { this.scene.remove(f.group); f.dispose(); }
+    this.figures = samples.map((s) => new Figure(s, skel, this.geo));
+    for (const f of this.figures) this.scene.add(f.group);
+    this.dirty = true;
+  }
+
+  /** Side by side along x (sample 1 on the left), or only the selected one at the origin. */
+  layout(selected, sideBySide) {
+    const shown = sideBySide ? this.figures : [this.figures[selected]];
+    let width = 0;
+    for (const f of shown) { const b = f.box(); width = Math.max(width, b.max.x - b.min.x); }
+    const spacing = Math.max(SPACING_MIN, width + 0.7);
+    this.figures.forEach((f, i) => {
+      const k = shown.indexOf(f);
+      f.group.visible = k >= 0;
+      f.group.position.x = k >= 0 ? (k - (shown.length - 1) / 2) * spacing : 0;
+      f.setDimmed(sideBySide && shown.length > 1 && i !== selected);
+    });
+    this.dirty = true;
+  }
+
+  /** Point the camera at the visible motions (whole animation) from the front-right. */
+  frameAll() {
+    const box = new THREE.Box3();
+    for (const f of this.figures) if (f.group.visible) box.union(f.box());
+    if (box.isEmpty()) return;
+    box.min.y = 0;
+    const center = box.getCenter(new THREE.Vector3());
+    const size = box.getSize(new THREE.Vector3());
+    const radius = Math.max(0.5 * size.length(), 0.9);
+    const vfov = THREE.MathUtils.degToRad(this.camera.fov);
+    const hfov = 2 * Math.atan(Math.tan(vfov / 2) * this.camera.aspect);
+    const dist = (radius / Math.sin(Math.min(vfov, hfov) / 2)) * 0.66;
+    const several = this.figures.filter((f) => f.group.visible).length > 1;  // keep them of similar size
+    const az = THREE.MathUtils.degToRad(several ? 14 : 28), el = THREE.MathUtils.degToRad(13);
+    const target = new THREE.Vector3(center.x, Math.min(Math.max(center.y, 0.75), 1.1), center.z);
+    this.controls.target.copy(target);
+    this.camera.position.set(
+      target.x + dist * Math.sin(az) * Math.cos(el), target.y + dist * Math.sin(el), target.z + dist * Math.cos(az) * Math.cos(el));
+    this.camera.near = Math.max(0.02, dist / 200);
+    this.camera.far = dist * 20 + 50;
+    this.camera.updateProjectionMatrix();
+    this.scene.fog.near = dist * 1.6; this.scene.fog.far = dist * 4.5 + 8;
+    // shadow camera around the motions
+    const r = radius + 1.5;
+    Object.assign(this.sun.shadow.camera, { left: -r, right: r, top: r, bottom: -r, near: 0.1, far: 30 });
+    this.sun.shadow.camera.updateProjectionMatrix();
+    this.sun.target.position.copy(center).setY(0);
+    this.sun.position.copy(center).add(new THREE.Vector3(-1.5, 9, 2.5));
+    this.controls.update();
+    this.dirty = true;
+  }
+
+  setFrame(frame) { for (const f of this.figures) f.setFrame(frame); this.dirty = true; }
+
+  render() {
+    const moved = this.controls.update();
+    if (!moved && !this.dirty) return false;
+    this.renderer.render(this.scene, this.camera);
+    this.dirty = false;
+    return true;
+  }
+}
+
+// ============================================================================ page
+
+const ui = {
+  form: $('form'), prompt: $('prompt'), counter: $('counter'), examples: $('examples'),
+  seconds: $('seconds'), secondsValue: $('seconds-value'), auto: $('auto-length'), samples: $('samples'),
+  seed: $('seed'), dice: $('dice'), temperature: $('temperature'), temperatureValue: $('temperature-value'),
+  topK: $('top-k'), topP: $('top-p'), generate: $('generate'), error: $('error'), modelCard: $('model-card'),
+  modelName: $('model-name'), dot: $('status-dot'), tabs: $('tabs'), sideToggle: $('side-toggle'),
+  sideBySide: $('side-by-side'), viewport: $('viewport'), caption: $('caption'), empty: $('empty'), busy: $('busy'),
+  nogl: $('nogl'), play: $('play'), time: $('time'), scrub: $('scrub'), speed: $('speed'), loop: $('loop'),
+  reframe: $('reframe'), downloads: [...document.querySelectorAll('.dl')],
+};
+let numSamples = 1;
+let viewer = null;
+try {
+  viewer = new Viewer($('canvas'), ui.viewport);
+  window.__t2mgpt.viewer = viewer;
+  state.webgl = true;
+} catch (e) {
+  ui.nogl.hidden = false;
+}
+
+function showError(msg) {
+  state.error = msg || null;
+  ui.error.textContent = msg || '';
+  ui.error.hidden = !msg;
+}
+
+function setBusy(busy) {
+  state.generating = busy;
+  ui.generate.disabled = busy;
+  ui.generate.classList.toggle('busy', busy);
+  ui.generate.querySelector('.btn-label').textContent = busy ? 'Generating…' : 'Generate';
+  ui.busy.hidden = !busy;
+  ui.dot.className = 'dot ' + (busy ? 'busy' : 'ok');
+}
+
+const fmt = (x, d = 1) => Number(x).toFixed(d);
+
+function updateSecondsLabel() {
+  ui.secondsValue.textContent = ui.auto.checked ? 'auto' : `${fmt(ui.seconds.value)} s`;
+  ui.seconds.disabled = ui.auto.checked;
+}
+
+function buildSamplesControl(max) {
+  ui.samples.textContent = '';
+  for (let n = 1; n <= Math.min(4, max); n++) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = String(n);
+    b.setAttribute('role', 'radio');
+    b.setAttribute('aria-checked', String(n === numSamples));
+    b.addEventListener('click', () => {
+      numSamples = n;
+      for (const c of ui.samples.children) c.setAttribute('aria-checked', String(c === b));
+    });
+    ui.samples.appendChild(b);
+  }
+}
+
+async function loadInfo() {
+  try {
+    const res = await fetch('/api/info');
+    if (!res.ok) throw new Error(`HTTP ${res.status}`);
+    info = await res.json();
+  } catch (e) {
+    showError('Cannot reach the t2mgpt server. Is `t2mgpt serve` still running?');
+    ui.dot.className = 'dot down';
+    return;
+  }
+  window.__t2mgpt.info = info;
+  const L = info.limits;
+  ui.seconds.min = String(L.min_seconds);
+  ui.seconds.max = String(L.max_seconds);
+  ui.seconds.step = String(L.seconds_step);
+  ui.seconds.value = String(Math.min(Math.max(4, L.min_seconds), L.max_seconds));
+  ui.prompt.maxLength = L.max_text_length;
+  ui.seed.max = String(L.max_seed);
+  updateSecondsLabel();
+  updateCounter();
+  buildSamplesControl(L.max_samples);
+  ui.examples.textContent = '';
+  for (const text of info.examples) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'example';
+    b.textContent = text.replace(/^(a person|a man|a woman|someone|the person) /i, '');
+    b.title = text;
+    b.addEventListener('click', () => { ui.prompt.value = text; updateCounter(); ui.prompt.focus(); });
+    ui.examples.appendChild(b);
+  }
+  const m = info.model;
+  ui.modelCard.innerHTML = '';
+  const line = (label, value) => {
+    const div = document.createElement('div');
+    const b = document.createElement('b');
+    b.textContent = `${label}: `;
+    div.append(b, document.createTextNode(value));
+    ui.modelCard.appendChild(div);
+  };
+  line('Model', `${m.name} (${m.dataset}, ${m.fps} fps, ${m.text_encoder} text encoder)`);
+  if (m.description) line('About', m.description);
+  if (m.trained_on && m.trained_on !== 'unknown') line('Trained on', m.trained_on);
+  if (m.license && m.license !== 'unknown') line('License', m.license);
+  await refreshHealth();
+  state.ready = true;
+}
+
+async function refreshHealth() {
+  try {
+    const res = await fetch('/api/health');
+    const h = await res.json();
+    ui.modelName.textContent = `${h.model} · ${h.device}`;
+    if (!state.generating) ui.dot.className = 'dot ok';
+  } catch (e) {
+    ui.modelName.textContent = 'server unreachable';
+    ui.dot.className = 'dot down';
+  }
+}
+
+function updateCounter() {
+  const n = ui.prompt.value.length, max = info ? info.limits.max_text_length : 300;
+  ui.counter.textContent = `${n} / ${max}`;
+  ui.counter.classList.toggle('over', n > max);
+}
+
+async function errorMessage(res) {
+  let body = null;
+  try { body = await res.json(); } catch (e) { /* not JSON */ }
+  if (res.status === 429) {
+    const wait = res.headers.get('Retry-After');
+    return `The server is busy with other requests. Try again${wait ? ` in about ${wait} s` : ' shortly'}.`;
+  }
+  if (body && body.message) return body.message;
+  if (body && typeof body.detail === 'string') return body.detail;
+  if (body && Array.isArray(body.detail)) return body.detail.map((d) => d.msg).join('; ');
+  return `The server answered ${res.status} ${res.statusText}.`;
+}
+
+function readRequest() {
+  const text = ui.prompt.value.trim();
+  if (!text) throw new Error('Describe a motion first, e.g. “a person jumps forward”.');
+  const body = { text, num_samples: numSamples };
+  body.seconds = ui.auto.checked ? null : Number(ui.seconds.value);
+  if (ui.seed.value.trim() !== '') {
+    const seed = Number(ui.seed.value);
+    if (!Number.isInteger(seed) || seed < 0) throw new Error('The seed must be a whole number ≥ 0 (or empty for a random one).');
+    body.seed = seed;
+  }
+  body.temperature = Number(ui.temperature.value);
+  if (ui.topK.value.trim() !== '') body.top_k = Number(ui.topK.value);
+  if (ui.topP.value.trim() !== '') body.top_p = Number(ui.topP.value);
+  return body;
+}
+
+async function generate() {
+  if (state.generating) return;
+  let body;
+  try { body = readRequest(); } catch (e) { showError(e.message); ui.prompt.focus(); return; }
+  showError(null);
+  setBusy(true);
+  try {
+    const res = await fetch('/api/generate', {
+      method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
+    });
+    if (!res.ok) { showError(await errorMessage(res)); return; }
+    show(await res.json());
+  } catch (e) {
+    showError('Cannot reach the t2mgpt server. Is `t2mgpt serve` still running?');
+  } finally {
+    setBusy(false);
+  }
+}
+
+function show(data) {
+  response = data;
+  window.__t2mgpt.response = data;
+  state.text = data.text;
+  state.samples = data.samples.length;
+  state.sample = 0;
+  ui.empty.hidden = true;
+  if (viewer) viewer.setFigures(data.samples, info.skeleton);
+  buildTabs();
+  ui.sideToggle.hidden = data.samples.length < 2;
+  select(0, true);
+  state.time = 0;
+  setPlaying(true);
+}
+
+function buildTabs() {
+  ui.tabs.textContent = '';
+  response.samples.forEach((s, i) => {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'tab';
+    b.setAttribute('role', 'tab');
+    const t1 = document.createElement('span'); t1.className = 't1'; t1.textContent = `Sample ${i + 1}`;
+    const t2 = document.createElement('span'); t2.className = 't2';
+    t2.textContent = `${s.seed === null ? 'greedy' : `seed ${s.seed}`} · ${fmt(s.duration)} s`;
+    b.append(t1, t2);
+    b.addEventListener('click', () => select(i, !ui.sideBySide.checked));
+    ui.tabs.appendChild(b);
+  });
+}
+
+function current() { return response ? response.samples[state.sample] : null; }
+
+function select(i, reframe) {
+  state.sample = i;
+  [...ui.tabs.children].forEach((t, k) => t.setAttribute('aria-selected', String(k === i)));
+  const s = current();
+  state.fps = s.fps;
+  state.numFrames = Math.max(...response.samples.map((x) => x.num_frames));
+  ui.scrub.max = String(state.numFrames - 1);
+  ui.scrub.disabled = false;
+  ui.play.disabled = false;
+  for (const a of ui.downloads) {
+    a.href = s.downloads[a.dataset.format];
+    a.removeAttribute('aria-disabled');
+    a.title = `Download sample ${i + 1} as ${a.dataset.format.toUpperCase()}`;
+  }
+  ui.caption.hidden = false;
+  ui.caption.textContent = response.text;
+  const meta = document.createElement('span');
+  meta.className = 'meta';
+  meta.textContent = `sample ${i + 1} of ${response.samples.length} · ${s.seed === null ? 'greedy' : `seed ${s.seed}`} · ` +
+    `${s.num_frames} frames at ${s.fps} fps · ${response.model}`;
+  ui.caption.appendChild(meta);
+  if (viewer) {
+    state.sideBySide = ui.sideBySide.checked && response.samples.length > 1;
+    viewer.layout(i, state.sideBySide);
+    if (reframe) viewer.frameAll();
+    viewer.setFrame(state.time * state.fps);
+  }
+  updateTime();
+}
+
+function setPlaying(on) {
+  if (!response) on = false;
+  if (on && !state.loop && state.frame >= state.numFrames - 1) state.time = 0;
+  state.playing = on;
+  ui.play.classList.toggle('playing', on);
+  ui.play.setAttribute('aria-label', on ? 'Pause' : 'Play');
+}
+
+function setTime(t) {
+  const dur = state.numFrames / state.fps;
+  state.time = Math.min(Math.max(t, 0), Math.max(dur - 1e-6, 0));
+  if (viewer) viewer.setFrame(state.time * state.fps);
+  updateTime();
+}
+
+function updateTime() {
+  const f = Math.min(Math.floor(state.time * state.fps + 1e-6), Math.max(state.numFrames - 1, 0));
+  state.frame = f;
+  ui.time.textContent = `${fmt(state.time, 2)} / ${fmt(state.numFrames / state.fps, 2)} s`;
+  if (document.activeElement !== ui.scrub || state.playing) ui.scrub.value = String(f);
+}
+
+let last = performance.now();
+function tick(now) {
+  const dt = Math.min((now - last) / 1000, 0.1);
+  last = now;
+  if (state.playing && response) {
+    const dur = state.numFrames / state.fps;
+    let t = state.time + dt * state.speed;
+    if (t >= dur) {
+      if (state.loop) t %= dur;
+      else { t = dur - 1e-6; setPlaying(false); }
+    }
+    setTime(t);
+  }
+  if (viewer && viewer.render()) state.framesRendered++;
+  requestAnimationFrame(tick);
+}
+
+async function downloadVideo(e, a) {
+  // MP4s are rendered on first request (a few seconds): show progress, then save the blob.
+  e.preventDefault();
+  if (a.classList.contains('busy')) return;
+  a.classList.add('busy');
+  a.textContent = 'MP4…';
+  try {
+    const res = await fetch(a.href);
+    if (!res.ok) { showError(await errorMessage(res)); return; }
+    const blob = await res.blob();
+    const name = (res.headers.get('Content-Disposition') || '').match(/filename="([^"]+)"/);
+    const link = document.createElement('a');
+    link.href = URL.createObjectURL(blob);
+    link.download = name ? name[1] : 'motion.mp4';
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 30000);
+  } catch (err) {
+    showError('The video download failed: the server could not be reached.');
+  } finally {
+    a.classList.remove('busy');
+    a.textContent = 'MP4';
+  }
+}
+
+// ---------------------------------------------------------------------------- events
+
+ui.form.addEventListener('submit', (e) => { e.preventDefault(); generate(); });
+ui.prompt.addEventListener('input', updateCounter);
+ui.prompt.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); generate(); }
+});
+ui.seconds.addEventListener('input', updateSecondsLabel);
+ui.auto.addEventListener('change', updateSecondsLabel);
+ui.temperature.addEventListener('input', () => { ui.temperatureValue.textContent = fmt(ui.temperature.value, 2); });
+ui.dice.addEventListener('click', () => {
+  const max = info ? info.limits.max_seed : 2 ** 31 - 1;
+  ui.seed.value = String(Math.floor(Math.random() * Math.min(max, 1e6)));
+});
+ui.sideBySide.addEventListener('change', () => { if (response) select(state.sample, true); });
+ui.play.addEventListener('click', () => setPlaying(!state.playing));
+ui.scrub.addEventListener('input', () => { setTime(Number(ui.scrub.value) / state.fps); });
+ui.speed.addEventListener('change', () => { state.speed = Number(ui.speed.value); });
+ui.loop.addEventListener('click', () => {
+  state.loop = !state.loop;
+  ui.loop.classList.toggle('on', state.loop);
+  ui.loop.setAttribute('aria-pressed', String(state.loop));
+});
+ui.reframe.addEventListener('click', () => { if (viewer && response) viewer.frameAll(); });
+for (const a of ui.downloads) if (a.dataset.format === 'mp4') a.addEventListener('click', (e) => downloadVideo(e, a));
+
+document.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); generate(); return; }
+  const t = e.target;
+  if (t.closest && t.closest('textarea, select, input:not([type=range]):not([type=checkbox])')) return;
+  if (e.code === 'Space' || e.key === ' ') {
+    e.preventDefault();
+    setPlaying(!state.playing);
+  } else if ((e.key === 'ArrowRight' || e.key === 'ArrowLeft') && response && t !== ui.scrub) {
+    e.preventDefault();
+    setPlaying(false);
+    setTime((state.frame + (e.key === 'ArrowRight' ? 1 : -1)) / state.fps + 1e-4);
+  } else if ((e.key === 'f' || e.key === 'F') && viewer && response && !e.ctrlKey && !e.metaKey) {
+    viewer.frameAll();
+  }
+});
+
+setInterval(() => { if (!document.hidden && !state.generating) refreshHealth(); }, 15000);
+updateSecondsLabel();
+updateCounter();
+loadInfo();
+requestAnimationFrame(tick);
