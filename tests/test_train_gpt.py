@@ -179,6 +179,30 @@ def test_fid_validation_hook_keeps_best_fid(prepared, tmp_path):
     assert [m["fid"] for m in metrics(tmp_path / "run", "eval").values()] == [3.0, 2.0, 2.5]
 
 
+def test_cli_fid_validation_with_an_evaluator_folder(prepared, tmp_path, capsys):
+    import warnings
+
+    from t2mgpt.models.contrastive_evaluator import ContrastiveConfig, ContrastiveEvaluator, Vocabulary
+
+    data = prepared[0]
+    torch.manual_seed(0)  # an untrained evaluator is enough to exercise the wiring
+    small = dict(dim_embed=16, dim_word=16, dim_text_hidden=16, dim_movement_enc_hidden=16,
+                 dim_movement_latent=16, dim_motion_hidden=16)
+    vocab = Vocabulary.build(["a person walks forward", "someone jumps up"])
+    ContrastiveEvaluator(ContrastiveConfig(**small, vocab_size=len(vocab.words)), vocab, np.load(data / "Mean.npy"),
+                         np.load(data / "Std.npy")).save(tmp_path / "ev")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tiny split: singular covariances
+        assert train(prepared, tmp_path / "run", "--iters", "2", "--eval-every", "2",
+                     "--evaluator", str(tmp_path / "ev")) == 0
+    assert "best FID" in capsys.readouterr().out
+    fid = metrics(tmp_path / "run", "eval")
+    assert list(fid) == [2] and np.isfinite(fid[2]["fid"]) and "top1_real" in fid[2]
+    assert safe_torch_load(tmp_path / "run" / "best_fid.pt")["best"]["fid"] == fid[2]["fid"]
+    assert train(prepared, tmp_path / "r2", "--iters", "2", "--evaluator", str(tmp_path / "missing")) == 2
+    assert "evaluator" in capsys.readouterr().err and not (tmp_path / "r2" / "config.json").exists()
+
+
 def test_clear_errors_and_run_folder_safety(prepared, tmp_path, capsys):
     data, vq, codes = prepared
     run = tmp_path / "run"

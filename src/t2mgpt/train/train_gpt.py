@@ -160,20 +160,26 @@ def text_feature_cache(run_dir: Path, texts: list[str], text_encoder, name: str,
     return cache
 
 
-def load_pairs(tokens: Path, data: Path, split: str, block_size: int, nb_code: int, frames_per_code: int):
+def load_pairs(tokens: Path, data: Path, split: str, block_size: int, nb_code: int, frames_per_code: int,
+               what: str = "--train-split"):
     from t2mgpt.data.gpt_dataset import CodeCaptionPairs
 
-    return CodeCaptionPairs(tokens, data, split, max_codes=block_size - 1, nb_code=nb_code,
-                            frames_per_code=frames_per_code)
+    try:
+        return CodeCaptionPairs(tokens, data, split, max_codes=block_size - 1, nb_code=nb_code,
+                                frames_per_code=frames_per_code)
+    except DataError as e:
+        hint = " (or --val-split '' to train without validation)" if what == "--val-split" else ""
+        raise DataError(f"{what} {split}: {e}{hint}") from e
 
 
-def check_tokens(tokens: Path, vq_model, vq_path: Path) -> None:
-    """The codes must come from this VQ-VAE (same architecture and codebook size)."""
+def check_tokens(tokens: Path, vq_model, vq_path: Path) -> str | None:
+    """The codes must come from this VQ-VAE (same architecture and codebook size). Returns a
+    note for the log when they were made from another checkpoint file."""
     from t2mgpt.data.gpt_dataset import read_manifest
 
     manifest = read_manifest(tokens)
     if manifest is None:  # the original's layout: code ranges are checked on load
-        return
+        return None
     nb = manifest.get("nb_code")
     if nb is not None and int(nb) != vq_model.config.nb_code:
         raise DataError(f"the codes in {tokens} index a codebook of {nb} codes but the VQ-VAE {vq_path} has "
@@ -182,6 +188,11 @@ def check_tokens(tokens: Path, vq_model, vq_path: Path) -> None:
     if manifest.get("vq_config") not in (None, vq_model.config_dict()):
         raise DataError(f"the codes in {tokens} were made by a VQ-VAE of another configuration "
                         f"({manifest.get('vq')}) than {vq_path}; re-run `t2mgpt tokenize` or pass the matching --vq")
+    made_by = manifest.get("vq")
+    if made_by and Path(made_by).resolve() != Path(vq_path).resolve():
+        return (f"note: the codes were made with {made_by} but --vq is {vq_path}; the exported model decodes with "
+                f"--vq, so they should be the same weights")
+    return None
 
 
 def tokenize_into_run(data: Path, vq_path: Path, tokens: Path, splits: tuple[str, ...], device) -> None:
@@ -325,13 +336,13 @@ def train_gpt(data: str | Path, vq: str | Path, out: str | Path, model_config=No
         splits = tuple(s for s in (tc.train_split, tc.val_split) if s)
         _on_main(main, lambda: tokenize_into_run(data, vq_path, tokens, splits, dev))
     tokens = Path(tokens)
-    check_tokens(tokens, vq_model, vq_path)
+    tokens_note = check_tokens(tokens, vq_model, vq_path)
 
     unit = vq_model.config.downsample
     train_pairs = load_pairs(tokens, data, tc.train_split, mc.block_size, mc.num_vq, unit)
     val = None
     if tc.val_split:
-        val_pairs = load_pairs(tokens, data, tc.val_split, mc.block_size, mc.num_vq, unit)
+        val_pairs = load_pairs(tokens, data, tc.val_split, mc.block_size, mc.num_vq, unit, "--val-split")
         val = ValPairs.make(val_pairs, tc.val_max_samples, rank, world)
 
     # Text features: computed once on rank 0 (cached in the run folder), read by every rank.
@@ -382,6 +393,8 @@ def train_gpt(data: str | Path, vq: str | Path, out: str | Path, model_config=No
              f"codes {tokens} of VQ-VAE {vq_path}; text encoder {enc_name} ({enc_dim}-d); "
              f"{world} process(es) on {dev.type}, global batch {tc.batch_size}, "
              f"{model.num_params() / 1e6:.2f}M parameters")
+    if tokens_note:
+        log.info(tokens_note)
     if not exact:
         log.info("note: the checkpoint was written by a different number of processes or for other data; random "
                  "states restart, so this continuation is not bit-identical to an uninterrupted run")
