@@ -6,6 +6,7 @@ import io
 import json
 import re
 import threading
+import time
 
 import httpx
 import imageio.v2 as imageio
@@ -72,6 +73,11 @@ def test_generate_matches_the_pipeline(client, pipe):
     assert doc["samples"][0]["seed"] == 5 and doc["samples"][1]["seed"] == 6
 
 
+def test_control_characters_are_dropped_from_the_text(client):
+    r = client.post("/api/generate", json={"text": "a person\x00 walks\x1b[31m\u0085 fast", "seconds": 0.4})
+    assert r.status_code == 200 and r.json()["text"] == "a person walks [31m fast"
+
+
 def test_generate_without_seed_reports_a_reproducing_seed(client):
     r = client.post("/api/generate", json={"text": "a person waves", "seconds": 1.0})
     assert r.status_code == 200
@@ -98,7 +104,7 @@ INVALID = [
     {"text": 5},
     {"text": None},
     {"text": ["a person walks"]},
-    {"text": "a person\x00 walks"},
+    {"text": "\x00\x07 \x1f"},
     {"text": "walk", "num_samples": 0},
     {"text": "walk", "num_samples": 9},
     {"text": "walk", "num_samples": 2.5},
@@ -217,6 +223,58 @@ def test_full_queue_answers_429_with_retry_after(pipe):
     assert first.json()["samples"][0]["joints"] == second.json()["samples"][0]["joints"]
 
 
+def test_abandoned_requests_are_dropped_from_the_queue(pipe):
+    """A real server: a client that disconnects while its job waits does not cost a model run."""
+    import socket
+
+    import uvicorn
+
+    gated = GatedPipeline(pipe)
+    calls = []
+    real_call = gated.__call__
+    gated.__class__ = type("Counting", (GatedPipeline,), {
+        "__call__": lambda self, *a, **k: (calls.append(a[0]), real_call(*a, **k))[1]})
+    app = create_app(gated, max_queue=4)
+    q = app.state.generate_queue
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+
+    def wait_for(cond):
+        for _ in range(1000):
+            if cond():
+                return
+            time.sleep(0.01)
+        raise AssertionError("timed out")
+
+    try:
+        wait_for(lambda: server.started)
+        first = {}
+        runner = threading.Thread(target=lambda: first.update(r=httpx.post(
+            f"http://127.0.0.1:{port}/api/generate", json={"text": "first", "seconds": 0.4}, timeout=30)))
+        runner.start()
+        wait_for(lambda: q.running == 1)
+        body = json.dumps({"text": "abandoned", "seconds": 0.4}).encode()
+        with socket.create_connection(("127.0.0.1", port)) as c:
+            c.sendall(b"POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            wait_for(lambda: q.waiting == 1)
+        wait_for(lambda: q.waiting == 0)  # dropped once the server notices the disconnect
+        gated.gate.set()
+        runner.join(30)
+        assert first["r"].status_code == 200
+        time.sleep(0.3)
+        assert calls == [["first"]]
+    finally:
+        gated.gate.set()
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
 def test_evicted_results_are_404_with_a_clear_message(pipe):
     with TestClient(create_app(pipe, max_results=2)) as c:
         def gen(seed):
@@ -289,7 +347,8 @@ def test_download_json(client, generated):
 
 
 def test_download_names_are_safe(client):
-    r = client.post("/api/generate", json={"text": '../../etc/passwd "x"; rm -rf ~ \u00e9\u00f8\u4e2d\r', "seconds": 0.4})
+    text = '../../etc/passwd "x"; rm -rf ~ \u00e9\u00f8\u4e2d\r'
+    r = client.post("/api/generate", json={"text": text, "seconds": 0.4})
     s = r.json()["samples"][0]
     for fmt in ("bvh", "json"):
         cd = client.get(s["downloads"][fmt]).headers["content-disposition"]

@@ -7,7 +7,9 @@
 One worker thread owns the model and runs generation jobs from a bounded queue (429 when
 full); another renders MP4 files on demand. Results live in a bounded LRU store.
 """
+import asyncio
 import base64
+import concurrent.futures
 import hashlib
 import io
 import json
@@ -27,6 +29,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 
 from t2mgpt.errors import InputError
 from t2mgpt.serve.queue import JobQueue, QueueFull
@@ -76,9 +79,9 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
     import t2mgpt
 
     pipe = _load_pipeline(pipeline_or_model_path, device)
-    limits = Limits(min_seconds=pipe.seconds_per_token, max_seconds=pipe.max_seconds,
-                    seconds_step=pipe.seconds_per_token, max_samples=min(int(max_samples), int(pipe.max_batch)),
-                    max_text_length=int(max_text_length))
+    step = round(pipe.seconds_per_token, 9)  # 0.2 s, not 0.2000000001
+    limits = Limits(min_seconds=step, max_seconds=round(pipe.max_seconds, 9), seconds_step=step,
+                    max_samples=min(int(max_samples), int(pipe.max_batch)), max_text_length=int(max_text_length))
     GenerateRequest = generate_request_model(limits)
     generate_queue = JobQueue(max_queue, name="t2mgpt-generate")
     render_queue = JobQueue(max_queue, name="t2mgpt-render")
@@ -89,6 +92,8 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        generate_queue.open()
+        render_queue.open()
         yield
         generate_queue.close()
         render_queue.close()
@@ -111,16 +116,10 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
         errors = _json_safe(jsonable_encoder(exc.errors()))
         return JSONResponse({"detail": errors, "message": _summary(errors)}, status_code=422)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse({"detail": f"request body over {MAX_BODY_BYTES} bytes"}, status_code=413)
-        return await call_next(request)
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
-    def input_error(msg: str, field: str | None = None) -> JSONResponse:
-        loc = ["body", field] if field else ["body"]
-        return JSONResponse({"detail": [{"loc": loc, "msg": msg, "type": "value_error"}], "message": msg},
+    def input_error(msg: str) -> JSONResponse:  # same shape as FastAPI's validation errors
+        return JSONResponse({"detail": [{"loc": ["body"], "msg": msg, "type": "value_error"}], "message": msg},
                             status_code=422)
 
     def not_found(e: MotionNotFound) -> JSONResponse:
@@ -132,6 +131,7 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
     # -------------------------------------------------------------- API
 
     error_responses = {
+        400: {"model": ErrorMessage, "description": "Body that cannot be parsed (e.g. not UTF-8)"},
         404: {"model": ErrorMessage, "description": "Unknown or evicted motion id"},
         413: {"model": ErrorMessage, "description": "Request body too large"},
         429: {"model": ErrorMessage, "description": "Queue full; see the Retry-After header"},
@@ -139,11 +139,13 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
 
     @app.post("/api/generate", response_model=GenerateResponse, tags=["api"],
               responses={k: v for k, v in error_responses.items() if k != 404})
-    async def generate(req: GenerateRequest):  # type: ignore[valid-type]
+    async def generate(req: GenerateRequest, request: Request):  # type: ignore[valid-type]
         """Generate `num_samples` motions for one sentence. Joints are in metres (y up), rounded to mm."""
         seed = req.seed if req.seed is not None else secrets.randbelow(MAX_SEED + 1)
         try:
-            body = await generate_queue.run(_generate_job, pipe, store, req, seed)
+            body = await _result_unless_gone(request, generate_queue.submit(_generate_job, pipe, store, req, seed))
+        except ClientGone:
+            return Response(status_code=499)  # nobody reads it; the access log shows it
         except QueueFull as e:
             return busy(e)
         except InputError as e:
@@ -165,9 +167,7 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
             if data is None:
                 if fmt == "mp4":
                     data = await render_queue.run(_make_file, entry, fmt, render_options)
-                else:
-                    from starlette.concurrency import run_in_threadpool
-
+                else:  # quick, but not for the event loop
                     data = await run_in_threadpool(_make_file, entry, fmt, render_options)
         except MotionNotFound as e:
             return not_found(e)
@@ -222,7 +222,44 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
     return app
 
 
+class BodyLimit:
+    """ASGI middleware: 413 for a request whose Content-Length is over `max_bytes`, before it is read."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+                response = JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, status_code=413)
+                return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
 # ------------------------------------------------------------------------------ jobs
+
+
+class ClientGone(Exception):
+    """The client disconnected before its job finished."""
+
+
+async def _result_unless_gone(request: Request, future: concurrent.futures.Future, poll: float = 0.5):
+    """Await a queued job; if the client goes away first, cancel the job (dropped unless it has
+    already started) so abandoned requests do not keep the model busy."""
+    waiter = asyncio.wrap_future(future)
+    try:
+        while not waiter.done():
+            await asyncio.wait({waiter}, timeout=poll)
+            if not waiter.done() and await request.is_disconnected():
+                future.cancel()
+                raise ClientGone
+    except asyncio.CancelledError:
+        future.cancel()
+        raise
+    return waiter.result()
+
 
 
 def _generate_job(pipe, store: ResultStore, req, seed: int) -> bytes:

@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Annotated, Any, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
 MAX_SEED = 2**31 - 1  # seeds stay exact in JavaScript numbers (sample k uses seed + k)
 
@@ -34,44 +34,55 @@ class Limits:
 
 
 def clean_text(text: str) -> str:
-    """Collapse runs of whitespace to one space; refuse blank text and control characters."""
+    """Control characters become spaces, runs of whitespace one space; blank text is refused."""
+    text = "".join(" " if unicodedata.category(c) in ("Cc", "Cs") else c for c in text)
     text = " ".join(text.split())
     if not text:
         raise ValueError("text is blank; describe a motion, e.g. 'a person walks forward'")
-    bad = sorted({f"U+{ord(c):04X}" for c in text if unicodedata.category(c) in ("Cc", "Cs")})
-    if bad:
-        raise ValueError(f"text contains control or unpaired surrogate characters ({', '.join(bad[:5])}); "
-                         "use plain text")
     return text
+
+
+def json_integer(value: Any) -> Any:
+    """JSON Schema integers are 4 and 4.0 alike (but not true or "4", which strict mode refuses)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+JSONInt = BeforeValidator(json_integer)
+
+# at least one character that is neither whitespace nor a control character (what clean_text keeps)
+TEXT_PATTERN = r"[^\s\x00-\x1f\x7f-\x9f]"
 
 
 def generate_request_model(limits: Limits) -> type[BaseModel]:
     """The POST /api/generate body for a model with these limits."""
     L = limits
     text = Annotated[str, Field(
-        min_length=1, max_length=L.max_text_length, pattern=r"\S",
+        min_length=1, max_length=L.max_text_length, pattern=TEXT_PATTERN,
         description=f"What the person does, in English (at most {L.max_text_length} characters).",
         examples=["a person jumps forward"]), AfterValidator(clean_text)]
     seconds = Annotated[Optional[float], Field(
         default=None, ge=L.min_seconds, le=L.max_seconds, allow_inf_nan=False,
         description=f"Length of each motion ({L.min_seconds:g} to {L.max_seconds:g} s, rounded to "
                     f"{L.seconds_step:g} s); null lets the model end the motion itself.")]
-    num_samples = Annotated[int, Field(default=1, ge=1, le=L.max_samples,
-                                       description="Motions to make for the prompt.")]
-    seed = Annotated[Optional[int], Field(
-        default=None, ge=0, le=L.max_seed,
+    num_samples = Annotated[int, Field(ge=1, le=L.max_samples), JSONInt,
+                            Field(description="Motions to make for the prompt.")]
+    seed = Annotated[Optional[Annotated[int, Field(ge=0, le=L.max_seed), JSONInt]], Field(
         description="Random seed (sample k uses seed + k); null draws one. The response gives each sample's seed.")]
     temperature = Annotated[float, Field(
         default=1.0, ge=L.min_temperature, le=L.max_temperature, allow_inf_nan=False,
         description="Sampling temperature: lower is more conservative.")]
-    top_k = Annotated[Optional[int], Field(default=None, ge=1, le=L.max_top_k,
-                                           description="Sample among the k most likely codes only.")]
+    top_k = Annotated[Optional[Annotated[int, Field(ge=1, le=L.max_top_k), JSONInt]], Field(
+        description="Sample among the k most likely codes only.")]
     top_p = Annotated[Optional[float], Field(
         default=None, gt=0.0, le=1.0, allow_inf_nan=False,
         description="Sample among the most likely codes of total probability p only (0 < p <= 1).")]
     return create_model(
         "GenerateRequest",
-        __config__=ConfigDict(extra="forbid"),
+        __config__=ConfigDict(extra="forbid", strict=True,  # strict: no "5" -> 5 or false -> 0
+                              json_schema_extra={"examples": [{"text": "a person jumps forward", "num_samples": 2,
+                                                               "seconds": min(4.0, L.max_seconds), "seed": 7}]}),
         text=(text, ...), seconds=(seconds, None), num_samples=(num_samples, 1), seed=(seed, None),
         temperature=(temperature, 1.0), top_k=(top_k, None), top_p=(top_p, None),
     )

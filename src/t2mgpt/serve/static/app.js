@@ -39,49 +39,45 @@ class Figure {
     this.parents = skel.parents;
     this.group = new THREE.Group();
     this.materials = [];
-    const mat = (color, rough = 0.5) => {
-      const m = new THREE.MeshStandardMaterial({ color, roughness: rough, metalness: 0.04 });
-      this.materials.push(m);
-      return m;
-    };
+    // Two instanced meshes per figure (bones, joints): a few draw calls instead of ~45, which
+    // keeps software renderers (headless browsers, VMs) at a usable frame rate.
     const colors = skel.colors.map((c, j) => (skel.sides[j] === 'center' ? TRUNK : c));
-    const byColor = new Map();
-    const boneMat = (c) => { if (!byColor.has(c)) byColor.set(c, mat(c, 0.42)); return byColor.get(c); };
-    const jointMat = mat('#f8fafc', 0.35);
-    const headMat = mat(TRUNK, 0.4);
     const head = skel.joint_names.indexOf('head');
-    this.bones = [];
+    this.boneList = [];
     for (let j = 0; j < J; j++) {
-      const p = this.parents[j];
-      if (p < 0) continue;
-      const mesh = new THREE.Mesh(geo.cylinder, boneMat(colors[j]));
-      mesh.castShadow = true;
-      mesh.userData = { j, p, r: skel.sides[j] === 'center' ? 0.032 : 0.026 };
-      this.group.add(mesh);
-      this.bones.push(mesh);
+      if (this.parents[j] >= 0) this.boneList.push({ j, p: this.parents[j], r: skel.sides[j] === 'center' ? 0.032 : 0.026 });
     }
-    this.joints = [];
-    for (let j = 0; j < J; j++) {
-      const r = j === head ? 0.085 : 0.034;
-      const mesh = new THREE.Mesh(geo.sphere, j === head ? headMat : jointMat);
-      mesh.scale.setScalar(r);
+    this.jointRadius = [...Array(J).keys()].map((j) => (j === head ? 0.085 : 0.034));
+    const instanced = (geometry, n, colorOf) => {
+      const material = new THREE.MeshLambertMaterial({ color: 0xffffff });
+      this.materials.push(material);
+      const mesh = new THREE.InstancedMesh(geometry, material, n);
+      mesh.instanceMatrix.setUsage(THREE.DynamicDrawUsage);
+      for (let i = 0; i < n; i++) mesh.setColorAt(i, new THREE.Color(colorOf(i)));
       mesh.castShadow = true;
+      mesh.frustumCulled = false;  // instances move every frame; the figure is always in view
       this.group.add(mesh);
-      this.joints.push(mesh);
-    }
+      return mesh;
+    };
+    this.boneMesh = instanced(geo.cylinder, this.boneList.length, (i) => colors[this.boneList[i].j]);
+    this.jointMesh = instanced(geo.sphere, J, (j) => (j === head ? TRUNK : '#f8fafc'));
     // root path on the floor: all of it faint, the part already walked darker
     const path = new Float32Array(T * 3);
     for (let t = 0; t < T; t++) {
       path[t * 3] = this.pos[t * J * 3]; path[t * 3 + 1] = 0.003; path[t * 3 + 2] = this.pos[t * J * 3 + 2];
     }
-    const pathGeo = new THREE.BufferGeometry();
-    pathGeo.setAttribute('position', new THREE.BufferAttribute(path, 3));
-    this.pathAll = new THREE.Line(pathGeo, new THREE.LineBasicMaterial({ color: 0xb6c0cf, transparent: true }));
-    this.pathDone = new THREE.Line(pathGeo, new THREE.LineBasicMaterial({ color: 0x4f46e5, transparent: true }));
+    const line = (color) => {
+      const g = new THREE.BufferGeometry();
+      g.setAttribute('position', new THREE.BufferAttribute(path, 3));
+      return new THREE.Line(g, new THREE.LineBasicMaterial({ color, transparent: true }));
+    };
+    this.pathAll = line(0xb6c0cf);
+    this.pathDone = line(0x4f46e5);
     this.materials.push(this.pathAll.material, this.pathDone.material);
     this.group.add(this.pathAll, this.pathDone);
     this.cur = new Float32Array(J * 3);
     this._a = new THREE.Vector3(); this._b = new THREE.Vector3(); this._d = new THREE.Vector3();
+    this._m = new THREE.Matrix4(); this._q = new THREE.Quaternion(); this._s = new THREE.Vector3();
   }
 
   /** Pose at a fractional frame (linear interpolation between frames). */
@@ -90,17 +86,22 @@ class Figure {
     f = Math.min(Math.max(f, 0), T - 1);
     const i0 = Math.floor(f), i1 = Math.min(i0 + 1, T - 1), a = f - i0;
     for (let k = 0; k < J * 3; k++) this.cur[k] = this.pos[i0 * J * 3 + k] * (1 - a) + this.pos[i1 * J * 3 + k] * a;
-    for (let j = 0; j < J; j++) this.joints[j].position.set(this.cur[j * 3], this.cur[j * 3 + 1], this.cur[j * 3 + 2]);
-    const up = Figure.UP;
-    for (const bone of this.bones) {
-      const { j, p, r } = bone.userData;
+    const m = this._m, q = this._q, sc = this._s, up = Figure.UP;
+    for (let j = 0; j < J; j++) {
+      this._a.fromArray(this.cur, j * 3);
+      m.compose(this._a, Figure.NO_ROTATION, sc.setScalar(this.jointRadius[j]));
+      this.jointMesh.setMatrixAt(j, m);
+    }
+    this.boneList.forEach(({ j, p, r }, i) => {
       this._a.fromArray(this.cur, p * 3); this._b.fromArray(this.cur, j * 3);
       this._d.subVectors(this._b, this._a);
       const len = this._d.length();
-      bone.position.addVectors(this._a, this._b).multiplyScalar(0.5);
-      if (len > 1e-6) bone.quaternion.setFromUnitVectors(up, this._d.divideScalar(len));
-      bone.scale.set(r, Math.max(len, 1e-4), r);
-    }
+      if (len > 1e-6) q.setFromUnitVectors(up, this._d.divideScalar(len));
+      m.compose(this._a.add(this._b).multiplyScalar(0.5), q, sc.set(r, Math.max(len, 1e-4), r));
+      this.boneMesh.setMatrixAt(i, m);
+    });
+    this.jointMesh.instanceMatrix.needsUpdate = true;
+    this.boneMesh.instanceMatrix.needsUpdate = true;
     this.pathDone.geometry.setDrawRange(0, i0 + 1);
   }
 
@@ -123,28 +124,32 @@ class Figure {
 
   dispose() {
     for (const m of this.materials) m.dispose();
+    this.boneMesh.dispose();
+    this.jointMesh.dispose();
     this.pathAll.geometry.dispose();
+    this.pathDone.geometry.dispose();
   }
 }
 Figure.UP = new THREE.Vector3(0, 1, 0);
+Figure.NO_ROTATION = new THREE.Quaternion();
 
-/** A 1 m floor tile: a darker line on the edges, a light one through the middle (0.5 m). */
-function gridTexture(anisotropy) {
-  const n = 256, c = document.createElement('canvas');
-  c.width = c.height = n;
-  const g = c.getContext('2d');
-  g.strokeStyle = 'rgba(120, 134, 158, 0.2)';
-  g.lineWidth = 2;
-  g.beginPath(); g.moveTo(n / 2, 0); g.lineTo(n / 2, n); g.moveTo(0, n / 2); g.lineTo(n, n / 2); g.stroke();
-  g.strokeStyle = 'rgba(100, 114, 140, 0.4)';
-  g.lineWidth = 4;
-  g.strokeRect(0, 0, n, n);
-  const tex = new THREE.CanvasTexture(c);
-  tex.wrapS = tex.wrapT = THREE.RepeatWrapping;
-  tex.repeat.set(80, 80);
-  tex.anisotropy = anisotropy;
-  tex.colorSpace = THREE.SRGBColorSpace;
-  return tex;
+/** Grid lines every `step` metres out to `half` metres, darker every metre, as 1 m segments. */
+function floorGrid(half, step) {
+  const minor = [], major = [];
+  for (let k = -half; k <= half + 1e-9; k += step) {
+    const out = Math.abs(k - Math.round(k)) < 1e-6 ? major : minor;
+    for (let a = -half; a < half; a += 1) {
+      out.push(k, 0, a, k, 0, a + 1, a, 0, k, a + 1, 0, k);
+    }
+  }
+  const group = new THREE.Group();
+  for (const [points, color] of [[minor, 0xd3d9e2], [major, 0xb9c2cf]]) {
+    const geo = new THREE.BufferGeometry();
+    geo.setAttribute('position', new THREE.Float32BufferAttribute(points, 3));
+    group.add(new THREE.LineSegments(geo, new THREE.LineBasicMaterial({ color })));
+  }
+  group.position.y = 0.001;
+  return group;
 }
 
 class Viewer {
@@ -171,29 +176,25 @@ class Viewer {
     const sun = new THREE.DirectionalLight(0xffffff, 2.4);
     sun.position.set(-1.5, 9, 2.5);
     sun.castShadow = true;
-    sun.shadow.mapSize.set(2048, 2048);
+    sun.shadow.mapSize.set(1024, 1024);
     sun.shadow.bias = -0.0005;
     sun.shadow.normalBias = 0.01;
     this.sun = sun;
     this.scene.add(sun, sun.target);
 
-    // Floor: a textured grid (long GL lines are not clipped properly by some software
-    // renderers) under a shadow catcher.
-    const grid = new THREE.Mesh(new THREE.PlaneGeometry(80, 80), new THREE.MeshBasicMaterial({
-      map: gridTexture(this.renderer.capabilities.getMaxAnisotropy()), transparent: true, depthWrite: false,
-    }));
-    grid.rotation.x = -Math.PI / 2;
-    grid.renderOrder = 1;
-    const floor = new THREE.Mesh(new THREE.PlaneGeometry(80, 80), new THREE.ShadowMaterial({ opacity: 0.18, fog: false, depthWrite: false }));
-    floor.rotation.x = -Math.PI / 2;
-    floor.position.y = 0.0005;
-    floor.receiveShadow = true;
-    floor.renderOrder = 2;
-    this.scene.add(grid, floor);
+    // Floor: a grid of short line segments (long GL lines crossing the camera plane are dropped
+    // by some software renderers; a full-screen textured plane is slow there) under a shadow
+    // catcher that covers the motions only.
+    this.scene.add(floorGrid(16, 0.5));
+    this.floor = new THREE.Mesh(new THREE.PlaneGeometry(1, 1), new THREE.ShadowMaterial({ opacity: 0.18, fog: false }));
+    this.floor.rotation.x = -Math.PI / 2;
+    this.floor.position.y = 0.0005;
+    this.floor.receiveShadow = true;
+    this.scene.add(this.floor);
 
     this.geo = {
-      cylinder: new THREE.CylinderGeometry(1, 1, 1, 18, 1),
-      sphere: new THREE.SphereGeometry(1, 24, 16),
+      cylinder: new THREE.CylinderGeometry(1, 1, 1, 12, 1, true),  // open: the joint spheres cap the ends
+      sphere: new THREE.SphereGeometry(1, 16, 10),
     };
     this.figures = [];
     this.dirty = true;
@@ -257,6 +258,8 @@ class Viewer {
     const r = radius + 1.5;
     Object.assign(this.sun.shadow.camera, { left: -r, right: r, top: r, bottom: -r, near: 0.1, far: 30 });
     this.sun.shadow.camera.updateProjectionMatrix();
+    this.floor.scale.set(2 * r, 2 * r, 1);
+    this.floor.position.set(center.x, 0.0005, center.z);
     this.sun.target.position.copy(center).setY(0);
     this.sun.position.copy(center).add(new THREE.Vector3(-1.5, 9, 2.5));
     this.controls.update();
@@ -535,7 +538,7 @@ function updateTime() {
 
 let last = performance.now();
 function tick(now) {
-  const dt = Math.min((now - last) / 1000, 0.1);
+  const dt = Math.min((now - last) / 1000, 0.25);
   last = now;
   if (state.playing && response) {
     const dur = state.numFrames / state.fps;
