@@ -187,8 +187,9 @@ def targets(results: list[dict]) -> list[str]:
     out += ["", "Batch-1 decoding is bound by memory bandwidth: every token reads all 0.9 GB of fp32 weights "
                 "(a profile of cached batch-1 decoding puts ~85% of the time in the linear layers' GEMVs; "
                 "a lone 1024x4096 fp32 GEMV ran at ~11 GB/s on one core of this VM), so 50 tokens need "
-                "~4 s on one core whatever the code does; two idle cores or int8 weights (4x fewer bytes) "
-                "are what bring it under 3 s. Batching amortises those weight reads over all prompts, "
+                "~4 s on one core whatever the code does; only two idle cores (never available while this ran, "
+                "so not verified) or int8 weights (4x fewer bytes) "
+                "can bring it under 3 s. Batching amortises those weight reads over all prompts, "
                 "which is why batch 32 is so much faster per motion."]
     return out
 

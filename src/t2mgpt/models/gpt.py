@@ -344,7 +344,8 @@ _ALIASES = {"nb_code": "num_vq", "embed_dim_gpt": "embed_dim", "n_head_gpt": "n_
 
 def _original_trans_state_dict(ckpt, path) -> dict[str, torch.Tensor]:
     if not isinstance(ckpt, dict):
-        raise CheckpointError(f"{path} holds a {type(ckpt).__name__}, not a checkpoint dict of the original T2M-GPT code")
+        raise CheckpointError(f"{path} holds a {type(ckpt).__name__}, not a checkpoint dict of the "
+                              f"original T2M-GPT code")
     if "trans" not in ckpt:
         hint = ""
         if "net" in ckpt:
@@ -411,8 +412,9 @@ def _config_from_original(sd: dict[str, torch.Tensor], hparams: dict, path) -> G
         raise CheckpointError(f"{path} has embed_dim={embed_dim}, not the released model's {GPTConfig.embed_dim}, "
                               f"so its number of attention heads is unknown: pass n_head=... (the original "
                               f"--n-head-gpt used for training)")
-    if embed_dim % values.get("n_head", GPTConfig.n_head):
-        raise CheckpointError(f"embed_dim={embed_dim} is not divisible by n_head={values.get('n_head', GPTConfig.n_head)}; "
+    n_head = values.get("n_head", GPTConfig.n_head)
+    if embed_dim % n_head:
+        raise CheckpointError(f"embed_dim={embed_dim} is not divisible by n_head={n_head}; "
                               f"the n_head hyper-parameter is probably wrong")
     return GPTConfig(**values)
 
@@ -446,8 +448,9 @@ def _convert_original(sd: dict[str, torch.Tensor], c: GPTConfig, path) -> dict[s
             for ln in ("ln1", "ln2"):
                 out[q + ln + ".weight"] = get(p + ln + ".weight", (C,))
                 out[q + ln + ".bias"] = get(p + ln + ".bias", (C,))
-            out[q + "attn.qkv.weight"] = torch.cat([get(p + f"attn.{n}.weight", (C, C)) for n in ("query", "key", "value")])
-            out[q + "attn.qkv.bias"] = torch.cat([get(p + f"attn.{n}.bias", (C,)) for n in ("query", "key", "value")])
+            qkv = ("query", "key", "value")  # fused in this order
+            out[q + "attn.qkv.weight"] = torch.cat([get(p + f"attn.{n}.weight", (C, C)) for n in qkv])
+            out[q + "attn.qkv.bias"] = torch.cat([get(p + f"attn.{n}.bias", (C,)) for n in qkv])
             out[q + "attn.proj.weight"] = get(p + "attn.proj.weight", (C, C))
             out[q + "attn.proj.bias"] = get(p + "attn.proj.bias", (C,))
             out[q + "mlp.fc.weight"] = get(p + "mlp.0.weight", (H, C))
