@@ -389,6 +389,7 @@ def test_info(client):
     assert sk["sides"][sk["joint_names"].index("left_wrist")] == "left"
     assert sk["sides"][sk["joint_names"].index("right_ankle")] == "right"
     assert sk["sides"].count("left") == sk["sides"].count("right")
+    assert sk["joint_names"][sk["head"]] == "head"
     assert set(info["formats"]) == {"bvh", "npy", "mp4", "json"}
 
 
@@ -435,3 +436,18 @@ def test_serve_command_fails_clearly(tmp_path, capsys):
     assert "does not exist" in err and "Traceback" not in err
     assert cli.main(["serve", "--model", str(tmp_path / "missing"), "--max-queue", "0"]) == 2
     assert "--max-queue must be at least 1" in capsys.readouterr().err
+
+
+def test_kit_model(tmp_path):
+    """A KIT-ML model (21 joints, 12.5 fps): limits, skeleton and files follow the model."""
+    kit = T2MGPT.from_pretrained(make_tiny_model_dir(tmp_path / "kit", dataset="kit"), device="cpu")
+    with TestClient(create_app(kit)) as c:
+        info = c.get("/api/info").json()
+        assert info["limits"]["seconds_step"] == pytest.approx(0.32) and len(info["skeleton"]["parents"]) == 21
+        r = c.post("/api/generate", json={"text": "a person walks", "seconds": 1.28, "seed": 0})
+        assert r.status_code == 200, r.text
+        s = r.json()["samples"][0]
+        assert _joints(s).shape == (16, 21, 3) and s["fps"] == 12.5
+        mocap = Bvh(c.get(s["downloads"]["bvh"]).text)
+        assert mocap.nframes == 16 and len(mocap.get_joints_names()) == 21
+        assert mocap.frame_time == pytest.approx(0.08)

@@ -31,13 +31,11 @@ class FastPipeline:
         return getattr(self._pipe, name)
 
     def __call__(self, texts, num_samples=1, seconds=None, temperature=1.0, top_k=None, top_p=None, seed=None):
-        texts = self._pipe._check_texts(texts)
         check_sampling_args(temperature, top_k, top_p)
         n = 10 if seconds is None else self._pipe.tokens_for_seconds(seconds)
         joints = np.take(self._clip, np.arange(4 * n), axis=0, mode="wrap")
-        seeds = self._pipe._row_seeds(seed, len(texts) * num_samples)
         return [[GeneratedMotion(text=t, features=np.zeros((4 * n, 263), np.float32), joints=joints, fps=self.fps,
-                                 tokens=np.arange(n) % 32, seed=seeds[i * num_samples + j], model=self.name, sample=j)
+                                 tokens=np.arange(n) % 32, seed=seed + i * num_samples + j, model=self.name, sample=j)
                  for j in range(num_samples)] for i, t in enumerate(texts)]
 
 

@@ -340,7 +340,7 @@ def _load_pipeline(pipeline_or_model_path: Any, device: str):
 
 def _info(pipe, limits: Limits, examples: list[str], version: str) -> dict:
     from t2mgpt.motion.skeleton import get_skeleton
-    from t2mgpt.render.style import chain_colours
+    from t2mgpt.render.style import chain_colours, head_joint
 
     c = pipe.config
     sk = get_skeleton(pipe.skeleton)
@@ -358,7 +358,7 @@ def _info(pipe, limits: Limits, examples: list[str], version: str) -> dict:
                   "license": card.license, "dataset": c.dataset, "fps": float(c.fps),
                   "text_encoder": c.text_encoder, "metrics": _json_safe(dict(card.metrics or {}))},
         "skeleton": {"name": sk.name, "joint_names": list(sk.joint_names), "parents": [int(p) for p in sk.parents],
-                     "sides": sides, "colors": colours},
+                     "sides": sides, "colors": colours, "head": int(head_joint(sk))},
         "limits": limits.to_dict(),
         "examples": examples,
         "formats": [f.value for f in Format],

@@ -134,6 +134,7 @@ class SkeletonInfo(BaseModel):
     parents: list[int]
     sides: list[str] = Field(description="Per joint: left, right or center.")
     colors: list[str] = Field(description="Per joint: '#rrggbb' of the bone ending there (limb colours).")
+    head: int = Field(description="The joint drawn as the head.")
 
 
 class ModelInfo(BaseModel):

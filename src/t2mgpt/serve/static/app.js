@@ -42,7 +42,7 @@ class Figure {
     // Two instanced meshes per figure (bones, joints): a few draw calls instead of ~45, which
     // keeps software renderers (headless browsers, VMs) at a usable frame rate.
     const colors = skel.colors.map((c, j) => (skel.sides[j] === 'center' ? TRUNK : c));
-    const head = skel.joint_names.indexOf('head');
+    const head = skel.head;
     this.boneList = [];
     for (let j = 0; j < J; j++) {
       if (this.parents[j] >= 0) this.boneList.push({ j, p: this.parents[j], r: skel.sides[j] === 'center' ? 0.032 : 0.026 });
@@ -241,12 +241,14 @@ class Viewer {
     const center = box.getCenter(new THREE.Vector3());
     const size = box.getSize(new THREE.Vector3());
     const radius = Math.max(0.5 * size.length(), 0.9);
-    const vfov = THREE.MathUtils.degToRad(this.camera.fov);
-    const hfov = 2 * Math.atan(Math.tan(vfov / 2) * this.camera.aspect);
-    const dist = (radius / Math.sin(Math.min(vfov, hfov) / 2)) * 0.66;
     const several = this.figures.filter((f) => f.group.visible).length > 1;  // keep them of similar size
     const az = THREE.MathUtils.degToRad(several ? 14 : 28), el = THREE.MathUtils.degToRad(13);
-    const target = new THREE.Vector3(center.x, Math.min(Math.max(center.y, 0.75), 1.1), center.z);
+    // distance at which the box (seen from azimuth az) fits the view, with a margin
+    const tanV = Math.tan(THREE.MathUtils.degToRad(this.camera.fov) / 2), tanH = tanV * this.camera.aspect;
+    const across = size.x * Math.cos(az) + size.z * Math.sin(az), deep = size.x * Math.sin(az) + size.z * Math.cos(az);
+    const margin = 0.18;
+    const dist = Math.max((size.y / 2 + margin) / tanV, (across / 2 + margin) / tanH) + deep / 2;
+    const target = new THREE.Vector3(center.x, Math.max(center.y, 0.5), center.z);
     this.controls.target.copy(target);
     this.camera.position.set(
       target.x + dist * Math.sin(az) * Math.cos(el), target.y + dist * Math.sin(el), target.z + dist * Math.cos(az) * Math.cos(el));
@@ -303,6 +305,7 @@ function showError(msg) {
   state.error = msg || null;
   ui.error.textContent = msg || '';
   ui.error.hidden = !msg;
+  if (msg) requestAnimationFrame(() => ui.error.scrollIntoView({ block: 'nearest' }));
 }
 
 function setBusy(busy) {
