@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 NAME = "export"
@@ -34,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from t2mgpt.bvh import write_bvh
     from t2mgpt.errors import InputError
-    from t2mgpt.motion import Normalizer, features_to_joints, load_motion
+    from t2mgpt.commands._motion_input import motion_file_to_joints
 
     out = Path(args.output)
     if out.suffix.lower() != ".bvh":
@@ -45,43 +44,13 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{out} already exists; pass --overwrite to replace it")
     if not (args.fps > 0 and args.fps < float("inf")):
         raise InputError(f"--fps must be a positive number, got {args.fps}")
-    if (args.mean is None) != (args.std is None):
-        raise InputError("give both --mean and --std, or neither")
-
-    motion = load_motion(args.motion)
-    if motion.kind == "features":
-        features = motion.data
-        if args.normalized:
-            if args.mean is not None:
-                norm = Normalizer.from_files(args.mean, args.std, dim=features.shape[-1])
-            elif motion.skeleton.name == "humanml3d":
-                norm = Normalizer.humanml3d()
-            else:
-                raise InputError(f"--normalized {motion.skeleton.name} features need the dataset's "
-                                 "statistics: pass --mean Mean.npy --std Std.npy")
-            features = norm.denormalize(features)
-        elif motion.skeleton.name == "humanml3d" and _looks_normalized(features):
-            print("warning: these features look normalised (far from the dataset's range); "
-                  "if the motion looks wrong, export again with --normalized", file=sys.stderr)
-        joints = features_to_joints(features, motion.skeleton)
-    else:
-        if args.normalized or args.mean is not None:
-            raise InputError(f"{args.motion} holds joint positions; --normalized/--mean/--std "
-                             "apply to features only")
-        joints = motion.data
+    joints, skeleton = motion_file_to_joints(args.motion, args.normalized, args.mean, args.std,
+                                             redo_hint="export again")
 
     scale = 100.0 if args.scale == "cm" else 1.0
-    write_bvh(out, joints, motion.skeleton, fps=args.fps, scale=scale, rotation_order=args.rotation_order)
+    write_bvh(out, joints, skeleton, fps=args.fps, scale=scale, rotation_order=args.rotation_order)
     frames = len(joints)
     print(f"wrote {out} ({frames} frames, {frames / args.fps:.2f} s at {args.fps:g} fps, "
-          f"{motion.skeleton.name} skeleton, {motion.skeleton.num_joints} joints, units: {args.scale})")
+          f"{skeleton.name} skeleton, {skeleton.num_joints} joints, units: {args.scale})")
     return 0
 
-
-def _looks_normalized(features) -> bool:
-    """Raw features sit within ~1 std of the dataset mean; normalised ones are ~5 stds off."""
-    import numpy as np
-
-    from t2mgpt.motion import Normalizer
-
-    return float(np.median(np.abs(Normalizer.humanml3d().normalize(features)))) > 2.5

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 NAME = "render"
@@ -59,7 +58,8 @@ def _load_joints(args: argparse.Namespace):
     import numpy as np
 
     from t2mgpt.errors import InputError
-    from t2mgpt.motion import Normalizer, features_to_joints, get_skeleton, load_motion, validate_features
+    from t2mgpt.commands._motion_input import motion_file_to_joints
+    from t2mgpt.motion import get_skeleton
 
     if args.sample:
         if args.normalized or args.mean is not None:
@@ -67,31 +67,9 @@ def _load_joints(args: argparse.Namespace):
         with (files("t2mgpt.assets") / "sample_motion.npy").open("rb") as f:
             return np.load(f), get_skeleton("humanml3d")
 
-    motion = load_motion(args.motion)
-    skeleton = motion.skeleton
+    joints, skeleton = motion_file_to_joints(args.motion, args.normalized, args.mean, args.std,
+                                             redo_hint="render again")
     if args.skeleton is not None and get_skeleton(args.skeleton) is not skeleton:
-        raise InputError(f"{args.motion} is a {skeleton.name} motion ({motion.data.shape}), "
+        raise InputError(f"{args.motion} is a {skeleton.name} motion ({joints.shape}), "
                          f"not {get_skeleton(args.skeleton).name}")
-    if motion.kind == "joints":
-        if args.normalized or args.mean is not None:
-            raise InputError(f"{args.motion} holds joint positions; --normalized/--mean/--std apply to features only")
-        return motion.data, skeleton
-
-    features = motion.data
-    if args.normalized:
-        if args.mean is not None:
-            norm = Normalizer.from_files(args.mean, args.std, dim=features.shape[-1])
-        elif skeleton.name == "humanml3d":
-            norm = Normalizer.humanml3d()
-        else:
-            raise InputError(f"--normalized {skeleton.name} features need the dataset's statistics: "
-                             "pass --mean Mean.npy --std Std.npy")
-        features = norm.denormalize(features)
-    elif args.mean is not None:
-        raise InputError("--mean/--std are used with --normalized only")
-    elif skeleton.name == "humanml3d" and np.median(np.abs(Normalizer.humanml3d().normalize(features))) > 2.5:
-        # Raw features sit within ~1 std of the dataset mean; normalised ones are far off.
-        print("warning: these features look normalised (as the models output them); if the "
-              "motion looks wrong, render again with --normalized", file=sys.stderr)
-    validate_features(features, skeleton=skeleton, min_frames=2)
-    return features_to_joints(features, skeleton), skeleton
+    return joints, skeleton
