@@ -334,7 +334,6 @@ def check_files(folder: Path, config: ModelConfig) -> None:
 
 def load_weights(module, path: Path, what: str) -> None:
     """Load a safetensors file into `module`, saying which weights do not fit the config."""
-    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
