@@ -153,3 +153,38 @@ def test_failure_before_training_leaves_no_run(data, tmp_path, capsys):
     assert train(data, run, "--iters", "1", "--val-split", "") == 0  # the folder is still free
     with pytest.raises(SystemExit):  # unknown flags are refused by argparse
         train(data, tmp_path / "r2", "--nb-codes", "8")
+
+
+def test_fid_validation_with_a_trained_evaluator_keeps_best_fid(data, tmp_path, capsys):
+    import math
+    import warnings
+
+    from t2mgpt.eval import load_evaluator
+
+    ev = tmp_path / "ev"
+    assert main(["train-evaluator", "--data", str(data), "--out", str(ev), "--epochs", "1", "--embed-dim", "8",
+                 "--batch-size", "8", "--no-progress"]) == 0
+    assert load_evaluator(ev).config.dim_embed == 8
+    capsys.readouterr()
+    run = tmp_path / "run"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tiny split: singular covariances
+        assert train(data, run, "--iters", "4", "--log-every", "2", "--eval-every", "2", "--save-every", "4",
+                     "--evaluator", str(ev)) == 0
+    assert "best FID" in capsys.readouterr().out
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    fid = {r["step"]: r for r in rows if r["split"] == "eval"}
+    assert list(fid) == [2, 4] and all(math.isfinite(r["fid"]) and 0 <= r["top1"] <= 1 for r in fid.values())
+    assert "top1_real" in fid[2] and fid[2]["fid"] != fid[4]["fid"]  # the model changed between the two
+    best_step = min(fid, key=lambda s: fid[s]["fid"])
+    best = safe_torch_load(run / "best_fid.pt")
+    last = safe_torch_load(run / "last.pt")
+    assert best["step"] == best_step and best["best"]["fid"] == fid[best_step]["fid"]
+    assert set(best) == set(last) and best["kind"] == last["kind"]  # the same checkpoint format as best.pt
+    assert "eval @ 4: FID" in (run / "train.log").read_text()
+
+    # a missing evaluator fails before the run folder is made; --glove alone is refused
+    assert train(data, tmp_path / "r2", "--iters", "2", "--evaluator", str(tmp_path / "missing")) == 2
+    assert "evaluator" in capsys.readouterr().err and not (tmp_path / "r2" / "config.json").exists()
+    assert train(data, tmp_path / "r3", "--iters", "2", "--glove", str(tmp_path)) == 2
+    assert "--evaluator" in capsys.readouterr().err

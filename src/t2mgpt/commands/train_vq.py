@@ -14,7 +14,8 @@ Values come from the defaults, then --config FILE.json ({"model": {...}, "train"
 configs/vq_humanml3d.json or a run's config.json), then the flags below.
 
 RUN_DIR receives config.json, last.pt (every --save-every updates and at the end), best.pt
-(lowest validation reconstruction loss), metrics.jsonl, train.log and TensorBoard logs in tb/.
+(lowest validation reconstruction loss), best_fid.pt (lowest reconstruction FID of the val split,
+with --evaluator), metrics.jsonl, train.log and TensorBoard logs in tb/.
 A folder holding another run is never overwritten. --resume continues a run exactly (model,
 optimizer, schedule, codebook, random and data-order state); only --iters, --log-every,
 --eval-every and --save-every may change on resume. Ctrl-C saves last.pt (single process).
@@ -43,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--progress", dest="progress", action="store_true", default=None,
                         help="show a progress bar (default: when stderr is a terminal)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    ev = parser.add_argument_group("FID validation (optional, every --eval-every updates, keeps best_fid.pt)")
+    ev.add_argument("--evaluator", metavar="PATH",
+                    help="released finest.tar of Guo et al. or a folder made by `t2mgpt train-evaluator`")
+    ev.add_argument("--glove", metavar="DIR", help="GloVe folder (our_vab_*) for the released evaluator")
+    ev.add_argument("--evaluator-meta", metavar="DIR", help="mean.npy/std.npy of the released evaluator")
     add_flag_arguments(parser, dataclass_flags(VQTrainConfig, help=TRAIN_HELP), "training", "train")
     add_flag_arguments(parser, MODEL_FLAGS, "model", "model")
 
@@ -78,18 +84,36 @@ def resolve_configs(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from t2mgpt.train.distributed import cleanup_distributed
-    from t2mgpt.train.train_vq import train_vq
+    from t2mgpt.errors import InputError
+    from t2mgpt.train.distributed import cleanup_distributed, env_dist_info
+    from t2mgpt.train.train_vq import make_fid_validation, train_vq
 
     model_cfg, train_cfg = resolve_configs(args)
+    if (args.glove or args.evaluator_meta) and not args.evaluator:
+        raise InputError("--glove and --evaluator-meta go with --evaluator")
+
+    def fid():  # called on rank 0 only, before training
+        import torch
+
+        from t2mgpt.utils.device import resolve_device
+
+        device = resolve_device(args.device)
+        if device.type == "cuda" and env_dist_info().enabled:
+            device = torch.device("cuda", env_dist_info().local_rank)
+        return make_fid_validation(args.evaluator, args.data, train_cfg.val_split or "val", glove=args.glove,
+                                   meta=args.evaluator_meta, device=device)
     try:
         result = train_vq(args.data, args.out, model_cfg, train_cfg, resume=args.resume, device=args.device,
-                          progress=args.progress)
+                          progress=args.progress,
+                          fid_validation=fid if args.evaluator else None)
     finally:
         cleanup_distributed()
-    from t2mgpt.train.distributed import env_dist_info
-
     if env_dist_info().is_main:
-        best = f", best val recons {result.best['val_recons']:.5f} at step {result.best['step']}" if result.best else ""
-        print(f"done: {result.step} updates in {result.run_dir}{best} ({result.windows_per_s:.0f} windows/s)")
+        best, parts = result.best, []
+        if "val_recons" in best:
+            parts.append(f"best val recons {best['val_recons']:.5f} at step {best['step']}")
+        if "fid" in best:
+            parts.append(f"best FID {best['fid']:.4f} at step {best['fid_step']}")
+        print(f"done: {result.step} updates in {result.run_dir}" + (", " + ", ".join(parts) if parts else "")
+              + f" ({result.windows_per_s:.0f} windows/s)")
     return 0

@@ -33,7 +33,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from t2mgpt.errors import InputError
+from t2mgpt.errors import DataError, InputError
 from t2mgpt.eval.dataset import EvalDataset
 from t2mgpt.eval.protocol import (TextFeatureCache, _Progress, _run_replication, _seeds, as_generation_models,
                                   diversity_times_for, eval_mode, generate_motions, reconstruct_motions)
@@ -101,6 +101,24 @@ def make_validation_fn(
     return validate
 
 
+def make_split_validation(evaluator, data, split: str = "val", *, glove=None, meta=None, device="cpu",
+                          batch_size: int = 32, seed: int = 0, normalizer=None) -> Callable[..., dict[str, float]]:
+    """`make_validation_fn` on the `split` of the dataset folder `data` with the evaluator at
+    `evaluator` (released finest.tar + `glove`/`meta`, or a `t2mgpt train-evaluator` folder),
+    as the trainers use it. For tiny splits the batch is lowered to what the split holds (at
+    least 3); the returned callable has a `batch_size` attribute."""
+    from t2mgpt.eval.evaluators import load_evaluator
+
+    ds = EvalDataset(data, split)
+    if len(ds) < 3:
+        raise DataError(f"the {split} split has {len(ds)} motions usable for FID validation; at least 3 are needed")
+    batch_size = max(3, min(batch_size, len(ds)))
+    ev = load_evaluator(evaluator, glove=glove, meta=meta, device=device)
+    validate = make_validation_fn(ev, ds, batch_size=batch_size, seed=seed, normalizer=normalizer)
+    validate.batch_size = batch_size
+    return validate
+
+
 def best_improved(metrics: dict[str, float], best: dict[str, float] | None, key: str = "fid") -> bool:
     """True if `metrics[key]` beats `best[key]` (lower is better for fid/mm_dist, higher for top-k)."""
     if best is None or key not in best:
@@ -110,4 +128,4 @@ def best_improved(metrics: dict[str, float], best: dict[str, float] | None, key:
     return bool(np.isfinite(value)) and (value < ref if lower else value > ref)
 
 
-__all__ = ["make_validation_fn", "best_improved"]
+__all__ = ["make_validation_fn", "make_split_validation", "best_improved"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from t2mgpt.errors import InputError
+from t2mgpt.errors import InputError, T2MGPTError
 from t2mgpt.utils.device import resolve_device
 
 
@@ -105,6 +105,27 @@ def broadcast_object(obj, src: int = 0):
     box = [obj]
     dist.broadcast_object_list(box, src=src)
     return box[0]
+
+
+def on_main(is_main: bool, fn, share: bool = False):
+    """Run `fn` on rank 0; every rank raises its T2MGPTError, if any. Returns the result on
+    rank 0 (on every rank with `share`, for picklable results), None elsewhere."""
+    outcome, error = None, None
+    if is_main:
+        try:
+            outcome = ("ok", fn())
+        except T2MGPTError as e:
+            outcome, error = ("error", type(e).__name__, str(e)), e
+    shared = outcome
+    if is_dist():
+        shared = broadcast_object(outcome if is_main and (share or error is not None) else ("ok", None))
+    if error is not None:
+        raise error
+    if shared[0] == "error":
+        import t2mgpt.errors as E
+
+        raise getattr(E, shared[1], InputError)(shared[2])
+    return outcome[1] if is_main else shared[1]
 
 
 def wrap_ddp(model: torch.nn.Module, device: torch.device, sync_buffers: bool = True) -> torch.nn.Module:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from t2mgpt.errors import CheckpointError, DataError, InputError, T2MGPTError
+from t2mgpt.errors import CheckpointError, DataError, InputError
 from t2mgpt.train import distributed as D
 from t2mgpt.train.common import TrainState, make_scheduler, prepare_run_dir, seed_everything, write_run_config
 from t2mgpt.train.gpt_config import RESUMABLE, GPTTrainConfig  # noqa: F401 (re-exported)
@@ -212,23 +212,16 @@ def tokenize_into_run(data: Path, vq_path: Path, tokens: Path, splits: tuple[str
 def make_fid_validation(evaluator: str | Path, data: str | Path, split: str = "val", *, glove=None, meta=None,
                         device="cpu", batch_size: int = 32, seed: int = 0) -> FIDValidation:
     """FID / R-precision of generated motions on `split`, as the original's periodic
-    `evaluation_transformer` (see `t2mgpt.eval.validation`). For tiny splits the batch is
-    lowered to what the split holds (at least 3)."""
-    from t2mgpt.eval.dataset import EvalDataset
-    from t2mgpt.eval.evaluators import load_evaluator
-    from t2mgpt.eval.validation import make_validation_fn
+    `evaluation_transformer` (see `t2mgpt.eval.validation.make_split_validation`)."""
+    from t2mgpt.eval.validation import make_split_validation
 
-    ds = EvalDataset(data, split)
-    batch_size = max(3, min(batch_size, len(ds)))
-    if len(ds) < 3:
-        raise DataError(f"the {split} split has {len(ds)} motions usable for FID validation; at least 3 are needed")
-    ev = load_evaluator(evaluator, glove=glove, meta=meta, device=device)
-    validate = make_validation_fn(ev, ds, batch_size=batch_size, seed=seed)
+    validate = make_split_validation(evaluator, data, split, glove=glove, meta=meta, device=device,
+                                     batch_size=batch_size, seed=seed)
 
     def fid_validation(models) -> dict:
         return validate(gpt_pipeline=models)
 
-    fid_validation.batch_size = batch_size
+    fid_validation.batch_size = validate.batch_size
     return fid_validation
 
 
@@ -264,27 +257,6 @@ class GPTRunResult:
     best: dict  # {'val_loss', 'step'} and, with FID validation, {'fid', 'fid_step'}
     train: dict  # last logged training averages
     sequences_per_s: float  # training throughput of this invocation (all processes)
-
-
-def _on_main(is_main: bool, fn, share: bool = False):
-    """Run `fn` on rank 0; every rank raises its T2MGPTError, if any. Returns the result on
-    rank 0 (on every rank with `share`, for picklable results), None elsewhere."""
-    outcome, error = None, None
-    if is_main:
-        try:
-            outcome = ("ok", fn())
-        except T2MGPTError as e:
-            outcome, error = ("error", type(e).__name__, str(e)), e
-    shared = outcome
-    if D.is_dist():
-        shared = D.broadcast_object(outcome if is_main and (share or error is not None) else ("ok", None))
-    if error is not None:
-        raise error
-    if shared[0] == "error":
-        import t2mgpt.errors as E
-
-        raise getattr(E, shared[1], InputError)(shared[2])
-    return outcome[1] if is_main else shared[1]
 
 
 def train_gpt(data: str | Path, vq: str | Path, out: str | Path, model_config=None,
@@ -329,12 +301,12 @@ def train_gpt(data: str | Path, vq: str | Path, out: str | Path, model_config=No
               "vq": {"config": vq_model.config_dict(), "sha256": fingerprint}}
 
     # Run folder: rank 0 decides, everyone follows (never clobber another run).
-    resume_from = _on_main(main, lambda: prepare_run_dir(out, config, resume, RESUMABLE, write=False), share=True)
+    resume_from = D.on_main(main, lambda: prepare_run_dir(out, config, resume, RESUMABLE, write=False), share=True)
     fresh = not (out / "config.json").exists()
     if tokens is None:
         tokens = out / "tokens"
         splits = tuple(s for s in (tc.train_split, tc.val_split) if s)
-        _on_main(main, lambda: tokenize_into_run(data, vq_path, tokens, splits, dev))
+        D.on_main(main, lambda: tokenize_into_run(data, vq_path, tokens, splits, dev))
     tokens = Path(tokens)
     tokens_note = check_tokens(tokens, vq_model, vq_path)
 
@@ -346,7 +318,7 @@ def train_gpt(data: str | Path, vq: str | Path, out: str | Path, model_config=No
         val = ValPairs.make(val_pairs, tc.val_max_samples, rank, world)
 
     # Text features: computed once on rank 0 (cached in the run folder), read by every rank.
-    fid_fn = _on_main(main, fid_validation) if fid_validation is not None else None
+    fid_fn = D.on_main(main, fid_validation) if fid_validation is not None else None
     texts = list(dict.fromkeys(train_pairs.captions + (val.pairs.captions if val is not None else [])))
 
     def features():
@@ -355,7 +327,7 @@ def train_gpt(data: str | Path, vq: str | Path, out: str | Path, model_config=No
         return text_feature_cache(out, texts, text_encoder, enc_name, enc_dim, text_encoder_path, dev,
                                   keep_encoder=fid_fn is not None, progress=show)
 
-    text_cache = _on_main(main, features)
+    text_cache = D.on_main(main, features)
     if not main:
         from t2mgpt.text import TextFeatureCache
 

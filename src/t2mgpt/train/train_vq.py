@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -29,6 +30,9 @@ from t2mgpt.train.vq_config import RESUMABLE, VQTrainConfig  # noqa: F401 (re-ex
 
 KIND = "t2mgpt.vqvae"  # VQVAE.load reads our checkpoints ("config", "model" keys)
 TRAIN_KIND = "vq"  # training-state entry: which trainer wrote the checkpoint
+
+# `validate(vqvae) -> {"fid": ..., ...}`, called on rank 0 (see `make_fid_validation`).
+FIDValidation = Callable[[torch.nn.Module], dict]
 
 
 def nb_joints_for_dim(dim: int) -> int:
@@ -95,11 +99,27 @@ def evaluate(model, loss_fn, val: ValWindows, device, batch_size: int) -> dict[s
     }
 
 
+def make_fid_validation(evaluator: str | Path, data: str | Path, split: str = "val", *, glove=None, meta=None,
+                        device="cpu", batch_size: int = 32, seed: int = 0) -> FIDValidation:
+    """FID / R-precision of the VQ-VAE's reconstructions of `split`, as the original's periodic
+    `evaluation_vqvae` (see `t2mgpt.eval.validation.make_split_validation`)."""
+    from t2mgpt.eval.validation import make_split_validation
+
+    validate = make_split_validation(evaluator, data, split, glove=glove, meta=meta, device=device,
+                                     batch_size=batch_size, seed=seed)
+
+    def fid_validation(vqvae) -> dict:
+        return validate(vqvae=vqvae)
+
+    fid_validation.batch_size = validate.batch_size
+    return fid_validation
+
+
 @dataclass
 class VQRunResult:
     run_dir: Path
     step: int
-    best: dict  # {'val_recons': ..., 'step': ...} (empty without validation)
+    best: dict  # {'val_recons', 'step'} and, with FID validation, {'fid', 'fid_step'} (empty without validation)
     train: dict  # last logged training averages
     windows_per_s: float  # training throughput of this invocation (all processes)
 
@@ -139,9 +159,13 @@ def _checkpoint(state: TrainState, model_cfg, train_cfg: VQTrainConfig, mean, st
 
 
 def train_vq(data: str | Path, out: str | Path, model_config=None, train_config: VQTrainConfig | None = None, *,
-             resume: bool = False, device: str = "auto", progress: bool | None = None) -> VQRunResult:
+             resume: bool = False, device: str = "auto", progress: bool | None = None,
+             fid_validation: Callable[[], FIDValidation] | None = None) -> VQRunResult:
     """Train (or with `resume`, continue) a VQ-VAE on the dataset folder `data`, writing to `out`.
 
+    `fid_validation`: a factory called once on rank 0, returning `validate(vqvae) -> dict` with
+    an 'fid' entry, called every eval_every updates (keeps best_fid.pt); e.g.
+    `lambda: make_fid_validation(evaluator, data, device=...)`. The other ranks wait for it.
     Under torchrun every process calls this; rank 0 logs and writes checkpoints.
     """
     from t2mgpt.losses import VQLoss, VQLossConfig
@@ -179,6 +203,8 @@ def train_vq(data: str | Path, out: str | Path, model_config=None, train_config:
     if tc.val_split:
         _, val_windows = load_split(data, tc.val_split, tc.window_size, rank)
         val = ValWindows.make(val_windows, tc.val_max_windows, rank, world)
+
+    fid_fn = D.on_main(info.is_main, fid_validation) if fid_validation is not None else None
 
     seed_everything(tc.seed)  # identical initial weights on every rank
     model = VQVAE(mc).to(dev)
@@ -220,6 +246,9 @@ def train_vq(data: str | Path, out: str | Path, model_config=None, train_config:
     if not exact:
         log.info("note: the checkpoint was written by a different number of processes; random states restart, "
                  "so this continuation is not bit-identical to an uninterrupted run")
+    if fid_validation is not None:
+        log.info(f"FID validation every {tc.eval_every} updates on the {tc.val_split or 'val'} split "
+                 f"(batch {getattr(fid_fn, 'batch_size', '?')})")
 
     names = ("loss", "recons", "commit", "vel", "perplexity")
     acc = torch.zeros(len(names), dtype=torch.float64, device=dev)
@@ -230,6 +259,34 @@ def train_vq(data: str | Path, out: str | Path, model_config=None, train_config:
         ckpt = _checkpoint(state, mc, tc, train_ds.mean, train_ds.std, world)
         if info.is_main:
             save_checkpoint(ckpt, path)
+
+    def validate(step: int) -> None:
+        improved = False
+        if val is not None:
+            metrics = evaluate(model, loss_fn, val, dev, max(1, tc.batch_size // world))
+            log.scalars(step, metrics, prefix="val")
+            best = state.best.get("val_recons", math.inf)
+            improved = metrics["recons"] < best
+            if improved:
+                state.best.update(val_recons=metrics["recons"], step=step)
+            log.info(f"val @ {step}: recons {metrics['recons']:.5f} vel {metrics['vel']:.5f} "
+                     f"ppl {metrics['perplexity']:.1f} usage {metrics['usage']:.2f}"
+                     + (" (best)" if improved else f" (best {best:.5f} @ {state.best.get('step')})"))
+        fid = None
+        if fid_validation is not None:
+            # rank 0 evaluates the bare model (eval mode: no collective); the others wait here
+            fid = D.broadcast_object(fid_fn(model) if info.is_main else None)
+            log.scalars(step, fid, prefix="eval")
+            fid_improved = fid["fid"] < state.best.get("fid", math.inf)
+            if fid_improved:
+                state.best.update(fid=fid["fid"], fid_step=step)
+            log.info(f"eval @ {step}: FID {fid['fid']:.4f} top1 {fid.get('top1', float('nan')):.3f} "
+                     f"MM-Dist {fid.get('mm_dist', float('nan')):.3f} diversity {fid.get('diversity', float('nan')):.3f}"
+                     + (" (best)" if fid_improved else f" (best {state.best['fid']:.4f} @ {state.best['fid_step']})"))
+        if improved:
+            save(out / "best.pt")
+        if fid is not None and state.best.get("fid_step") == step:
+            save(out / "best_fid.pt")
 
     try:
         if val is not None and state.step == 0:  # the untrained baseline, as the original logs
@@ -269,19 +326,8 @@ def train_vq(data: str | Path, out: str | Path, model_config=None, train_config:
                 acc.zero_()
                 acc_n, t_log = 0, now
 
-            improved = False
-            if val is not None and (step % tc.eval_every == 0 or step == tc.iters):
-                metrics = evaluate(model, loss_fn, val, dev, max(1, tc.batch_size // world))
-                log.scalars(step, metrics, prefix="val")
-                best = state.best.get("val_recons", math.inf)
-                improved = metrics["recons"] < best
-                if improved:
-                    state.best = {"val_recons": metrics["recons"], "step": step}
-                log.info(f"val @ {step}: recons {metrics['recons']:.5f} vel {metrics['vel']:.5f} "
-                         f"ppl {metrics['perplexity']:.1f} usage {metrics['usage']:.2f}"
-                         + (" (best)" if improved else f" (best {best:.5f} @ {state.best.get('step')})"))
-            if improved:
-                save(out / "best.pt")
+            if step % tc.eval_every == 0 or step == tc.iters:
+                validate(step)
             if step % tc.save_every == 0 or step == tc.iters:
                 save(out / "last.pt")
     except KeyboardInterrupt:
