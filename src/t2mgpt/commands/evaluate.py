@@ -47,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="R-precision batch (default 32 as the paper; smaller only for tiny datasets)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     parser.add_argument("--json-out", metavar="FILE", help="write all numbers (and per-replication values) as JSON")
     parser.add_argument("--progress", dest="progress", action="store_true", default=None,
                         help="show a progress bar (default: when stderr is a terminal)")
@@ -69,6 +70,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--mm measures generation; it cannot be combined with --reconstruction")
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     device = resolve_device(args.device)
+    if args.threads is not None:
+        import torch
+
+        if args.threads < 1:
+            raise InputError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
 
     dataset = EvalDataset(args.data, args.split)
     dataset.check_batch_size(args.batch_size)
