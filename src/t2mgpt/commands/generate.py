@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-p", type=float, help="sample only among the most likely codes of total probability P")
     parser.add_argument("--greedy", action="store_true", help="always take the most likely code (no sampling)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    parser.add_argument("--int8", action="store_true",
+                        help="int8-quantised GPT blocks: ~3x faster CPU decoding, slightly different output (CPU only)")
     parser.add_argument("--batch-size", type=int, default=64,
                         help="motions generated together (default: 64); more prompts run in several batches")
     parser.add_argument("--out-dir", default="outputs", help="folder for the files (default: outputs)")
@@ -103,7 +105,7 @@ def _run(args: argparse.Namespace) -> int:
     from t2mgpt.pipeline import T2MGPT
 
     pipe = T2MGPT.from_pretrained(args.model, device=args.device, text_encoder_path=args.clip_path,
-                                  max_batch=args.batch_size)
+                                  max_batch=args.batch_size, quantize="int8" if args.int8 else None)
     options = dict(num_samples=args.num_samples, seconds=args.seconds, temperature=args.temperature,
                    top_k=args.top_k, top_p=args.top_p, greedy=args.greedy)
     seed = args.seed if args.seed is not None or args.greedy else secrets.randbelow(2**62 - 2**20)
