@@ -20,7 +20,7 @@ OUT receives config.json, evaluator.safetensors, vocab.json, mean.npy, std.npy a
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from t2mgpt.eval.trainer import EvaluatorTrainConfig
+    from t2mgpt.eval.train_config import EvaluatorTrainConfig
 
     d = EvaluatorTrainConfig()
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
