@@ -40,3 +40,10 @@ def cmu_dir() -> Path:
 @pytest.fixture(scope="session")
 def ref_motion(ref_dir):
     return dict(np.load(ref_dir / "ref_motion_humanml3d.npz"))
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Put the thread count back if a command under test changed it (`--threads`)."""
+    yield
+    torch.set_num_threads(1)

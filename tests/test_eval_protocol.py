@@ -23,13 +23,6 @@ SMALL = dict(dim_embed=16, dim_word=16, dim_text_hidden=16, dim_movement_enc_hid
 BS = 8  # R-precision batch for the tiny splits (the paper: 32)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # small GRUs and convs: threads only add overhead
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):

@@ -9,7 +9,6 @@ import sys
 import imageio.v2 as imageio
 import numpy as np
 import pytest
-import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_bvh import read_bvh
@@ -22,13 +21,6 @@ from t2mgpt.outputs import plan_outputs, slugify
 
 SAFE = re.compile(r"^[a-z0-9_-]{1,60}$")
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")

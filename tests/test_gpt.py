@@ -14,14 +14,6 @@ from t2mgpt.models.gpt import GPTConfig, MotionGPT, sinusoidal_positions
 TINY = GPTConfig(num_vq=16, embed_dim=32, clip_dim=8, block_size=21, num_layers=1, n_head=4)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: thread hand-offs cost more than the maths on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def end_prone_model(end_bias: float = 2.0, seed: int = 0) -> MotionGPT:
     """Tiny random model whose greedy decodes stop (END) at prompt-dependent lengths."""

@@ -15,13 +15,6 @@ from t2mgpt.models.gpt import GPTConfig, MotionGPT
 from t2mgpt.motion import Normalizer
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 class FixedTextEncoder:
     """Answers with given features: stands in for CLIP, whose weights tests do not have."""

@@ -21,14 +21,6 @@ from t2mgpt.text import TruncationWarning
 PROMPTS = ["a person walks forward", "a person jumps"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny models: thread start-up costs more than it saves on a shared 2-core machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):

@@ -11,14 +11,6 @@ from t2mgpt.models.quantizer import QuantizeEMA, QuantizeEMAReset, QuantizeOrig,
 from t2mgpt.models.vqvae import VQVAE, VQVAEConfig
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one thread is fastest and avoids OpenMP spinning on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def as_bct(values) -> torch.Tensor:
     """A list of scalars -> (1, 1, N) encoder output with code_dim 1."""

@@ -11,14 +11,6 @@ TINY = GPTConfig(num_vq=16, embed_dim=32, clip_dim=8, block_size=21, num_layers=
 END = TINY.end_id
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: thread hand-offs cost more than the maths on a shared 2-core machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 def end_prone_model(end_bias: float = 2.0, seed: int = 0) -> MotionGPT:
     """Tiny random model whose greedy decodes stop (END) at prompt-dependent lengths."""

@@ -37,14 +37,6 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # on a shared 2-core machine one thread is several times faster than two for these sizes
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def minilm():

@@ -19,19 +19,11 @@ TINY = ["--nb-code", "32", "--code-dim", "32", "--width", "32", "--depth", "1", 
         "--eval-every", "3", "--save-every", "3"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("tok")
     data = make_tiny_dataset(root / "data", n_motions=10, seed=4, min_frames=30, max_frames=90)
-    torch.set_num_threads(1)
     assert main(["train-vq", "--data", str(data), "--out", str(root / "run"), *TINY]) == 0
     return data, root / "run"
 

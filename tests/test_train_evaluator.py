@@ -50,13 +50,6 @@ def make_class_dataset(root, n_motions=150, dim=263, seed=0):
     return root
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):

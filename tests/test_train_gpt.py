@@ -21,14 +21,6 @@ GPT_SMALL = ["--embed-dim", "32", "--num-layers", "1", "--n-head", "2", "--fc-ra
 GPT_TINY = ["--text-encoder", "hashing", "--clip-dim", "32", *GPT_SMALL]  # weight-free text encoder
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # the machine is shared: one thread is several times faster than two competing ones
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory):

@@ -16,14 +16,6 @@ TINY = ["--nb-code", "32", "--code-dim", "32", "--width", "32", "--depth", "1", 
         "--device", "cpu", "--no-progress"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # the machine is shared: one thread is several times faster than two competing ones
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):

@@ -12,14 +12,6 @@ from t2mgpt.losses import VQLoss, feature_dim
 from t2mgpt.models.vqvae import VQVAE, VQVAEConfig
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models: one thread is fastest and avoids OpenMP spinning on a busy machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 
 @pytest.fixture(scope="module")
 def ref(ref_dir):
