@@ -15,7 +15,7 @@ from t2mgpt.errors import DataError, InputError
 from t2mgpt.eval import EvalDataset, EvaluatorTrainConfig, evaluate_generation, evaluate_reconstruction, \
     load_evaluator, make_validation_fn, train_evaluator
 from t2mgpt.eval.evaluators import GuoEvaluator
-from t2mgpt.eval.protocol import decode_codes, generate_motions, reconstruct_motions
+from t2mgpt.eval.protocol import evaluate_baseline, decode_codes, generate_motions, reconstruct_motions
 from t2mgpt.pipeline import T2MGPT
 
 SMALL = dict(dim_embed=16, dim_word=16, dim_text_hidden=16, dim_movement_enc_hidden=16, dim_movement_latent=16,
@@ -236,6 +236,63 @@ def test_reconstruction_protocol(pipe, test_set, ev):
         np.testing.assert_allclose(perfect.model[k], perfect.ground_truth[k], rtol=1e-4, atol=1e-5)
     assert max(perfect.model["fid"]) < 1e-3
     np.testing.assert_allclose(perfect.ground_truth["top1"], r.ground_truth["top1"])  # same draws, same seed
+
+
+def test_baselines_are_text_blind_real_motions(work, test_set, ev):
+    shuffled = evaluate_baseline("shuffled", test_set, ev, replications=2, batch_size=BS, progress=False)
+    assert shuffled.mode == "baseline:shuffled" and "Shuffled text" in shuffled.table()
+    # the same real motions, only paired with other captions: FID (blind to text) sees no difference
+    assert max(shuffled.model["fid"]) < 1e-3
+    # every caption gets another caption's motion: no caption can be ranked first by its own motion
+    assert np.mean(shuffled.model["mm_dist"]) > np.mean(shuffled.ground_truth["mm_dist"])
+    train = EvalDataset(work / "data", "train")
+    blind = evaluate_baseline("train-motions", test_set, ev, replications=2, reference=train, batch_size=BS,
+                              progress=False)
+    assert blind.mode == "baseline:train-motions" and all(np.isfinite(v).all() for v in blind.model.values())
+    np.testing.assert_allclose(blind.ground_truth["top1"], shuffled.ground_truth["top1"])  # same draws
+    with pytest.raises(InputError, match="reference"):
+        evaluate_baseline("train-motions", test_set, ev, batch_size=BS)
+    with pytest.raises(InputError, match="baseline must be"):
+        evaluate_baseline("noise", test_set, ev, batch_size=BS)
+
+
+@pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # constant fake embeddings
+def test_shuffled_baseline_pairs_every_caption_with_another_motion(test_set, monkeypatch):
+    from t2mgpt.eval import protocol
+
+    seen = []
+
+    def fake_run(evaluator, dataset, seeds, batch_size, model_motions, div_times, bar, cache=None):
+        batch = next(dataset.batches(seeds["data"], batch_size))
+        motions, lens = model_motions(batch, np.random.default_rng(seeds["generation"]))
+        seen.append((batch, motions, lens))
+        return {"fid": 0.0}, {}, np.zeros((4, 2))
+
+    class _Ev:
+        dim_pose = test_set.dim
+
+        def motion_embedding(self, motions, lens):
+            return torch.zeros(len(lens), 2)
+
+    monkeypatch.setattr(protocol, "_run_replication", fake_run)
+    evaluate_baseline("shuffled", test_set, _Ev(), replications=3, batch_size=BS, progress=False)
+    assert len(seen) == 3
+    for batch, motions, lens in seen:
+        rows = [next(j for j in range(BS) if lens[i] == batch.m_lens[j] and np.array_equal(motions[i], batch.motions[j]))
+                for i in range(BS)]
+        assert sorted(rows) == list(range(BS)), "a permutation of the batch's own motions"
+        assert all(r != i for i, r in enumerate(rows)) or len(set(map(bytes, batch.motions))) < BS
+
+
+def test_cli_evaluate_baseline(work, capsys):
+    common = ["--data", str(work / "data"), "--evaluator", str(work / "ev"), "--batch-size", str(BS),
+              "--replications", "2", "--device", "cpu", "--no-progress"]
+    assert main(["evaluate", "--baseline", "train-motions", *common]) == 0
+    out = capsys.readouterr().out
+    assert "Train motion" in out and "Real motion" in out
+    assert main(["evaluate", *common]) == 2
+    assert "either --model" in capsys.readouterr().err
+    assert main(["evaluate", "--baseline", "shuffled", "--mm", *common]) == 2
 
 
 @pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # greedy random model: identical motions

@@ -29,7 +29,12 @@ Reproducing the paper's HumanML3D table: see docs/evaluation.md.
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = EPILOG
-    parser.add_argument("--model", required=True, metavar="MODEL_DIR", help="model folder (or installed model name)")
+    parser.add_argument("--model", metavar="MODEL_DIR", help="model folder (or installed model name)")
+    parser.add_argument("--baseline", choices=["shuffled", "train-motions"],
+                        help="instead of a model, score text-blind real motions: 'shuffled' gives each caption "
+                             "another caption's motion; 'train-motions' gives it a random training motion")
+    parser.add_argument("--reference-split", default="train", metavar="SPLIT",
+                        help="split the train-motions baseline draws from (default: train)")
     parser.add_argument("--data", required=True, metavar="DIR", help="dataset folder in the HumanML3D layout")
     parser.add_argument("--evaluator", required=True, metavar="PATH",
                         help="released finest.tar, or a folder made by t2mgpt train-evaluator")
@@ -66,6 +71,10 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
     if args.replications < 1:
         raise InputError(f"--replications must be at least 1, got {args.replications}")
+    if (args.model is None) == (args.baseline is None):
+        raise InputError("give either --model (evaluate a model) or --baseline (score text-blind real motions)")
+    if args.baseline and (args.reconstruction or args.mm):
+        raise InputError("--baseline scores real motions; it cannot be combined with --reconstruction or --mm")
     if args.reconstruction and args.mm:
         raise InputError("--mm measures generation; it cannot be combined with --reconstruction")
     progress = sys.stderr.isatty() if args.progress is None else args.progress
@@ -80,7 +89,13 @@ def run(args: argparse.Namespace) -> int:
     dataset = EvalDataset(args.data, args.split)
     dataset.check_batch_size(args.batch_size)
     evaluator = load_evaluator(args.evaluator, glove=args.glove, meta=args.evaluator_meta, device=device)
-    if args.reconstruction:
+    if args.baseline:
+        from t2mgpt.eval.protocol import evaluate_baseline
+
+        reference = EvalDataset(args.data, args.reference_split) if args.baseline == "train-motions" else None
+        result = evaluate_baseline(args.baseline, dataset, evaluator, args.replications, args.seed,
+                                   reference=reference, batch_size=args.batch_size, progress=progress)
+    elif args.reconstruction:
         from t2mgpt.model_folder import load_model_folder, resolve_model
 
         config, vqvae, _, normalizer = load_model_folder(resolve_model(args.model))
@@ -94,8 +109,10 @@ def run(args: argparse.Namespace) -> int:
         _check_dim(pipe.config.feature_dim, dataset)
         result = evaluate_generation(pipe, dataset, evaluator, args.replications, mm=args.mm, seed=args.seed,
                                      batch_size=args.batch_size, mm_texts=args.mm_texts, progress=progress)
-    result.info.update(model=str(args.model), evaluator_path=str(args.evaluator))
-    print(f"{'VQ-VAE reconstruction' if args.reconstruction else 'Text-to-motion'}: {args.model} on "
+    what = args.model or f"baseline {args.baseline}"
+    result.info.update(model=what, evaluator_path=str(args.evaluator))
+    kind = "Baseline" if args.baseline else "VQ-VAE reconstruction" if args.reconstruction else "Text-to-motion"
+    print(f"{kind}: {what} on "
           f"{dataset.split} split of {args.data} ({len(dataset)} entries), evaluator {args.evaluator}")
     print(result.table())
     if args.json_out:

@@ -167,7 +167,7 @@ def reconstruct_motions(vqvae, normalizer, motions: np.ndarray, m_lens: np.ndarr
 class EvaluationResult:
     """Per-replication values of every metric, for the model and for the real motions."""
 
-    mode: str  # "generation" or "reconstruction"
+    mode: str  # "generation", "reconstruction" or "baseline:<kind>"
     model: dict[str, list[float]] = field(default_factory=dict)
     ground_truth: dict[str, list[float]] = field(default_factory=dict)
     info: dict = field(default_factory=dict)
@@ -203,7 +203,8 @@ class EvaluationResult:
         """The paper's table layout: one row per source, 'mean ± ci95' per metric."""
         s = self.summary()
         cols = [k for k in METRICS if k in s["model"] or k in s["ground_truth"]]
-        name = "Reconstruction" if self.mode == "reconstruction" else "Generated"
+        name = {"reconstruction": "Reconstruction", "generation": "Generated",
+                "baseline:shuffled": "Shuffled text", "baseline:train-motions": "Train motion"}.get(self.mode, self.mode)
         rows = [("Real motion", s["ground_truth"]), (name, s["model"])]
         width = 17
         head = f"{'':<14}" + "".join(f"{LABELS[k]:>{width}}" for k in cols)
@@ -478,6 +479,74 @@ def evaluate_reconstruction(
     start = time.time()
     try:
         with eval_mode(vqvae), torch.no_grad():
+            for r in range(replications):
+                seeds = _seeds(seed, r)
+                model, gt, real = _run_replication(evaluator, dataset, seeds, batch_size, model_motions, div_times, bar)
+                gt["fid"] = M.frechet_distance(real, _real_motion_embeddings(evaluator, dataset, seeds["gt_redraw"],
+                                                                             batch_size))
+                _append(result, model, gt)
+                bar.step(0, rep=f"{r + 1}/{replications}", fid=f"{model['fid']:.3f}")
+    finally:
+        bar.close()
+    result.info["seconds"] = round(time.time() - start, 1)
+    return result
+
+
+# ----------------------------------------------------------------------------- baselines
+
+BASELINES = ("shuffled", "train-motions")
+
+
+def evaluate_baseline(
+    kind: str,
+    dataset: EvalDataset,
+    evaluator,
+    replications: int = 20,
+    seed: int = 0,
+    *,
+    reference: EvalDataset | None = None,
+    batch_size: int = 32,
+    diversity_times: int = 300,
+    progress: bool = True,
+) -> EvaluationResult:
+    """Metrics of text-blind real motions, the floor a text-to-motion model must beat.
+
+    - "shuffled": each caption gets the real motion of another caption of its batch. The
+      motions are the real ones, so FID and Diversity equal the ground truth's (FID never
+      looks at the text); R-precision falls to chance and MM-Dist grows.
+    - "train-motions": each caption gets a random real motion of `reference` (the training
+      split): what a model that ignores the text but reproduces training motions perfectly
+      would score. Its FID measures the gap between the two splits.
+    """
+    if kind not in BASELINES:
+        raise InputError(f"baseline must be one of {', '.join(BASELINES)}, got {kind!r}")
+    if kind == "train-motions" and reference is None:
+        raise InputError("the train-motions baseline needs a reference split (the training split)")
+    _check_inputs(dataset, evaluator, batch_size, replications)
+    n_batches = dataset.num_batches(batch_size)
+    div_times = diversity_times_for(n_batches * batch_size, diversity_times)
+
+    def model_motions(batch: EvalBatch, rng: np.random.Generator):
+        n = len(batch.m_lens)
+        if kind == "shuffled":  # a random derangement: shuffle, then hand each item its successor's motion
+            order = rng.permutation(n)
+            perm = np.empty(n, dtype=np.int64)
+            perm[order] = np.roll(order, -1)
+            return batch.motions[perm], batch.m_lens[perm]
+        motions = np.zeros_like(batch.motions)
+        lens = np.zeros(n, dtype=np.int64)
+        for k, i in enumerate(rng.integers(len(reference), size=n)):
+            _, window, m_len = reference.draw(int(i), rng)
+            m_len = min(m_len, motions.shape[1])
+            motions[k, :m_len], lens[k] = window[:m_len], m_len
+        return motions, lens
+
+    result = EvaluationResult(f"baseline:{kind}",
+                              info=_info(dataset, evaluator, replications, batch_size, seed, div_times, n_batches))
+    bar = _Progress(replications * n_batches, f"baseline {kind}", progress)
+    start = time.time()
+    try:
+        with torch.no_grad():
             for r in range(replications):
                 seeds = _seeds(seed, r)
                 model, gt, real = _run_replication(evaluator, dataset, seeds, batch_size, model_motions, div_times, bar)
