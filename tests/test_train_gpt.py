@@ -301,3 +301,23 @@ def test_end_to_end_minilm_export_and_generate(prepared, tmp_path, capsys):
     assert main(["export-model", "--vq", str(tmp_path / "other.pt"), "--gpt", str(run), "--out", str(tmp_path / "m2")]) == 2
     assert "was trained on the codes of the VQ-VAE" in capsys.readouterr().err and not (tmp_path / "m2").exists()
     assert main(["export-model", "--vq", str(vq), "--gpt", str(run), "--out", str(model_dir)]) == 2  # exists
+
+    # the model card: an evaluation table from `evaluate --json-out` results, licence and data text from files
+    from t2mgpt.eval.protocol import EvaluationResult
+
+    res = EvaluationResult("generation", model={"fid": [0.5, 0.7], "top1": [0.2, 0.2]},
+                           ground_truth={"fid": [0.01, 0.01], "top1": [0.3, 0.3]},
+                           info={"split": "test", "entries": 99, "batch_size": 32})
+    res.write_json(tmp_path / "gen.json")
+    (tmp_path / "licence.md").write_text("Free for all uses.\n")
+    assert main(["export-model", "--vq", str(vq), "--gpt", str(run), "--out", str(tmp_path / "m3"),
+                 "--evaluation", str(tmp_path / "gen.json"), "--license-file", str(tmp_path / "licence.md"),
+                 "--trained-on", "Tiny synthetic data."]) == 0
+    card = (tmp_path / "m3" / "README.md").read_text()
+    assert "| Generated | 0.600 ± 0.139 | 0.200 ± 0.000 |" in card and "| Real motion | 0.010 ± 0.000 |" in card
+    assert "Free for all uses." in card and "Tiny synthetic data." in card
+    assert T2MGPT.from_pretrained(tmp_path / "m3").config.card.evaluation.startswith("| | FID | Top-1 |")
+    capsys.readouterr()
+    assert main(["export-model", "--vq", str(vq), "--gpt", str(run), "--out", str(tmp_path / "m4"),
+                 "--evaluation", str(tmp_path / "licence.md")]) == 2
+    assert "not a `t2mgpt evaluate --json-out` result" in capsys.readouterr().err and not (tmp_path / "m4").exists()

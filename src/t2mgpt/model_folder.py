@@ -68,6 +68,7 @@ class ModelCard:
     trained_on: str = "unknown"
     license: str = "unknown"
     metrics: dict[str, Any] = field(default_factory=dict)
+    evaluation: str = ""  # markdown table of `t2mgpt evaluate` results (t2mgpt.eval.report)
     notes: str = ""
 
     @classmethod
@@ -418,9 +419,13 @@ def model_card_text(config: ModelConfig) -> str:
         "", "## Training data", "", c.trained_on, "",
         "## Licence", "", c.license, "",
         "## Metrics", "",
-        ("| metric | value |\n| --- | --- |\n" + metrics) if metrics else "Not measured.",
-        "",
     ]
+    if c.evaluation:
+        lines += [c.evaluation, ""]
+    if metrics:
+        lines += ["| metric | value |\n| --- | --- |\n" + metrics, ""]
+    if not (c.evaluation or metrics):
+        lines += ["Not measured.", ""]
     if c.notes:
         lines += ["## Notes", "", c.notes, ""]
     lines += [

@@ -210,11 +210,16 @@ class EvaluationResult:
         head = f"{'':<14}" + "".join(f"{LABELS[k]:>{width}}" for k in cols)
         lines = [head]
         for label, vals in rows:
-            cells = [f"{vals[k]['mean']:.3f} +- {vals[k]['ci95']:.3f}" if k in vals else "-" for k in cols]
+            cells = [f"{_zero(vals[k]['mean']):.3f} +- {vals[k]['ci95']:.3f}" if k in vals else "-" for k in cols]
             lines.append(f"{label:<14}" + "".join(f"{c:>{width}}" for c in cells))
         lines.append(f"({self.replications} replications; +- is the 95% confidence interval; lower is better for "
                      f"FID and MM-Dist; R-precision in batches of {self.info.get('batch_size', 32)})")
         return "\n".join(lines)
+
+
+def _zero(x: float) -> float:
+    """0.0 for values that print as -0.000 (FID of identical sets: sqrtm leaves -1e-5)."""
+    return 0.0 if abs(x) < 5e-4 else x
 
 
 # ----------------------------------------------------------------------------- protocol pieces

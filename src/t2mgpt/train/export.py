@@ -68,10 +68,13 @@ def half_copy(module: torch.nn.Module) -> torch.nn.Module:
 
 def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | Path, *, name: str | None = None,
                         card_notes: str | None = None, half: bool = False, checkpoint: str = "auto",
-                        overwrite: bool = False, license: str | None = None, description: str | None = None) -> Path:
+                        overwrite: bool = False, license: str | None = None, description: str | None = None,
+                        evaluation: str = "", trained_on: str | None = None) -> Path:
     """Write the model folder `out_dir` from a VQ-VAE run (or checkpoint) and a GPT run (or checkpoint).
 
     `checkpoint` picks the GPT run's file (auto: best_fid.pt, else best.pt, else last.pt).
+    `evaluation` is a markdown table for the card (`t2mgpt.eval.report.markdown_table`);
+    `trained_on` replaces the card's generated description of the training data.
     Returns the folder, loadable with `T2MGPT.from_pretrained(out_dir)`.
     """
     from t2mgpt.model_folder import ModelCard, check_model_name, make_config, save_model_folder
@@ -108,11 +111,12 @@ def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | 
         description=description or (f"A T2M-GPT text-to-motion model (VQ-VAE {vq.config.nb_code} codes, GPT "
                                      f"{gpt.config.num_layers}+{gpt.config.num_layers} layers of width "
                                      f"{gpt.config.embed_dim}) trained with t2mgpt."),
-        trained_on=(f"{ckpt.get('num_entries', '?')} (caption, codes) entries of the dataset at {ds['path']} "
+        trained_on=trained_on or (f"{ckpt.get('num_entries', '?')} (caption, codes) entries of the dataset at {ds['path']} "
                     f"({ds['feature_dim']}-d features, {ds['fps']:g} fps), "
                     f"{ckpt['step']} updates of batch {ckpt['train_config']['batch_size']}."),
         license=license or "unknown: the licence of the training data applies to these weights",
         metrics=metrics,
+        evaluation=evaluation,
         notes="\n\n".join(notes),
     )
     config = make_config(vq.config, gpt.config, text["name"], text["dim"], text_encoder_path=text.get("path"),

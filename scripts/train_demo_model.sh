@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Retrain the bundled demo model t2mgpt-cmu-demo from the CMU data, as it was made.
+#
+#   bash scripts/train_demo_model.sh [CMU_SRC] [WORK_DIR]
+#
+# CMU_SRC: the cmu_ml folder (default ../shared/data/cmu_ml); WORK_DIR: where prepared data,
+# runs and evaluation results go (default work/demo, ignored by git). Every step resumes or
+# skips finished work when re-run. Times on 2 CPU cores: prepare ~6 min, evaluator ~7 min,
+# VQ-VAE ~70 min (1 thread), GPT ~95 min, evaluation ~15 min. On a GPU pass DEVICE=cuda.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SRC=${1:-../shared/data/cmu_ml}
+WORK=${2:-work/demo}
+DEVICE=${DEVICE:-cpu}
+T=.venv/bin/t2mgpt
+[ -x "$T" ] || bash scripts/setup.sh
+DATA=$WORK/cmu_hml EV=$WORK/cmu_evaluator VQ=$WORK/vq GPT=$WORK/gpt TOKENS=$WORK/tokens EVAL=$WORK/eval
+mkdir -p "$WORK" "$EVAL"
+
+$T prepare cmu --src "$SRC" --out "$DATA"
+[ -f "$EV/evaluator.safetensors" ] || $T train-evaluator --data "$DATA" --out "$EV" --device "$DEVICE"
+resume() { [ -f "$1/last.pt" ] && echo --resume || true; }
+$T train-vq --data "$DATA" --out "$VQ" --config configs/demo_vq_cmu.json --device "$DEVICE" $(resume "$VQ")
+$T tokenize --data "$DATA" --vq "$VQ" --out "$TOKENS"
+$T train-gpt --data "$DATA" --tokens "$TOKENS" --vq "$VQ" --out "$GPT" --config configs/demo_gpt_cmu.json \
+    --evaluator "$EV" --device "$DEVICE" $(resume "$GPT")
+$T export-model --vq "$VQ" --gpt "$GPT" --out "$WORK/model" --name t2mgpt-cmu-demo --half --overwrite
+common=(--data "$DATA" --evaluator "$EV" --replications 10 --device "$DEVICE")
+$T evaluate --model "$WORK/model" "${common[@]}" --json-out "$EVAL/generated.json"
+$T evaluate --baseline shuffled "${common[@]}" --json-out "$EVAL/shuffled.json"
+$T evaluate --baseline train-motions "${common[@]}" --json-out "$EVAL/train_motions.json"
+$T export-model --vq "$VQ" --gpt "$GPT" --out "$WORK/t2mgpt-cmu-demo" --name t2mgpt-cmu-demo --half --overwrite \
+    --description-file configs/demo_card/description.md --trained-on-file configs/demo_card/trained_on.md \
+    --license-file configs/demo_card/license.md --card-notes-file configs/demo_card/notes.md \
+    --evaluation "$EVAL/generated.json" --evaluation "$EVAL/shuffled.json" --evaluation "$EVAL/train_motions.json"
+echo "model folder: $WORK/t2mgpt-cmu-demo (the bundled copy lives in src/t2mgpt/models_bundled/)"
