@@ -165,6 +165,12 @@ def test_oversized_body_is_413(client):
     r = client.post("/api/generate", content=b'{"text": "' + b"a" * 70_000 + b'"}',
                     headers={"content-type": "application/json"})
     assert r.status_code == 413
+    # without a Content-Length (chunked upload) the body is counted as it arrives
+    chunks = iter([b'{"text": "', *[b"a" * 8192] * 10, b'"}'])
+    r = client.post("/api/generate", content=chunks, headers={"content-type": "application/json"})
+    assert "content-length" not in r.request.headers and r.status_code == 413
+    ok = iter([b'{"text": "a person walks", ', b'"seconds": 1.0}'])
+    assert client.post("/api/generate", content=ok, headers={"content-type": "application/json"}).status_code == 200
 
 
 # ------------------------------------------------------------------------------ queue and store

@@ -30,6 +30,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from t2mgpt.errors import InputError
 from t2mgpt.serve.queue import JobQueue, QueueFull
@@ -223,19 +224,38 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
 
 
 class BodyLimit:
-    """ASGI middleware: 413 for a request whose Content-Length is over `max_bytes`, before it is read."""
+    """ASGI middleware: 413 for a request body over `max_bytes`.
+
+    A Content-Length over the limit is refused before anything is read; a body without one
+    (chunked) is counted as it arrives and refused once it passes the limit.
+    """
 
     def __init__(self, app, max_bytes: int):
         self.app = app
         self.max_bytes = max_bytes
 
+    def _too_large(self) -> JSONResponse:
+        return JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, status_code=413)
+
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-                response = JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, status_code=413)
-                return await response(scope, receive, send)
-        return await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            return await self._too_large()(scope, receive, send)
+        received = 0
+
+        async def counted_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # an HTTPException passes through FastAPI's body parsing and becomes this status
+                    raise StarletteHTTPException(413, f"request body over {self.max_bytes} bytes")
+            return message
+
+        return await self.app(scope, counted_receive, send)
 
 
 # ------------------------------------------------------------------------------ jobs
