@@ -8,6 +8,7 @@ A model config stores `enc.name` and `enc.dim`; `get_text_encoder(name, dim=dim)
 the encoder. `TextFeatureCache` precomputes and stores features for training.
 """
 from t2mgpt.text.cache import TextFeatureCache
+from t2mgpt.text.hashing import HashingTextEncoder
 from t2mgpt.text.encoders import (
     DEFAULT_TEXT_ENCODER,
     TEXT_ENCODER_DIMS,
@@ -21,6 +22,7 @@ from t2mgpt.text.encoders import (
 
 __all__ = [
     "DEFAULT_TEXT_ENCODER",
+    "HashingTextEncoder",
     "TEXT_ENCODER_DIMS",
     "TextEncoder",
     "TextFeatureCache",

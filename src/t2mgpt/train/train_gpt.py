@@ -125,7 +125,7 @@ def text_encoder_spec(text_encoder, clip_dim: int) -> tuple[str, int]:
 
 def open_text_encoder(name: str, dim: int, path: str | None, device):
     """Load the named text encoder; a clear error when it is not available here."""
-    from t2mgpt.model_folder import HashingTextEncoder
+    from t2mgpt.text.hashing import HashingTextEncoder
 
     if name == HashingTextEncoder.name:
         return HashingTextEncoder(dim, device=device)
