@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Set up .venv and run the main job.
+# Set up .venv and run the main job: text -> motion with the bundled demo model (offline).
+# Extra arguments go to `t2mgpt generate`, e.g. `bash scripts/demo.sh -n 3`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-mkdir -p outputs
-.venv/bin/t2mgpt render --sample -o outputs/sample.mp4 --title "HumanML3D sample clip" --overwrite
+.venv/bin/t2mgpt generate "a person walks forward and then turns around" --seed 0 \
+    --format mp4,bvh,npy --out-dir outputs --overwrite "$@"

@@ -24,13 +24,17 @@ $T train-vq --data "$DATA" --out "$VQ" --config configs/demo_vq_cmu.json --devic
 $T tokenize --data "$DATA" --vq "$VQ" --out "$TOKENS"
 $T train-gpt --data "$DATA" --tokens "$TOKENS" --vq "$VQ" --out "$GPT" --config configs/demo_gpt_cmu.json \
     --evaluator "$EV" --device "$DEVICE" $(resume "$GPT")
-$T export-model --vq "$VQ" --gpt "$GPT" --out "$WORK/model" --name t2mgpt-cmu-demo --half --overwrite
-common=(--data "$DATA" --evaluator "$EV" --replications 10 --device "$DEVICE")
+# the final checkpoint (checkpoints of steps 1600-2400 scored alike on the val split)
+$T export-model --vq "$VQ" --gpt "$GPT" --checkpoint last --out "$WORK/model" --name t2mgpt-cmu-demo --half --overwrite
+common=(--data "$DATA" --evaluator "$EV" --replications 20 --device "$DEVICE")
 $T evaluate --model "$WORK/model" "${common[@]}" --json-out "$EVAL/generated.json"
+$T evaluate --model "$WORK/model" --reconstruction "${common[@]}" --json-out "$EVAL/reconstruction.json"
 $T evaluate --baseline shuffled "${common[@]}" --json-out "$EVAL/shuffled.json"
 $T evaluate --baseline train-motions "${common[@]}" --json-out "$EVAL/train_motions.json"
-$T export-model --vq "$VQ" --gpt "$GPT" --out "$WORK/t2mgpt-cmu-demo" --name t2mgpt-cmu-demo --half --overwrite \
+$T export-model --vq "$VQ" --gpt "$GPT" --checkpoint last --out "$WORK/t2mgpt-cmu-demo" --name t2mgpt-cmu-demo \
+    --half --overwrite \
     --description-file configs/demo_card/description.md --trained-on-file configs/demo_card/trained_on.md \
     --license-file configs/demo_card/license.md --card-notes-file configs/demo_card/notes.md \
-    --evaluation "$EVAL/generated.json" --evaluation "$EVAL/shuffled.json" --evaluation "$EVAL/train_motions.json"
+    --evaluation "$EVAL/generated.json" --evaluation "$EVAL/reconstruction.json" \
+    --evaluation "$EVAL/shuffled.json" --evaluation "$EVAL/train_motions.json"
 echo "model folder: $WORK/t2mgpt-cmu-demo (the bundled copy lives in src/t2mgpt/models_bundled/)"

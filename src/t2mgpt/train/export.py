@@ -98,10 +98,11 @@ def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | 
     normalizer = Normalizer(ckpt["mean"].numpy(), ckpt["std"].numpy())
     best, ds = ckpt.get("best", {}), ckpt["dataset"]
     metrics = {}
+    # the run's best values, labelled with their step: they describe this checkpoint only if the steps match
     if "val_loss" in best:
-        metrics["validation loss (codes)"] = round(float(best["val_loss"]), 5)
+        metrics[f"best validation loss (codes), step {best.get('step', '?')}"] = round(float(best["val_loss"]), 5)
     if "fid" in best:
-        metrics["validation FID"] = round(float(best["fid"]), 4)
+        metrics[f"best validation FID (greedy decoding), step {best.get('fid_step', '?')}"] = round(float(best["fid"]), 4)
     notes = [f"Exported from {gpt_path.name} (step {ckpt['step']}) of a t2mgpt train-gpt run and the VQ-VAE "
              f"{vq_path.name}" + (", weights stored as float16" if half else "") + "."]
     if card_notes:
