@@ -332,6 +332,31 @@ def _run_replication(evaluator, dataset: EvalDataset, seeds: dict[str, int], bat
     return model, gt, real_motion
 
 
+def _replicate(result: EvaluationResult, evaluator, dataset: EvalDataset, replications: int, seed: int,
+               batch_size: int, model_motions, div_times: int, bar: _Progress, extra=None,
+               postfix: tuple[str, ...] = ("fid",)) -> EvaluationResult:
+    """Run every replication into `result` (with the ground-truth FID of a second real draw).
+
+    `extra(seeds, model)` may add metrics to a replication (MultiModality); `postfix` names the
+    metrics shown on the progress bar. Records the wall-clock seconds in `result.info`.
+    """
+    start = time.time()
+    try:
+        for r in range(replications):
+            seeds = _seeds(seed, r)
+            model, gt, real = _run_replication(evaluator, dataset, seeds, batch_size, model_motions, div_times, bar)
+            gt["fid"] = M.frechet_distance(real, _real_motion_embeddings(evaluator, dataset, seeds["gt_redraw"],
+                                                                         batch_size))
+            if extra is not None:
+                extra(seeds, model)
+            _append(result, model, gt)
+            bar.step(0, rep=f"{r + 1}/{replications}", **{k: f"{model[k]:.3f}" for k in postfix})
+    finally:
+        bar.close()
+    result.info["seconds"] = round(time.time() - start, 1)
+    return result
+
+
 # ----------------------------------------------------------------------------- generation
 
 def evaluate_generation(
@@ -380,23 +405,14 @@ def evaluate_generation(
     if mm:
         result.info.update(mm_texts=n_mm, mm_samples=mm_samples, mm_times=mm_times)
     bar = _Progress(replications * (n_batches + mm_batches), "evaluating", progress)
-    start = time.time()
-    try:
-        with eval_mode(models.gpt, models.vqvae), torch.no_grad():
-            for r in range(replications):
-                seeds = _seeds(seed, r)
-                model, gt, real = _run_replication(evaluator, dataset, seeds, batch_size, model_motions, div_times, bar)
-                gt["fid"] = M.frechet_distance(real, _real_motion_embeddings(evaluator, dataset, seeds["gt_redraw"],
-                                                                             batch_size))
-                if mm:
-                    model["multimodality"] = _multimodality(models, dataset, evaluator, seeds, n_mm, mm_samples, mm_times,
-                                                            batch_size, greedy, temperature, top_k, text_features, bar)
-                _append(result, model, gt)
-                bar.step(0, rep=f"{r + 1}/{replications}", fid=f"{model['fid']:.3f}", top1=f"{model['top1']:.3f}")
-    finally:
-        bar.close()
-    result.info["seconds"] = round(time.time() - start, 1)
-    return result
+
+    def multimodality(seeds: dict[str, int], model: dict) -> None:
+        model["multimodality"] = _multimodality(models, dataset, evaluator, seeds, n_mm, mm_samples, mm_times,
+                                                batch_size, greedy, temperature, top_k, text_features, bar)
+
+    with eval_mode(models.gpt, models.vqvae), torch.no_grad():
+        return _replicate(result, evaluator, dataset, replications, seed, batch_size, model_motions, div_times, bar,
+                          extra=multimodality if mm else None, postfix=("fid", "top1"))
 
 
 def _mm_text_count(mm_texts: int, n_items: int) -> int:
@@ -481,20 +497,8 @@ def evaluate_reconstruction(
     result = EvaluationResult("reconstruction",
                               info=_info(dataset, evaluator, replications, batch_size, seed, div_times, n_batches))
     bar = _Progress(replications * n_batches, "evaluating VQ-VAE", progress)
-    start = time.time()
-    try:
-        with eval_mode(vqvae), torch.no_grad():
-            for r in range(replications):
-                seeds = _seeds(seed, r)
-                model, gt, real = _run_replication(evaluator, dataset, seeds, batch_size, model_motions, div_times, bar)
-                gt["fid"] = M.frechet_distance(real, _real_motion_embeddings(evaluator, dataset, seeds["gt_redraw"],
-                                                                             batch_size))
-                _append(result, model, gt)
-                bar.step(0, rep=f"{r + 1}/{replications}", fid=f"{model['fid']:.3f}")
-    finally:
-        bar.close()
-    result.info["seconds"] = round(time.time() - start, 1)
-    return result
+    with eval_mode(vqvae), torch.no_grad():
+        return _replicate(result, evaluator, dataset, replications, seed, batch_size, model_motions, div_times, bar)
 
 
 # ----------------------------------------------------------------------------- baselines
@@ -549,17 +553,5 @@ def evaluate_baseline(
     result = EvaluationResult(f"baseline:{kind}",
                               info=_info(dataset, evaluator, replications, batch_size, seed, div_times, n_batches))
     bar = _Progress(replications * n_batches, f"baseline {kind}", progress)
-    start = time.time()
-    try:
-        with torch.no_grad():
-            for r in range(replications):
-                seeds = _seeds(seed, r)
-                model, gt, real = _run_replication(evaluator, dataset, seeds, batch_size, model_motions, div_times, bar)
-                gt["fid"] = M.frechet_distance(real, _real_motion_embeddings(evaluator, dataset, seeds["gt_redraw"],
-                                                                             batch_size))
-                _append(result, model, gt)
-                bar.step(0, rep=f"{r + 1}/{replications}", fid=f"{model['fid']:.3f}")
-    finally:
-        bar.close()
-    result.info["seconds"] = round(time.time() - start, 1)
-    return result
+    with torch.no_grad():
+        return _replicate(result, evaluator, dataset, replications, seed, batch_size, model_motions, div_times, bar)
