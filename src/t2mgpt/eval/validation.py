@@ -102,19 +102,24 @@ def make_validation_fn(
 
 
 def make_split_validation(evaluator, data, split: str = "val", *, glove=None, meta=None, device="cpu",
-                          batch_size: int = 32, seed: int = 0, normalizer=None) -> Callable[..., dict[str, float]]:
+                          batch_size: int = 32, seed: int = 0, normalizer=None,
+                          model: str | None = None) -> Callable[..., dict[str, float]]:
     """`make_validation_fn` on the `split` of the dataset folder `data` with the evaluator at
     `evaluator` (released finest.tar + `glove`/`meta`, or a `t2mgpt train-evaluator` folder),
     as the trainers use it. For tiny splits the batch is lowered to what the split holds (at
-    least 3); the returned callable has a `batch_size` attribute."""
+    least 3); the returned callable has a `batch_size` attribute. With `model` ("vqvae" or
+    "gpt_pipeline") it takes that one model as its only argument, as a trainer calls it."""
     from t2mgpt.eval.evaluators import load_evaluator
 
+    if model not in (None, "vqvae", "gpt_pipeline"):
+        raise InputError(f"model must be 'vqvae' or 'gpt_pipeline', got {model!r}")
     ds = EvalDataset(data, split)
     if len(ds) < 3:
         raise DataError(f"the {split} split has {len(ds)} motions usable for FID validation; at least 3 are needed")
     batch_size = max(3, min(batch_size, len(ds)))
     ev = load_evaluator(evaluator, glove=glove, meta=meta, device=device)
-    validate = make_validation_fn(ev, ds, batch_size=batch_size, seed=seed, normalizer=normalizer)
+    full = make_validation_fn(ev, ds, batch_size=batch_size, seed=seed, normalizer=normalizer)
+    validate = full if model is None else (lambda m: full(**{model: m}))
     validate.batch_size = batch_size
     return validate
 

@@ -215,14 +215,8 @@ def make_fid_validation(evaluator: str | Path, data: str | Path, split: str = "v
     `evaluation_transformer` (see `t2mgpt.eval.validation.make_split_validation`)."""
     from t2mgpt.eval.validation import make_split_validation
 
-    validate = make_split_validation(evaluator, data, split, glove=glove, meta=meta, device=device,
-                                     batch_size=batch_size, seed=seed)
-
-    def fid_validation(models) -> dict:
-        return validate(gpt_pipeline=models)
-
-    fid_validation.batch_size = validate.batch_size
-    return fid_validation
+    return make_split_validation(evaluator, data, split, glove=glove, meta=meta, device=device,
+                                 batch_size=batch_size, seed=seed, model="gpt_pipeline")
 
 
 # --------------------------------------------------------------------------------------------

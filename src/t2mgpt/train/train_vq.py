@@ -105,14 +105,8 @@ def make_fid_validation(evaluator: str | Path, data: str | Path, split: str = "v
     `evaluation_vqvae` (see `t2mgpt.eval.validation.make_split_validation`)."""
     from t2mgpt.eval.validation import make_split_validation
 
-    validate = make_split_validation(evaluator, data, split, glove=glove, meta=meta, device=device,
-                                     batch_size=batch_size, seed=seed)
-
-    def fid_validation(vqvae) -> dict:
-        return validate(vqvae=vqvae)
-
-    fid_validation.batch_size = validate.batch_size
-    return fid_validation
+    return make_split_validation(evaluator, data, split, glove=glove, meta=meta, device=device,
+                                 batch_size=batch_size, seed=seed, model="vqvae")
 
 
 @dataclass
