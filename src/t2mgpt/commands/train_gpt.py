@@ -99,6 +99,7 @@ def resolve_configs(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from t2mgpt.commands._training import done_line, fid_validation_factory
     from t2mgpt.errors import DataError
     from t2mgpt.train.distributed import cleanup_distributed, env_dist_info
     from t2mgpt.train.train_gpt import make_fid_validation, train_gpt
@@ -111,22 +112,7 @@ def run(args: argparse.Namespace) -> int:
         if num_vq != nb_code:
             raise DataError(f"{args.config} says num_vq {num_vq} but the VQ-VAE {args.vq} has {nb_code} codes; "
                             f"remove num_vq from the config (the VQ-VAE sets it) or pass the matching --vq")
-    fid = None
-    if args.evaluator:
-        def fid():
-            from t2mgpt.utils.device import resolve_device
-
-            device = resolve_device(args.device)
-            if device.type == "cuda" and env_dist_info().enabled:
-                import torch
-
-                device = torch.device("cuda", env_dist_info().local_rank)
-            return make_fid_validation(args.evaluator, args.data, train_cfg.val_split or "val", glove=args.glove,
-                                       meta=args.evaluator_meta, device=device)
-    elif args.glove or args.evaluator_meta:
-        from t2mgpt.errors import InputError
-
-        raise InputError("--glove and --evaluator-meta go with --evaluator")
+    fid = fid_validation_factory(make_fid_validation, args, train_cfg.val_split or "val")
     try:
         result = train_gpt(args.data, args.vq, args.out, model_cfg, train_cfg, tokens=args.tokens,
                            text_encoder=encoder, text_encoder_path=args.clip_path, resume=args.resume,
@@ -134,12 +120,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         cleanup_distributed()
     if env_dist_info().is_main:
-        best = result.best
-        parts = []
-        if "val_loss" in best:
-            parts.append(f"best val loss {best['val_loss']:.5f} at step {best['step']}")
-        if "fid" in best:
-            parts.append(f"best FID {best['fid']:.4f} at step {best['fid_step']}")
-        print(f"done: {result.step} updates in {result.run_dir}" + (", " + ", ".join(parts) if parts else "")
-              + f" ({result.sequences_per_s:.1f} sequences/s)")
+        print(done_line(result.step, result.run_dir, result.best, "val_loss", "val loss",
+                        f"{result.sequences_per_s:.1f} sequences/s"))
     return 0

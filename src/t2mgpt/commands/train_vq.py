@@ -84,36 +84,18 @@ def resolve_configs(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from t2mgpt.errors import InputError
+    from t2mgpt.commands._training import done_line, fid_validation_factory
     from t2mgpt.train.distributed import cleanup_distributed, env_dist_info
     from t2mgpt.train.train_vq import make_fid_validation, train_vq
 
     model_cfg, train_cfg = resolve_configs(args)
-    if (args.glove or args.evaluator_meta) and not args.evaluator:
-        raise InputError("--glove and --evaluator-meta go with --evaluator")
-
-    def fid():  # called on rank 0 only, before training
-        import torch
-
-        from t2mgpt.utils.device import resolve_device
-
-        device = resolve_device(args.device)
-        if device.type == "cuda" and env_dist_info().enabled:
-            device = torch.device("cuda", env_dist_info().local_rank)
-        return make_fid_validation(args.evaluator, args.data, train_cfg.val_split or "val", glove=args.glove,
-                                   meta=args.evaluator_meta, device=device)
+    fid = fid_validation_factory(make_fid_validation, args, train_cfg.val_split or "val")
     try:
         result = train_vq(args.data, args.out, model_cfg, train_cfg, resume=args.resume, device=args.device,
-                          progress=args.progress,
-                          fid_validation=fid if args.evaluator else None)
+                          progress=args.progress, fid_validation=fid)
     finally:
         cleanup_distributed()
     if env_dist_info().is_main:
-        best, parts = result.best, []
-        if "val_recons" in best:
-            parts.append(f"best val recons {best['val_recons']:.5f} at step {best['step']}")
-        if "fid" in best:
-            parts.append(f"best FID {best['fid']:.4f} at step {best['fid_step']}")
-        print(f"done: {result.step} updates in {result.run_dir}" + (", " + ", ".join(parts) if parts else "")
-              + f" ({result.windows_per_s:.0f} windows/s)")
+        print(done_line(result.step, result.run_dir, result.best, "val_recons", "val recons",
+                        f"{result.windows_per_s:.0f} windows/s"))
     return 0
