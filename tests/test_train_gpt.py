@@ -321,3 +321,9 @@ def test_end_to_end_minilm_export_and_generate(prepared, tmp_path, capsys):
     assert main(["export-model", "--vq", str(vq), "--gpt", str(run), "--out", str(tmp_path / "m4"),
                  "--evaluation", str(tmp_path / "licence.md")]) == 2
     assert "not a `t2mgpt evaluate --json-out` result" in capsys.readouterr().err and not (tmp_path / "m4").exists()
+    assert main(["export-model", "--vq", str(vq), "--gpt", str(run), "--out", str(tmp_path / "m4"),
+                 "--license-file", str(tmp_path / "missing.md")]) == 2
+    assert "cannot read --license-file" in capsys.readouterr().err and not (tmp_path / "m4").exists()
+    assert main(["export-model", "--vq", str(vq), "--gpt", str(run), "--out", str(tmp_path / "m4"),
+                 "--card-notes", "x", "--card-notes-file", str(tmp_path / "licence.md")]) == 2
+    assert "not both" in capsys.readouterr().err and not (tmp_path / "m4").exists()
