@@ -23,6 +23,7 @@ from t2mgpt.errors import InputError
 from t2mgpt.generator.attention import Block, KVCache
 from t2mgpt.generator.sampling import (check_sampling_args, filter_logits, row_seeds, row_uniforms,
                                        sample_with_uniforms)
+from t2mgpt.tokenizer.vocab import CodeVocab
 
 
 @dataclass
@@ -52,12 +53,9 @@ class GPTConfig:
             raise InputError(f"drop_out_rate must be in [0, 1) (got {self.drop_out_rate})")
 
     @property
-    def end_id(self) -> int:
-        return self.num_vq
-
-    @property
-    def pad_id(self) -> int:
-        return self.num_vq + 1
+    def vocab(self) -> CodeVocab:
+        """Token ids: num_vq codes, END = num_vq, PAD = num_vq + 1."""
+        return CodeVocab(self.num_vq)
 
 
 def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
@@ -80,14 +78,14 @@ class MotionGPT(nn.Module):
             config = GPTConfig(**{**asdict(config), **overrides})
         self.config = c = config
         self.cond_emb = nn.Linear(c.clip_dim, c.embed_dim)  # text feature -> first token
-        self.tok_emb = nn.Embedding(c.num_vq + 2, c.embed_dim)  # codes + END + PAD
+        self.tok_emb = nn.Embedding(c.vocab.num_embeddings, c.embed_dim)  # codes + END + PAD
         self.register_buffer("pos_emb", sinusoidal_positions(c.block_size, c.embed_dim))  # (L, C), fixed
         self.base_blocks = nn.ModuleList(Block(c.embed_dim, c.n_head, c.drop_out_rate, c.fc_rate)
                                          for _ in range(c.num_layers))
         self.head_blocks = nn.ModuleList(Block(c.embed_dim, c.n_head, c.drop_out_rate, c.fc_rate)
                                          for _ in range(c.num_layers))
         self.ln_f = nn.LayerNorm(c.embed_dim)
-        self.head = nn.Linear(c.embed_dim, c.num_vq + 1, bias=False)  # codes + END
+        self.head = nn.Linear(c.embed_dim, c.vocab.num_classes, bias=False)  # codes + END
         self.apply(self._init_weights)
 
     @staticmethod
@@ -204,9 +202,10 @@ class MotionGPT(nn.Module):
                              f"codes follow the text token")
         if codes.is_floating_point() or codes.is_complex() or codes.dtype == torch.bool:
             raise InputError(f"codes must be integer indices, got {codes.dtype}")
-        if codes.numel() and (codes.min() < 0 or codes.max() > c.pad_id):
-            raise InputError(f"code indices must be in [0, {c.pad_id}] ({c.num_vq} codes, END={c.end_id}, "
-                             f"PAD={c.pad_id}), got [{int(codes.min())}, {int(codes.max())}]")
+        v = c.vocab
+        if codes.numel() and (codes.min() < 0 or codes.max() > v.pad):
+            raise InputError(f"code indices must be in [0, {v.pad}] ({v.nb_code} codes, END={v.end}, "
+                             f"PAD={v.pad}), got [{int(codes.min())}, {int(codes.max())}]")
         return codes.to(device=self.device, dtype=torch.long)
 
     # ---------------------------------------------------------------- generation
@@ -270,7 +269,7 @@ class MotionGPT(nn.Module):
             check_sampling_args(temperature, top_k, top_p)
             u = row_uniforms(row_seeds(seed, B), max_tokens, self.device)  # (B, max_tokens)
 
-        out = torch.full((B, max_tokens), c.end_id, dtype=torch.long, device=self.device)
+        out = torch.full((B, max_tokens), c.vocab.end, dtype=torch.long, device=self.device)
         lengths = torch.full((B,), max_tokens, dtype=torch.long)
         active = torch.arange(B, device=self.device)  # rows (of the full batch) still decoding
         cache = None
@@ -287,13 +286,13 @@ class MotionGPT(nn.Module):
                 x = self._embed(None, last[:, None], start=t)  # (b, 1, C) newest code at position t
             logits = self._logits(self._transform(x, cache)[:, -1]).float()  # (b, num_vq + 1)
             if t < min_tokens:
-                logits[:, c.end_id] = float("-inf")
+                logits[:, c.vocab.end] = float("-inf")
             if greedy:
                 idx = logits.argmax(dim=-1)  # (b,)
             else:
                 idx = sample_with_uniforms(filter_logits(logits, temperature, top_k, top_p), u[active, t])
             out[active, t] = idx
-            ended = idx == c.end_id
+            ended = idx == c.vocab.end
             if ended.any():
                 lengths[active[ended].cpu()] = t
                 keep = ~ended
