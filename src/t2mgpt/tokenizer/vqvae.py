@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 import torch.nn as nn
@@ -145,6 +145,17 @@ class VQVAE(nn.Module):
         self.vocab.check_codes(codes, "code indices")
         z_q = self.quantizer.dequantize(codes.long()).permute(0, 2, 1)  # (B, C, N)
         return self.decoder(z_q).permute(0, 2, 1)  # (B, 4N, D)
+
+    @torch.no_grad()
+    def decode_each(self, codes: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Code sequences (1-D, any lengths) -> their (4N, D) normalised features, one at a time.
+
+        One sequence per decoder call: padding would change the result (the convolutions see
+        the whole sequence), and batching equal lengths together changes the float rounding
+        with the batch size, so a motion would depend on what it was generated with.
+        """
+        device = self.quantizer.codebook.device
+        return [self.decode(c.reshape(1, -1).to(device))[0] for c in codes]
 
     # --- config and checkpoints ------------------------------------------------------------------
 
