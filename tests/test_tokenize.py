@@ -10,7 +10,7 @@ import torch
 from helpers import make_tiny_dataset
 from t2mgpt.cli import main
 from t2mgpt.data.humanml3d import HumanML3DDataset
-from t2mgpt.models.vqvae import VQVAE
+from t2mgpt.tokenizer.vqvae import VQVAE
 from t2mgpt.motion import mirror_features
 from t2mgpt.prepare.text import swap_left_right
 

@@ -90,12 +90,12 @@ class ModelConfig:
     t2mgpt_version: str = ""
 
     def vqvae_config(self):
-        from t2mgpt.models.vqvae import VQVAEConfig
+        from t2mgpt.tokenizer.vqvae import VQVAEConfig
 
         return VQVAEConfig.from_dict(self.vqvae)
 
     def gpt_config(self):
-        from t2mgpt.models.gpt import GPTConfig
+        from t2mgpt.generator.gpt import GPTConfig
 
         known = {f.name for f in dataclasses.fields(GPTConfig)}
         unknown = sorted(set(self.gpt) - known)
@@ -375,8 +375,8 @@ def _uninitialised(factory):
 
 def load_model_folder(folder: str | os.PathLike):
     """-> (config, VQVAE, MotionGPT, Normalizer), models in eval mode on CPU."""
-    from t2mgpt.models.gpt import MotionGPT
-    from t2mgpt.models.vqvae import VQVAE
+    from t2mgpt.generator.gpt import MotionGPT
+    from t2mgpt.tokenizer.vqvae import VQVAE
     from t2mgpt.motion.normalize import Normalizer
 
     folder = Path(folder)

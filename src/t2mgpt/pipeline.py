@@ -24,8 +24,8 @@ from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import InputError
 from t2mgpt.model_folder import (DEFAULT_MODEL, ModelCard, ModelConfig, load_model_folder, load_text_encoder,
                                  make_config, resolve_model, save_model_folder)
-from t2mgpt.models.gpt import MotionGPT
-from t2mgpt.models.vqvae import VQVAE
+from t2mgpt.generator.gpt import MotionGPT
+from t2mgpt.tokenizer.vqvae import VQVAE
 from t2mgpt.motion.features import features_to_joints
 from t2mgpt.motion.normalize import Normalizer
 from t2mgpt.utils.device import resolve_device

@@ -60,7 +60,7 @@ def load_vq(path: str | Path, device="cpu"):
     Reads `t2mgpt train-vq` checkpoints (which carry the training set's Mean/Std) and
     original T2M-GPT checkpoints ({'net': ...}: normalise with the dataset's Mean/Std).
     """
-    from t2mgpt.models.vqvae import VQVAE
+    from t2mgpt.tokenizer.vqvae import VQVAE
 
     path = resolve_vq_path(path)
     obj = safe_torch_load(path)

@@ -17,6 +17,7 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence
@@ -25,6 +26,21 @@ from t2mgpt.data.spec import get_dataset_spec
 from t2mgpt.errors import CheckpointError, InputError
 from t2mgpt.utils.device import resolve_device
 from t2mgpt.utils.io import safe_torch_load
+
+
+def normalize_padded(motions, m_lens, mean: np.ndarray, std: np.ndarray, device) -> torch.Tensor:
+    """(B, T, D) unnormalised -> normalised float32 tensor on `device`, zero after each length."""
+    x = torch.as_tensor(np.asarray(motions, dtype=np.float32) if not torch.is_tensor(motions) else motions)
+    x = x.to(device=device, dtype=torch.float32)
+    if x.ndim != 3 or x.shape[-1] != mean.shape[0]:
+        raise InputError(f"motions must have shape (batch, frames, {mean.shape[0]}), got {tuple(x.shape)}")
+    lens = torch.as_tensor(np.asarray(m_lens), device=device).long()
+    if lens.shape != (x.shape[0],):
+        raise InputError(f"need one length per motion ({x.shape[0]}), got shape {tuple(lens.shape)}")
+    x = (x - torch.as_tensor(mean, device=device)) / torch.as_tensor(std, device=device)
+    valid = torch.arange(x.shape[1], device=device)[None, :] < lens[:, None]  # (B, T)
+    return x * valid[..., None]
+
 
 N_FOOT_CONTACTS = 4  # last 4 feature dims, not seen by the evaluator
 
