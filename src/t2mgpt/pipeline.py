@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import InputError
 from t2mgpt.model_folder import (DEFAULT_MODEL, ModelCard, ModelConfig, load_model_folder, load_text_encoder,
                                  make_config, resolve_model, save_model_folder)
@@ -83,7 +84,7 @@ class T2MGPT:
                  config: ModelConfig | None = None, name: str | None = None, max_batch: int = MAX_BATCH):
         if config is None:
             if normalizer is None:
-                if vqvae.config.input_dim != 263:
+                if vqvae.config.input_dim != HUMANML3D.feature_dim:
                     raise InputError("pass the normaliser (mean/std) of the training data; only HumanML3D's "
                                      "statistics are shipped")
                 normalizer = Normalizer.humanml3d()
