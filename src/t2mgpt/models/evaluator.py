@@ -22,6 +22,7 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from t2mgpt.data.spec import get_dataset_spec
 from t2mgpt.errors import CheckpointError, InputError
 from t2mgpt.utils.device import resolve_device
 from t2mgpt.utils.io import safe_torch_load
@@ -61,10 +62,11 @@ class EvaluatorConfig:
     @classmethod
     def for_dataset(cls, name: str) -> "EvaluatorConfig":
         """Released sizes for 't2m' (HumanML3D, 263 dims) or 'kit' (KIT-ML, 251 dims)."""
-        dims = {"t2m": 263, "humanml3d": 263, "kit": 251}
-        if name.lower() not in dims:
-            raise InputError(f"unknown dataset {name!r}: use 't2m' (HumanML3D) or 'kit'")
-        return cls(dim_pose=dims[name.lower()])
+        try:
+            spec = get_dataset_spec(name)
+        except InputError:
+            raise InputError(f"unknown dataset {name!r}: use 't2m' (HumanML3D) or 'kit'") from None
+        return cls(dim_pose=spec.feature_dim, unit_length=spec.unit_length)
 
 
 def init_weight(m: nn.Module) -> None:
