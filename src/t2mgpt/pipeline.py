@@ -20,11 +20,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import InputError
 from t2mgpt.model_folder import (DEFAULT_MODEL, ModelCard, ModelConfig, load_model_folder, load_text_encoder,
                                  make_config, resolve_model, save_model_folder)
-from t2mgpt.models.gpt import MotionGPT
-from t2mgpt.models.vqvae import VQVAE
+from t2mgpt.generator.gpt import MotionGPT
+from t2mgpt.tokenizer.vqvae import VQVAE
 from t2mgpt.motion.features import features_to_joints
 from t2mgpt.motion.normalize import Normalizer
 from t2mgpt.utils.device import resolve_device
@@ -102,7 +103,7 @@ class T2MGPT:
                  config: ModelConfig | None = None, name: str | None = None, max_batch: int = MAX_BATCH):
         if config is None:
             if normalizer is None:
-                if vqvae.config.input_dim != 263:
+                if vqvae.config.input_dim != HUMANML3D.feature_dim:
                     raise InputError("pass the normaliser (mean/std) of the training data; only HumanML3D's "
                                      "statistics are shipped")
                 normalizer = Normalizer.humanml3d()

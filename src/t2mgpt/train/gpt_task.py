@@ -252,7 +252,7 @@ class GPTTask:
 
     def __init__(self, data: str | Path, vq: str | Path, model_config, tc: GPTTrainConfig, *,
                  tokens: str | Path | None, text_encoder, text_encoder_path: str | None):
-        from t2mgpt.models.gpt import GPTConfig
+        from t2mgpt.generator.gpt import GPTConfig
         from t2mgpt.tokenize import load_vq
 
         self.data, self.tc, self.tokens = Path(data), tc, tokens
@@ -314,7 +314,7 @@ class GPTTask:
                                                                dim=self.enc_dim)
 
     def build(self, device) -> torch.nn.Module:
-        from t2mgpt.models.gpt import MotionGPT
+        from t2mgpt.generator.gpt import MotionGPT
 
         return MotionGPT(self.mc).to(device)
 

@@ -135,7 +135,7 @@ class VQTask:
     size_hint = "lower --nb-code, --code-dim or --width"
 
     def __init__(self, data: str | Path, model_config, tc: VQTrainConfig):
-        from t2mgpt.models.vqvae import VQVAEConfig
+        from t2mgpt.tokenizer.vqvae import VQVAEConfig
 
         self.data, self.tc = Path(data), tc
         self.mc = dataclasses.replace(model_config or VQVAEConfig(), beta=tc.commit)
@@ -163,7 +163,7 @@ class VQTask:
                 f"frames skipped), {len(self.val) * world if self.val is not None else 0} val windows"]
 
     def build(self, device) -> torch.nn.Module:
-        from t2mgpt.models.vqvae import VQVAE
+        from t2mgpt.tokenizer.vqvae import VQVAE
 
         return VQVAE(self.mc).to(device)
 
