@@ -359,32 +359,19 @@ def load_weights(module, path: Path, what: str) -> None:
     module.load_state_dict(state, strict=True, assign=True)  # use the loaded tensors, no copy
 
 
-def _uninitialised(factory):
-    """The module `factory()` makes, without running its random weight init (seconds for the
-    full-size GPT): built on the meta device, then given uninitialised CPU memory. Only when every
-    tensor is in the state dict, so that loading the weights overwrites all of them."""
-    import torch
-
-    with torch.device("meta"):
-        module = factory()
-    tensors = {n for n, _ in module.named_parameters()} | {n for n, _ in module.named_buffers()}
-    if tensors - set(module.state_dict()):  # non-persistent buffers would stay garbage
-        return factory()
-    return module.to_empty(device="cpu")
-
-
 def load_model_folder(folder: str | os.PathLike):
     """-> (config, VQVAE, MotionGPT, Normalizer), models in eval mode on CPU."""
     from t2mgpt.generator.gpt import MotionGPT
     from t2mgpt.tokenizer.vqvae import VQVAE
     from t2mgpt.motion.normalize import Normalizer
+    from t2mgpt.utils.init import uninitialised
 
     folder = Path(folder)
     config = read_config(folder)
     check_files(folder, config)
-    vqvae = _uninitialised(lambda: VQVAE(config.vqvae_config()))
+    vqvae = uninitialised(lambda: VQVAE(config.vqvae_config()))
     load_weights(vqvae, folder / VQVAE_FILE, "VQ-VAE")
-    gpt = _uninitialised(lambda: MotionGPT(config.gpt_config()))
+    gpt = uninitialised(lambda: MotionGPT(config.gpt_config()))
     load_weights(gpt, folder / GPT_FILE, "GPT")
     try:
         normalizer = Normalizer.from_files(folder / config.mean_file, folder / config.std_file, dim=config.feature_dim)

@@ -57,38 +57,19 @@ class GeneratedMotion:
         """Seconds."""
         return self.num_frames / self.fps
 
-    def save(self, path: str | os.PathLike, **options) -> Path:
-        """Write by suffix: .mp4, .gif, .bvh, .npy (joints) or .json. Returns the path."""
-        from t2mgpt.outputs import write_motion
+    def save(self, path: str | os.PathLike, fmt: str | None = None, **options) -> Path:
+        """Write the motion in any registered format (`t2mgpt.export`), by default the one its
+        suffix names: .mp4, .gif, .bvh, .npy (joints; what="features" for features), .json, ...
+        Options go to the format's writer (e.g. scale=100.0 for a BVH in cm). Returns the path."""
+        from t2mgpt.export import write_motion
 
-        return write_motion(self, path, **options)
-
-    def save_mp4(self, path, **render_options) -> Path:
-        return self._save(path, "mp4", **render_options)
-
-    def save_gif(self, path, **render_options) -> Path:
-        return self._save(path, "gif", **render_options)
-
-    def save_bvh(self, path, scale: float = 1.0, rotation_order: str = "auto") -> Path:
-        return self._save(path, "bvh", scale=scale, rotation_order=rotation_order)
-
-    def save_npy(self, path, what: str = "joints") -> Path:
-        """`what`: 'joints' (T, J, 3) or 'features' (T, D)."""
-        return self._save(path, "npy", what=what)
-
-    def save_json(self, path) -> Path:
-        return self._save(path, "json")
+        return write_motion(self, path, fmt, **options)
 
     def to_dict(self) -> dict:
         """Metadata and joints (rounded to mm) as plain Python values (the .json document)."""
-        from t2mgpt.outputs import motion_json
+        from t2mgpt.export.jsondoc import motion_json
 
         return motion_json(self)
-
-    def _save(self, path, fmt: str, **options) -> Path:
-        from t2mgpt.outputs import write_motion
-
-        return write_motion(self, path, fmt, **options)
 
     def __repr__(self) -> str:
         return (f"GeneratedMotion(text={self.text!r}, frames={self.num_frames}, duration={self.duration:.2f}s, "
