@@ -95,7 +95,7 @@ def fid_validation_factory(make: Callable, args: argparse.Namespace, split: str)
 def run_training(train: Callable, args: argparse.Namespace, loss_key: str, loss_label: str) -> int:
     """Call `train()` (a `t2mgpt.train.loop.fit`), print its summary on rank 0; a full or read-only
     disk becomes a one-line error, an interruption (last.pt saved) exit code 128 + signal."""
-    from t2mgpt.errors import InputError
+    from t2mgpt.errors import OutputError
     from t2mgpt.train.distributed import cleanup_distributed, env_dist_info
     from t2mgpt.train.interrupt import Interrupted
 
@@ -106,14 +106,16 @@ def run_training(train: Callable, args: argparse.Namespace, loss_key: str, loss_
         if env_dist_info().is_main:
             print(f"interrupted: last.pt saved at step {e.step} in {out}; continue with --resume", file=sys.stderr)
         return 128 + e.signum
-    except OSError as e:
-        if e.errno not in DISK_ERRORS:
+    except (OSError, OutputError) as e:
+        if isinstance(e, OSError) and e.errno not in DISK_ERRORS:
             raise
         then = ("continue with --resume (last.pt is intact)" if (out / "last.pt").is_file()
                 else "run the command again")
+        if isinstance(e, OutputError):  # a checkpoint or config.json (atomic writes say what failed)
+            raise OutputError(f"{e}; then {then}") from e
         where = f" ({e.filename})" if e.filename else ""
-        raise InputError(f"cannot write the run folder {out}: {e.strerror}{where}; free some space or choose a "
-                         f"writable --out, then {then}") from e
+        raise OutputError(f"cannot write the run folder {out}: {e.strerror}{where}; free some space or choose a "
+                          f"writable --out, then {then}") from e
     finally:
         cleanup_distributed()
     if env_dist_info().is_main:
