@@ -132,8 +132,8 @@ def mount(tmp_path):
         return d
 
     yield make
-    for d in mounted:
-        subprocess.run(["umount", str(d)], capture_output=True)
+    for d in mounted:  # lazily: a file still open there must not keep it mounted
+        subprocess.run(["umount", "-l", str(d)], capture_output=True)
 
 
 def test_full_disk_is_one_line_and_leaves_no_run_folder(data, mount, capsys):
