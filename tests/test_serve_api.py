@@ -52,6 +52,15 @@ def _joints(sample) -> np.ndarray:
 # ------------------------------------------------------------------------------ generation
 
 
+def test_a_vanishing_top_p_is_greedy_not_an_error(client, pipe):
+    """Issue 13.6: top_p below float32's smallest number used to leave no code. The pipeline now
+    keeps the likeliest code (greedy); the web API refuses such values with a clear 422 (the
+    request limits say top_p >= 1e-6, see test_tiny_top_p_is_a_clear_422)."""
+    tokens = pipe(["a person jumps"], top_p=1e-46, seed=1)[0][0].tokens.tolist()
+    assert tokens == pipe(["a person jumps"], greedy=True)[0][0].tokens.tolist()
+    assert client.post("/api/generate", json={"text": "a person jumps", "top_p": 1e-46, "seed": 1}).status_code == 422
+
+
 def test_generate_matches_the_pipeline(client, pipe):
     r = client.post("/api/generate", json={"text": "  a person\n jumps   forward ", "num_samples": 2,
                                            "seconds": 2.0, "seed": 5, "top_k": 10, "temperature": 0.9})
