@@ -10,7 +10,6 @@ VQ-VAE decoder, de-normalised and converted to joint positions.
 """
 from __future__ import annotations
 
-import math
 import os
 import secrets
 from dataclasses import dataclass
@@ -169,7 +168,7 @@ class T2MGPT:
 
     @property
     def seconds_per_token(self) -> float:
-        return self.config.unit_length / self.config.fps
+        return self.config.seconds_per_token
 
     @property
     def max_seconds(self) -> float:
@@ -202,13 +201,7 @@ class T2MGPT:
 
     def tokens_for_seconds(self, seconds: float) -> int:
         """The code count for a duration (nearest multiple of the code length), checked."""
-        lo, hi = self.seconds_per_token, self.max_seconds
-        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds):
-            raise InputError(f"seconds must be a number, got {seconds!r}")
-        if not lo - 1e-9 <= seconds <= hi + 1e-9:
-            raise InputError(f"seconds must be between {lo:g} and {hi:g} for this model (it makes 1 to "
-                             f"{self.config.max_tokens} codes of {lo:g} s), got {seconds:g}")
-        return min(max(int(math.floor(seconds / lo + 0.5)), 1), self.config.max_tokens)
+        return self.config.tokens_for_seconds(seconds)
 
     @torch.inference_mode()
     def __call__(self, texts: str | Sequence[str], num_samples: int = 1, seconds: float | None = None,
