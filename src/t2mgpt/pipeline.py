@@ -99,6 +99,7 @@ class T2MGPT:
         self.vqvae = vqvae.eval()
         self.gpt = gpt.eval()
         self.text_encoder = text_encoder
+        self._recent_text = None  # RecentTextFeatures around text_encoder, made on first use
         self.normalizer = normalizer
         self.name = name or config.card.name
         self.max_batch = int(max_batch)
@@ -204,6 +205,16 @@ class T2MGPT:
         """The code count for a duration (nearest multiple of the code length), checked."""
         return self.config.tokens_for_seconds(seconds)
 
+    def text_features(self, texts: list[str]) -> torch.Tensor:
+        """(P, dim) float32 text features on the model's device. The last few thousand prompts'
+        features are remembered, so a repeated prompt (`t2mgpt serve`, batches) is encoded once."""
+        from t2mgpt.text.cache import RecentTextFeatures
+
+        cache = self._recent_text
+        if cache is None or cache.encoder is not self.text_encoder:  # new or replaced encoder
+            cache = self._recent_text = RecentTextFeatures(self.text_encoder)
+        return cache.encode(texts).to(self.device, torch.float32)
+
     @torch.inference_mode()
     def __call__(self, texts: str | Sequence[str], num_samples: int = 1, seconds: float | None = None,
                  temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
@@ -235,7 +246,7 @@ class T2MGPT:
         n_tokens = None if seconds is None else self.tokens_for_seconds(seconds)
         seeds = None if greedy else self._row_seeds(seed, total)
 
-        features = self.text_encoder.encode(texts).to(self.device, torch.float32)  # (P, dim)
+        features = self.text_features(texts)  # (P, dim)
         features = features.repeat_interleave(num_samples, dim=0)  # (P * S, dim), prompt-major
         codes = self.gpt.generate(
             features, greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p,
