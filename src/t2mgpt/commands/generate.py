@@ -91,9 +91,9 @@ def _run(args: argparse.Namespace) -> int:
     import secrets
 
     from t2mgpt.errors import InputError
-    from t2mgpt.model_folder import read_config, resolve_model
     from t2mgpt.export import parse_formats
     from t2mgpt.export.files import check_free, plan_outputs
+    from t2mgpt.model_folder import read_config, resolve_model
     from t2mgpt.utils.io import check_writable_folder
 
     # everything that can be wrong with the arguments is found before torch and the model load
@@ -112,9 +112,9 @@ def _run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from t2mgpt.generator.sampling import check_sampling_args
     from t2mgpt.export import write_motion
     from t2mgpt.export.files import StagedFiles, output_folder
+    from t2mgpt.generator.sampling import check_sampling_args
     from t2mgpt.pipeline import T2MGPT
 
     if not args.greedy:
