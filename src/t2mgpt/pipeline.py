@@ -10,11 +10,12 @@ VQ-VAE decoder, de-normalised and converted to joint positions.
 """
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import torch
@@ -23,12 +24,15 @@ from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import InputError
 from t2mgpt.model_folder import (DEFAULT_MODEL, ModelCard, ModelConfig, load_model_folder, load_text_encoder,
                                  make_config, resolve_model, save_model_folder)
-from t2mgpt.generator.decoding import DecodeStep, Hook
+from t2mgpt.generator.decoding import DecodeStep, Hook, Sampling
 from t2mgpt.generator.gpt import MotionGPT
 from t2mgpt.tokenizer.vqvae import VQVAE
 from t2mgpt.motion.features import features_to_joints
 from t2mgpt.motion.normalize import Normalizer
 from t2mgpt.utils.device import resolve_device
+
+if TYPE_CHECKING:
+    from t2mgpt.streaming import MotionStream
 
 MAX_BATCH = 64  # motions (prompts x samples) per call, unless the pipeline says otherwise
 _MAX_SEED = 2**62
@@ -236,23 +240,11 @@ class T2MGPT:
           `StopDecoding` / `DecodingCancelled` to stop); callback: `callback(step)` after each
           step, with the codes so far (streaming, progress). See `t2mgpt.generator.decoding`.
         """
-        texts = self._check_texts(texts)
-        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1:
-            raise InputError(f"num_samples must be a positive integer, got {num_samples!r}")
-        total = len(texts) * num_samples
-        if total > self.max_batch:
-            raise InputError(f"{len(texts)} prompt(s) x {num_samples} sample(s) = {total} motions is over the limit "
-                             f"of {self.max_batch} per call; split the prompts into smaller batches")
-        n_tokens = None if seconds is None else self.tokens_for_seconds(seconds)
-        seeds = None if greedy else self._row_seeds(seed, total)
-
+        texts, n_tokens, seeds = self._plan(texts, num_samples, seconds, seed, greedy)
         features = self.text_features(texts)  # (P, dim)
         features = features.repeat_interleave(num_samples, dim=0)  # (P * S, dim), prompt-major
-        codes = self.gpt.generate(
-            features, greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p,
-            min_tokens=n_tokens or 0, max_tokens=n_tokens, seed=seeds, prefix=prefix_codes, fixed=fixed_codes,
-            hooks=hooks, callback=callback,
-        )
+        codes = self._generate_codes(features, n_tokens, seeds, Sampling(greedy, temperature, top_k, top_p),
+                                     prefix=prefix_codes, fixed=fixed_codes, hooks=hooks, callback=callback)
         feats, joints = self.decode(codes)
         out: list[list[GeneratedMotion]] = []
         for i, text in enumerate(texts):
@@ -266,6 +258,47 @@ class T2MGPT:
                 ))
             out.append(row)
         return out
+
+    def stream(self, text: str, seconds: float | None = None, temperature: float = 1.0, top_k: int | None = None,
+               top_p: float | None = None, seed: int | None = None, greedy: bool = False, *,
+               hooks: Sequence[Hook] = ()) -> "MotionStream":
+        """One motion as a stream of `MotionChunk`s (frames with their offsets) while it is decoded.
+
+        Same arguments and the same motion as `pipe(text, ...)` for the same seed; the
+        concatenated chunks equal the one-shot result. Arguments are checked here, before
+        anything runs; closing the stream (or `with pipe.stream(...) as s:`) stops the decoding.
+        See `t2mgpt.streaming`.
+        """
+        from t2mgpt.streaming import MotionStream
+
+        if not isinstance(text, str):
+            raise InputError(f"stream takes one prompt (a string), got {type(text).__name__}")
+        texts, n_tokens, seeds = self._plan(text, 1, seconds, seed, greedy)
+        sampling = Sampling(greedy, temperature, top_k, top_p)
+        sampling.check()
+        features = self.text_features(texts)  # (1, dim)
+        run = functools.partial(self._generate_codes, features, n_tokens, seeds, sampling)
+        return MotionStream(self, texts[0], run, None if seeds is None else seeds[0], hooks)
+
+    def _plan(self, texts, num_samples: int, seconds: float | None, seed: int | None,
+              greedy: bool) -> tuple[list[str], int | None, list[int] | None]:
+        """Checked (prompts, exact code count or None, one seed per motion or None for greedy)."""
+        texts = self._check_texts(texts)
+        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1:
+            raise InputError(f"num_samples must be a positive integer, got {num_samples!r}")
+        total = len(texts) * num_samples
+        if total > self.max_batch:
+            raise InputError(f"{len(texts)} prompt(s) x {num_samples} sample(s) = {total} motions is over the limit "
+                             f"of {self.max_batch} per call; split the prompts into smaller batches")
+        n_tokens = None if seconds is None else self.tokens_for_seconds(seconds)
+        return texts, n_tokens, None if greedy else self._row_seeds(seed, total)
+
+    def _generate_codes(self, features: torch.Tensor, n_tokens: int | None, seeds: list[int] | None,
+                        sampling: Sampling, **engine) -> list[torch.Tensor]:
+        """The GPT's code sequences for text features (B, dim); engine: prefix/fixed/hooks/callback."""
+        s = sampling
+        return self.gpt.generate(features, greedy=s.greedy, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p,
+                                 min_tokens=n_tokens or 0, max_tokens=n_tokens, seed=seeds, **engine)
 
     @torch.inference_mode()
     def decode(self, codes: Sequence[torch.Tensor]) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -1,0 +1,209 @@
+"""Streaming generation: motion frames while the GPT is still writing codes.
+
+    with pipe.stream("a person walks forward", seconds=10, seed=0) as stream:
+        for chunk in stream:
+            play(chunk.joints)          # (n, J, 3): frames chunk.start .. chunk.end - 1
+
+The GPT decodes in a worker thread, by the same call as `pipe(...)`, so the codes are those of
+the one-shot result for the same seed. The VQ-VAE decoder turns codes into frames as soon as
+every code a frame reads is known: the decoder's receptive field
+(`t2mgpt.tokenizer.receptive_field`, 22 codes on either side for the paper's decoder) is the
+look-ahead, and each window is decoded with all the context its frames read, so they equal the
+one-shot decode. Joints continue the root's integrated rotation and position from chunk to
+chunk. Concatenated, the chunks are the one-shot motion (to float rounding, far below 1 mm).
+
+A post-processing stage with a bounded look-ahead plugs in after the joints: an object with
+`push(joints, features) -> (joints, features)` of the frames it has made final and
+`finish() -> (joints, features)` of the rest (none is applied yet).
+
+Each `next()` decodes every frame that is ready by then, so chunks grow when the reader is
+slower than the GPT. Closing the stream (or leaving its `with` block, or dropping it) cancels
+the decoding at its next step.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from t2mgpt.generator.decoding import DecodeStep, DecodingCancelled, Hook, cancel_when
+from t2mgpt.motion.features import features_to_joints
+from t2mgpt.tokenizer.receptive_field import receptive_field
+from t2mgpt.tokenizer.vqvae import VQVAE
+
+
+@dataclass
+class MotionChunk:
+    """Frames start .. end - 1 of a streamed motion."""
+
+    start: int
+    features: np.ndarray  # (n, D) de-normalised
+    joints: np.ndarray  # (n, J, 3) metres, y up
+    fps: float
+    final: bool  # the last chunk of the motion
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.joints)
+
+
+class CodeDecoder:
+    """Codes arriving in order -> the normalised frames the one-shot `vqvae.decode` gives them."""
+
+    def __init__(self, vqvae: VQVAE):
+        self.vqvae = vqvae
+        self.field = receptive_field(vqvae.decoder, vqvae.config.downsample)
+        self.codes: list[int] = []
+        self.done = 0  # frames returned so far
+
+    @torch.inference_mode()
+    def push(self, codes: list[int], final: bool = False) -> torch.Tensor:
+        """Add codes; return the frames (n, D) that no later code can change (all when final)."""
+        self.codes.extend(codes)
+        n, f = len(self.codes), self.field.frames_per_code
+        ready = n * f if final else self.field.frames_ready(n)
+        if ready <= self.done:
+            return torch.zeros(0, self.vqvae.config.input_dim)
+        lo, hi = self.field.codes_read(self.done, ready - 1)
+        lo, hi = max(lo, 0), min(hi, n - 1)  # the sequence's true ends: zero padding as in one shot
+        window = torch.tensor(self.codes[lo:hi + 1], device=self.vqvae.quantizer.codebook.device)
+        frames = self.vqvae.decode(window[None])[0]  # (f * (hi - lo + 1), D)
+        out = frames[self.done - lo * f:ready - lo * f]
+        self.done = ready
+        return out
+
+
+class JointsStream:
+    """De-normalised feature chunks -> joints, the root continued from the chunk before."""
+
+    def __init__(self, skeleton: str):
+        self.skeleton = skeleton
+        self._start = None  # (features of the last frame, its root angle, its root position)
+
+    def push(self, features: torch.Tensor) -> torch.Tensor:  # (n, D) -> (n, J, 3)
+        if len(features) == 0:
+            return features.new_zeros(0, 0, 3)
+        joints = features_to_joints(features, self.skeleton, self._start)
+        turned = features[:-1, 0].sum()  # the root angle is the sum of the earlier frames' y-velocities
+        if self._start is not None:
+            before, angle, _ = self._start
+            turned = turned + angle + before[0]
+        self._start = (features[-1], turned, joints[-1, 0])
+        return joints
+
+
+_DONE = object()
+
+
+class MotionStream:
+    """An iterator of `MotionChunk`s; see the module docstring. Made by `T2MGPT.stream`."""
+
+    def __init__(self, pipe, text: str, generate: Callable[..., list[torch.Tensor]], seed: int | None,
+                 hooks: Sequence[Hook] = ()):
+        self.text, self.seed, self.fps = text, seed, pipe.fps
+        self.normalizer = pipe.normalizer
+        self.decoder = CodeDecoder(pipe.vqvae)
+        self.joints = JointsStream(pipe.skeleton)
+        self.post = None  # a post-processing stage (see the module docstring)
+        self._generate, self._hooks = generate, list(hooks)
+        self._queue: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self._finished = False
+        self._frames = 0  # frames handed out
+        self._thread = threading.Thread(target=self._decode, name="t2mgpt-stream", daemon=True)
+        self._thread.start()
+
+    @property
+    def codes(self) -> np.ndarray:
+        """The codes decoded so far (all of them once the stream is finished)."""
+        return np.asarray(self.decoder.codes, dtype=np.int64)
+
+    # ------------------------------------------------------------------ worker thread
+
+    def _decode(self) -> None:
+        def on_step(step: DecodeStep) -> None:
+            self._queue.put(step.codes[0].tolist())  # codes so far (END last when the row ends)
+
+        try:
+            with torch.inference_mode():
+                codes = self._generate(hooks=[cancel_when(self._stop.is_set), *self._hooks], callback=on_step)
+            self._queue.put(codes[0].tolist())
+            self._queue.put(_DONE)
+        except DecodingCancelled:
+            self._queue.put(_DONE)
+        except BaseException as e:  # handed to the reader, who raises it
+            self._queue.put(e)
+
+    # ------------------------------------------------------------------ reader side
+
+    def __iter__(self) -> "MotionStream":
+        return self
+
+    def __next__(self) -> MotionChunk:
+        while not self._finished:
+            latest, final = None, False
+            for item in self._drain():
+                if isinstance(item, BaseException):
+                    self._finished = True
+                    raise item
+                if item is _DONE:
+                    final = True
+                else:
+                    latest = item
+            chunk = self._chunk(latest, final)
+            if chunk is not None:
+                return chunk
+        raise StopIteration
+
+    def _drain(self) -> list:
+        items = [self._queue.get()]  # wait for one, then take whatever else is there
+        while True:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                return items
+
+    def _chunk(self, latest: list[int] | None, final: bool) -> MotionChunk | None:
+        new = [] if latest is None else latest[len(self.decoder.codes):]
+        new = [c for c in new if c < self.decoder.vqvae.config.nb_code]  # END ends the row
+        x = self.decoder.push(new, final)  # (n, D) normalised
+        with torch.inference_mode():
+            features = self.normalizer.denormalize(x.float())
+            joints = self.joints.push(features)
+        features, joints = features.cpu().numpy(), joints.cpu().numpy()
+        if self.post is not None:
+            features, joints = self._post(features, joints, final)
+        if final:
+            self._finished = True
+        elif len(joints) == 0:
+            return None
+        chunk = MotionChunk(self._frames, features, joints, self.fps, final)
+        self._frames = chunk.end
+        return chunk
+
+    def _post(self, features: np.ndarray, joints: np.ndarray, final: bool) -> tuple[np.ndarray, np.ndarray]:
+        joints, features = self.post.push(joints, features) if len(joints) else (joints[:0], features[:0])
+        if final:
+            rest_joints, rest_features = self.post.finish()
+            joints, features = np.concatenate([joints, rest_joints]), np.concatenate([features, rest_features])
+        return features, joints
+
+    def close(self) -> None:
+        """Stop the decoding (at its next step) and wait for the worker to end."""
+        self._stop.set()
+        self._finished = True
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def __enter__(self) -> "MotionStream":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self._stop.set()
