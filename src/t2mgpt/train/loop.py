@@ -20,7 +20,8 @@ A task provides (see `VQTask` for a complete one):
     loss(net, batch) -> (loss, stats)   stats: 1-d float64 tensor of len(stat_names), detached
     summary(mean_stats, model) -> dict  averaged training statistics to log
     train_line(d), val_line(m) -> str   their log text
-    validate(model) -> dict | None      validation metrics on all ranks (collective), None without val
+    val                    the validation data (None: no validation split)
+    validate(model) -> dict             validation metrics over all ranks (collective)
     fid_input(model)       what the FID validation is called with (rank 0)
     checkpoint(model) -> dict  entries besides the training state (collective)
     size_hint              which options make the model smaller (for an out-of-memory error)
@@ -297,7 +298,7 @@ class _Run:
     def validate(self, step: int) -> None:
         state, log, task = self.state, self.log, self.task
         improved = False
-        metrics = task.validate(state.model)
+        metrics = task.validate(state.model) if task.val is not None else None
         if metrics is not None:
             log.scalars(step, metrics, prefix="val")
             key = "val_" + task.best_key
