@@ -105,6 +105,8 @@ class MotionStream:
     def __init__(self, pipe, text: str, generate: Callable[..., list[torch.Tensor]], seed: int | None,
                  hooks: Sequence[Hook] = ()):
         self.text, self.seed, self.fps = text, seed, pipe.fps
+        self.skeleton, self.model = pipe.skeleton, pipe.name
+        self._parts: list[tuple[np.ndarray, np.ndarray]] = []  # (features, joints) handed out
         self.normalizer = pipe.normalizer
         self.decoder = CodeDecoder(pipe.vqvae)
         self.joints = JointsStream(pipe.skeleton)
@@ -113,6 +115,7 @@ class MotionStream:
         self._queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._finished = False
+        self._complete = False  # the final chunk was handed out
         self._frames = 0  # frames handed out
         self._thread = threading.Thread(target=self._decode, name="t2mgpt-stream", daemon=True)
         self._thread.start()
@@ -178,12 +181,23 @@ class MotionStream:
         if self.post is not None:
             features, joints = self._post(features, joints, final)
         if final:
-            self._finished = True
+            self._finished = self._complete = True
         elif len(joints) == 0:
             return None
         chunk = MotionChunk(self._frames, features, joints, self.fps, final)
         self._frames = chunk.end
+        self._parts.append((features, joints))
         return chunk
+
+    def motion(self, sample: int = 0):
+        """The whole motion as a `GeneratedMotion` (what `pipe(...)` returns), once the stream has ended."""
+        from t2mgpt.pipeline import GeneratedMotion
+
+        if not self._complete:
+            raise RuntimeError("the stream has not been read to its end")
+        return GeneratedMotion(text=self.text, features=np.concatenate([f for f, _ in self._parts]),
+                               joints=np.concatenate([j for _, j in self._parts]), fps=self.fps, tokens=self.codes,
+                               seed=self.seed, skeleton=self.skeleton, model=self.model, sample=sample)
 
     def _post(self, features: np.ndarray, joints: np.ndarray, final: bool) -> tuple[np.ndarray, np.ndarray]:
         joints, features = self.post.push(joints, features) if len(joints) else (joints[:0], features[:0])
