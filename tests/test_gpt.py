@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from t2mgpt.errors import CheckpointError, InputError
-from t2mgpt.models.attention import KVCache
-from t2mgpt.models.gpt import GPTConfig, MotionGPT, sinusoidal_positions
+from t2mgpt.generator.attention import KVCache
+from t2mgpt.generator.gpt import GPTConfig, MotionGPT, sinusoidal_positions
 
 TINY = GPTConfig(num_vq=16, embed_dim=32, clip_dim=8, block_size=21, num_layers=1, n_head=4)
 

@@ -308,18 +308,18 @@ def test_motion_saves_every_format(pipe, tmp_path):
     import imageio.v2 as imageio
 
     m = pipe(["a person walks in a circle"], seconds=1.0, seed=3)[0][0]
-    assert m.save_npy(tmp_path / "j.npy") == tmp_path / "j.npy"
+    assert m.save(tmp_path / "j.npy") == tmp_path / "j.npy"
     np.testing.assert_array_equal(np.load(tmp_path / "j.npy"), m.joints)
-    m.save_npy(tmp_path / "f.npy", what="features")
+    m.save(tmp_path / "f.npy", what="features")
     np.testing.assert_array_equal(np.load(tmp_path / "f.npy"), m.features)
-    doc = json.loads(m.save_json(tmp_path / "m.json").read_text())
+    doc = json.loads(m.save(tmp_path / "m.json").read_text())
     assert doc["text"] == m.text and doc["seed"] == 3 and doc["fps"] == 20.0 and doc["num_frames"] == 20
     assert doc["skeleton"]["joint_names"] == list(HUMANML3D.joint_names)
     np.testing.assert_allclose(doc["joints"], m.joints, atol=5e-4 + 1e-7)
     assert doc == m.to_dict()
     m.save(tmp_path / "m.gif", width=64, height=64)
     assert len(imageio.mimread(tmp_path / "m.gif")) == 20
-    assert "HIERARCHY" in m.save_bvh(tmp_path / "m.bvh").read_text()[:20]
+    assert "HIERARCHY" in m.save(tmp_path / "m.bvh").read_text()[:20]
     with pytest.raises(InputError, match="cannot tell the output format"):
         m.save(tmp_path / "m.txt")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.npy", "j.npy", "m.bvh", "m.gif", "m.json"]

@@ -7,8 +7,11 @@ import math
 import pytest
 import torch
 
-from t2mgpt.models.quantizer import QuantizeEMA, QuantizeEMAReset, QuantizeOrig, QuantizeReset
-from t2mgpt.models.vqvae import VQVAE, VQVAEConfig
+from t2mgpt.tokenizer.quantizers.ema import QuantizeEMA
+from t2mgpt.tokenizer.quantizers.ema_reset import QuantizeEMAReset
+from t2mgpt.tokenizer.quantizers.orig import QuantizeOrig
+from t2mgpt.tokenizer.quantizers.reset import QuantizeReset
+from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
 
 
 

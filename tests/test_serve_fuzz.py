@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from tiny_model import make_tiny_model_dir
 
-from t2mgpt.models.sampling import check_sampling_args
+from t2mgpt.generator.sampling import check_sampling_args
 from t2mgpt.pipeline import GeneratedMotion, T2MGPT
 from t2mgpt.serve import create_app
 

@@ -32,7 +32,7 @@ def train_losses(run_dir) -> dict[int, float]:
 
 
 def test_trains_logs_and_checkpoints(data, tmp_path):
-    from t2mgpt.models.vqvae import VQVAE
+    from t2mgpt.tokenizer.vqvae import VQVAE
 
     run = tmp_path / "run"
     assert train(data, run, "--iters", "60", "--log-every", "10", "--eval-every", "30", "--save-every", "30") == 0
@@ -113,7 +113,7 @@ def test_config_file_flags_and_schedule(data, tmp_path):
     from t2mgpt.cli import build_parser
     from t2mgpt.commands.train_vq import resolve_configs
     from t2mgpt.losses import RECONS_LOSSES
-    from t2mgpt.models.vqvae import VQVAEConfig
+    from t2mgpt.tokenizer.vqvae import VQVAEConfig
     from t2mgpt.train.common import warmup_multistep
     from t2mgpt.train.vq_config import MODEL_FLAGS
     from t2mgpt.train import vq_config

@@ -20,11 +20,12 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import InputError
 from t2mgpt.model_folder import (DEFAULT_MODEL, ModelCard, ModelConfig, load_model_folder, load_text_encoder,
                                  make_config, resolve_model, save_model_folder)
-from t2mgpt.models.gpt import MotionGPT
-from t2mgpt.models.vqvae import VQVAE
+from t2mgpt.generator.gpt import MotionGPT
+from t2mgpt.tokenizer.vqvae import VQVAE
 from t2mgpt.motion.features import features_to_joints
 from t2mgpt.motion.normalize import Normalizer
 from t2mgpt.utils.device import resolve_device
@@ -56,38 +57,19 @@ class GeneratedMotion:
         """Seconds."""
         return self.num_frames / self.fps
 
-    def save(self, path: str | os.PathLike, **options) -> Path:
-        """Write by suffix: .mp4, .gif, .bvh, .npy (joints) or .json. Returns the path."""
-        from t2mgpt.outputs import write_motion
+    def save(self, path: str | os.PathLike, fmt: str | None = None, **options) -> Path:
+        """Write the motion in any registered format (`t2mgpt.export`), by default the one its
+        suffix names: .mp4, .gif, .bvh, .npy (joints; what="features" for features), .json, ...
+        Options go to the format's writer (e.g. scale=100.0 for a BVH in cm). Returns the path."""
+        from t2mgpt.export import write_motion
 
-        return write_motion(self, path, **options)
-
-    def save_mp4(self, path, **render_options) -> Path:
-        return self._save(path, "mp4", **render_options)
-
-    def save_gif(self, path, **render_options) -> Path:
-        return self._save(path, "gif", **render_options)
-
-    def save_bvh(self, path, scale: float = 1.0, rotation_order: str = "auto") -> Path:
-        return self._save(path, "bvh", scale=scale, rotation_order=rotation_order)
-
-    def save_npy(self, path, what: str = "joints") -> Path:
-        """`what`: 'joints' (T, J, 3) or 'features' (T, D)."""
-        return self._save(path, "npy", what=what)
-
-    def save_json(self, path) -> Path:
-        return self._save(path, "json")
+        return write_motion(self, path, fmt, **options)
 
     def to_dict(self) -> dict:
         """Metadata and joints (rounded to mm) as plain Python values (the .json document)."""
-        from t2mgpt.outputs import motion_json
+        from t2mgpt.export.jsondoc import motion_json
 
         return motion_json(self)
-
-    def _save(self, path, fmt: str, **options) -> Path:
-        from t2mgpt.outputs import write_motion
-
-        return write_motion(self, path, fmt, **options)
 
     def __repr__(self) -> str:
         return (f"GeneratedMotion(text={self.text!r}, frames={self.num_frames}, duration={self.duration:.2f}s, "
@@ -102,7 +84,7 @@ class T2MGPT:
                  config: ModelConfig | None = None, name: str | None = None, max_batch: int = MAX_BATCH):
         if config is None:
             if normalizer is None:
-                if vqvae.config.input_dim != 263:
+                if vqvae.config.input_dim != HUMANML3D.feature_dim:
                     raise InputError("pass the normaliser (mean/std) of the training data; only HumanML3D's "
                                      "statistics are shipped")
                 normalizer = Normalizer.humanml3d()

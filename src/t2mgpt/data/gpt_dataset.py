@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from t2mgpt.data.humanml3d import load_stats, read_captions, read_split
+from t2mgpt.data.spec import HUMANML3D, spec_for_dim
 from t2mgpt.data.vq_dataset import DataPosition
 from t2mgpt.errors import DataError
 
@@ -77,7 +78,7 @@ class CodeCaptionPairs:
             nb_code = int(manifest["nb_code"])
         self.nb_code = int(nb_code)
         if fps is None:
-            fps = 12.5 if load_stats(data_dir)[0].shape[0] == 251 else 20.0  # as HumanML3DDataset.fps
+            fps = spec_for_dim(load_stats(data_dir)[0].shape[0], default=HUMANML3D).fps  # as HumanML3DDataset.fps
         if frames_per_code is None:
             frames_per_code = int(manifest.get("frames_per_code", 4)) if manifest else 4
         self.split, self.max_codes, self.fps, self.frames_per_code = split, max_codes, fps, frames_per_code

@@ -13,17 +13,16 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Sequence
 
 import torch
 import torch.nn as nn
 
-from t2mgpt.errors import CheckpointError, InputError
-from t2mgpt.models.attention import Block, KVCache
-from t2mgpt.models.sampling import (check_sampling_args, filter_logits, row_seeds, row_uniforms,
-                                    sample_with_uniforms)
+from t2mgpt.errors import InputError
+from t2mgpt.generator.attention import Block, KVCache
+from t2mgpt.generator.sampling import (check_sampling_args, filter_logits, row_seeds, row_uniforms,
+                                       sample_with_uniforms)
 
 
 @dataclass
@@ -319,170 +318,12 @@ class MotionGPT(nn.Module):
         to the released model's 16 only for width-1024 checkpoints and must be passed otherwise.
         The model is returned in eval mode, on CPU.
         """
-        from t2mgpt.utils.io import safe_torch_load
+        from t2mgpt.io.original import gpt_from_original
 
-        ckpt = safe_torch_load(path)
-        sd = _original_trans_state_dict(ckpt, path)
-        config = _config_from_original(sd, hparams, path)
-        model = cls(config)
-        missing, unexpected = model.load_state_dict(_convert_original(sd, config, path), strict=False)
-        if missing or unexpected:
-            raise CheckpointError(f"{path}: weights do not fit the transformer (missing {missing[:4]}, "
-                                  f"unexpected {unexpected[:4]}); is it a T2M-GPT transformer checkpoint?")
-        return model.eval()
+        return gpt_from_original(path, **hparams)
 
     def original_state_dict(self) -> dict[str, torch.Tensor]:
         """The weights in the original code's layout (save as `{'trans': ...}` for its scripts)."""
-        c = self.config
-        sd = {
-            "trans_base.tok_emb.weight": self.tok_emb.weight,
-            "trans_base.cond_emb.weight": self.cond_emb.weight,
-            "trans_base.cond_emb.bias": self.cond_emb.bias,
-            # unused by the original forward, but its module expects the key
-            "trans_base.pos_embedding.weight": torch.zeros(c.block_size, c.embed_dim),
-            "trans_base.pos_embed.embed": self.pos_emb[:, None, :],
-        }
-        mask = torch.tril(torch.ones(c.block_size, c.block_size)).view(1, 1, c.block_size, c.block_size)
-        for stack, blocks in (("trans_base", self.base_blocks), ("trans_head", self.head_blocks)):
-            for i, b in enumerate(blocks):
-                p = f"{stack}.blocks.{i}."
-                q, k, v = b.attn.qkv.weight.chunk(3, dim=0)
-                qb, kb, vb = b.attn.qkv.bias.chunk(3, dim=0)
-                sd.update({
-                    p + "ln1.weight": b.ln1.weight, p + "ln1.bias": b.ln1.bias,
-                    p + "ln2.weight": b.ln2.weight, p + "ln2.bias": b.ln2.bias,
-                    p + "attn.mask": mask,
-                    p + "attn.key.weight": k, p + "attn.key.bias": kb,
-                    p + "attn.query.weight": q, p + "attn.query.bias": qb,
-                    p + "attn.value.weight": v, p + "attn.value.bias": vb,
-                    p + "attn.proj.weight": b.attn.proj.weight, p + "attn.proj.bias": b.attn.proj.bias,
-                    p + "mlp.0.weight": b.mlp.fc.weight, p + "mlp.0.bias": b.mlp.fc.bias,
-                    p + "mlp.2.weight": b.mlp.proj.weight, p + "mlp.2.bias": b.mlp.proj.bias,
-                })
-        sd["trans_head.ln_f.weight"] = self.ln_f.weight
-        sd["trans_head.ln_f.bias"] = self.ln_f.bias
-        sd["trans_head.head.weight"] = self.head.weight
-        return {k: v.detach().clone().cpu() for k, v in sd.items()}
+        from t2mgpt.io.original import gpt_original_state_dict
 
-
-# -------------------------------------------------------------------- original-format helpers
-
-_ALIASES = {"nb_code": "num_vq", "embed_dim_gpt": "embed_dim", "n_head_gpt": "n_head", "ff_rate": "fc_rate"}
-
-
-def _original_trans_state_dict(ckpt, path) -> dict[str, torch.Tensor]:
-    if not isinstance(ckpt, dict):
-        raise CheckpointError(f"{path} holds a {type(ckpt).__name__}, not a checkpoint dict of the "
-                              f"original T2M-GPT code")
-    if "trans" not in ckpt:
-        hint = ""
-        if "net" in ckpt:
-            hint = " It has a 'net' entry: it looks like a VQ-VAE checkpoint; load it with VQVAE.from_original."
-        elif any(str(k).startswith("trans_base.") for k in ckpt):
-            ckpt = {"trans": ckpt}  # a bare state dict of the transformer
-        if "trans" not in ckpt:
-            raise CheckpointError(f"{path} has no 'trans' entry (keys: {sorted(map(str, ckpt))[:6]}); it is not an "
-                                  f"original T2M-GPT transformer checkpoint.{hint}")
-    sd = ckpt["trans"]
-    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise CheckpointError(f"{path}: 'trans' is not a state dict of tensors")
-    sd = {k[len("module."):] if k.startswith("module.") else k: v for k, v in sd.items()}  # DataParallel
-    needed = ["trans_base.tok_emb.weight", "trans_base.cond_emb.weight", "trans_base.pos_embed.embed",
-              "trans_head.head.weight", "trans_head.ln_f.weight"]
-    missing = [k for k in needed if k not in sd]
-    if missing:
-        raise CheckpointError(f"{path}: 'trans' lacks {missing}; it is not a T2M-GPT transformer state dict")
-    for k, v in sd.items():
-        if v.is_floating_point() and not torch.isfinite(v).all():
-            raise CheckpointError(f"{path}: weight {k} contains NaN or inf; the checkpoint is corrupt")
-    return sd
-
-
-def _config_from_original(sd: dict[str, torch.Tensor], hparams: dict, path) -> GPTConfig:
-    given = {}
-    names = {f.name for f in fields(GPTConfig)}
-    for k, v in hparams.items():
-        name = _ALIASES.get(k, k)
-        if name not in names:
-            raise InputError(f"unknown hyper-parameter {k!r}; expected some of {sorted(names)}")
-        given[name] = v
-
-    def count_blocks(stack: str) -> int:
-        ids = {int(m.group(1)) for k in sd for m in [re.match(rf"{stack}\.blocks\.(\d+)\.", k)] if m}
-        return len(ids)
-
-    tok, cond, pos = sd["trans_base.tok_emb.weight"], sd["trans_base.cond_emb.weight"], sd["trans_base.pos_embed.embed"]
-    embed_dim = tok.shape[1]
-    fc = sd.get("trans_base.blocks.0.mlp.0.weight")
-    found = {
-        "num_vq": (tok.shape[0] - 2, "the code embedding has num_vq + 2 rows"),
-        "embed_dim": (embed_dim, "the code embedding width"),
-        "clip_dim": (cond.shape[1], "the text projection's input size"),
-        "block_size": (pos.shape[0], "the position table length"),
-        "num_layers": (count_blocks("trans_base"), "blocks in trans_base"),
-    }
-    if fc is not None:
-        found["fc_rate"] = (fc.shape[0] // embed_dim, "the MLP hidden size / embed_dim")
-    for name, (value, why) in found.items():
-        if name in given and given[name] != value:
-            raise CheckpointError(f"{path} was trained with {name}={value} ({why}), but {name}={given[name]} was "
-                                  f"given; the {name} hyper-parameter is probably wrong")
-    heads = count_blocks("trans_head")
-    if heads != found["num_layers"][0]:
-        raise CheckpointError(f"{path} has {found['num_layers'][0]} base blocks but {heads} head blocks; "
-                              f"the original uses num_layers blocks in each stack")
-    if sd["trans_head.head.weight"].shape[0] != found["num_vq"][0] + 1:
-        raise CheckpointError(f"{path}: the output head has {sd['trans_head.head.weight'].shape[0]} classes, "
-                              f"expected num_vq + 1 = {found['num_vq'][0] + 1}; the file is inconsistent")
-    values = {**{k: v for k, (v, _) in found.items()}, **given}
-    if "n_head" not in given and embed_dim != GPTConfig.embed_dim:
-        # the head count leaves no trace in the weights: guessing wrong would load silently and be wrong
-        raise CheckpointError(f"{path} has embed_dim={embed_dim}, not the released model's {GPTConfig.embed_dim}, "
-                              f"so its number of attention heads is unknown: pass n_head=... (the original "
-                              f"--n-head-gpt used for training)")
-    n_head = values.get("n_head", GPTConfig.n_head)
-    if embed_dim % n_head:
-        raise CheckpointError(f"embed_dim={embed_dim} is not divisible by n_head={n_head}; "
-                              f"the n_head hyper-parameter is probably wrong")
-    return GPTConfig(**values)
-
-
-def _convert_original(sd: dict[str, torch.Tensor], c: GPTConfig, path) -> dict[str, torch.Tensor]:
-    """Original key layout -> this module's (fused q/k/v; unused keys dropped)."""
-
-    def get(key: str, shape: tuple[int, ...]) -> torch.Tensor:
-        if key not in sd:
-            raise CheckpointError(f"{path}: weight {key} is missing; the checkpoint is incomplete")
-        t = sd[key].float()
-        if tuple(t.shape) != shape:
-            raise CheckpointError(f"{path}: {key} has shape {tuple(t.shape)}, expected {shape} for {c}; "
-                                  f"check the hyper-parameters (fc_rate? n_head?)")
-        return t
-
-    C, V = c.embed_dim, c.num_vq
-    out = {
-        "tok_emb.weight": get("trans_base.tok_emb.weight", (V + 2, C)),
-        "cond_emb.weight": get("trans_base.cond_emb.weight", (C, c.clip_dim)),
-        "cond_emb.bias": get("trans_base.cond_emb.bias", (C,)),
-        "pos_emb": get("trans_base.pos_embed.embed", (c.block_size, 1, C))[:, 0],
-        "ln_f.weight": get("trans_head.ln_f.weight", (C,)),
-        "ln_f.bias": get("trans_head.ln_f.bias", (C,)),
-        "head.weight": get("trans_head.head.weight", (V + 1, C)),
-    }
-    H = c.fc_rate * C
-    for stack, mine in (("trans_base", "base_blocks"), ("trans_head", "head_blocks")):
-        for i in range(c.num_layers):
-            p, q = f"{stack}.blocks.{i}.", f"{mine}.{i}."
-            for ln in ("ln1", "ln2"):
-                out[q + ln + ".weight"] = get(p + ln + ".weight", (C,))
-                out[q + ln + ".bias"] = get(p + ln + ".bias", (C,))
-            qkv = ("query", "key", "value")  # fused in this order
-            out[q + "attn.qkv.weight"] = torch.cat([get(p + f"attn.{n}.weight", (C, C)) for n in qkv])
-            out[q + "attn.qkv.bias"] = torch.cat([get(p + f"attn.{n}.bias", (C,)) for n in qkv])
-            out[q + "attn.proj.weight"] = get(p + "attn.proj.weight", (C, C))
-            out[q + "attn.proj.bias"] = get(p + "attn.proj.bias", (C,))
-            out[q + "mlp.fc.weight"] = get(p + "mlp.0.weight", (H, C))
-            out[q + "mlp.fc.bias"] = get(p + "mlp.0.bias", (H,))
-            out[q + "mlp.proj.weight"] = get(p + "mlp.2.weight", (C, H))
-            out[q + "mlp.proj.bias"] = get(p + "mlp.2.bias", (C,))
-    return out
+        return gpt_original_state_dict(self)

@@ -1,0 +1,1 @@
+"""Reading and writing models: original-checkpoint conversion (original.py), ..."""
