@@ -100,7 +100,7 @@ def test_a_new_format_is_one_file(csv_format, tiny_dir, pipe, ref_motion, tmp_pa
         assert "csv" in c.get("/api/info").json()["formats"]
         schema = c.get("/openapi.json").json()
         path = schema["paths"]["/api/motions/{motion_id}.{fmt}"]["get"]
-        assert schema["components"]["schemas"]["Format"]["enum"] == ["bvh", "csv", "json", "mp4", "npy"]
+        assert schema["components"]["schemas"]["Format"]["enum"] == ["bvh", "csv", "json", "mp4", "npy", "npz"]
         assert "text/csv" in path["responses"]["200"]["content"]
 
 

@@ -112,9 +112,11 @@ class FootCleanup:
             ankle_target[:, 1] = np.maximum(ankle_target[:, 1], self.cfg.floor)
             toe_target[:, 1] = np.maximum(toe_target[:, 1], self.cfg.floor)
             forward = pos[:, toe] - pos[:, ankle]  # knees bend the way the feet point, if the leg is straight
-            out[:, knee], out[:, ankle] = two_bone_ik(pos[:, hip], pos[:, knee], pos[:, ankle], ankle_target, forward)
-            out[:, toe] = _aim_above_floor(out[:, ankle], toe_target, np.linalg.norm(forward, axis=-1),
-                                           unit(forward), self.cfg.floor)
+            moved = np.abs(ankle_target - pos[:, ankle]).max(-1) + np.abs(toe_target - pos[:, toe]).max(-1) > 0
+            knee_, ankle_ = two_bone_ik(pos[:, hip], pos[:, knee], pos[:, ankle], ankle_target, forward)
+            toe_ = _aim_above_floor(ankle_, toe_target, np.linalg.norm(forward, axis=-1), unit(forward), self.cfg.floor)
+            for j, new in ((knee, knee_), (ankle, ankle_), (toe, toe_)):  # feet that need nothing keep their pose
+                out[:, j] = np.where(moved[:, None], new, pos[:, j])
         return out
 
 
@@ -137,8 +139,8 @@ def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np
                 hint: np.ndarray | None = None):
     """New (knee, ankle) positions (n, 3) reaching `target` with the bone lengths of hip-knee-ankle.
 
-    The knee stays in the plane through hip, target and the old knee (nudged 2 cm along `hint`
-    (n, 3), so that a straight leg bends the way it points); out of reach, the leg stretches towards the target (or folds,
+    The knee stays in the plane through hip, target and the old knee (nudged along `hint` (n, 3)
+    when the leg is nearly straight, so that it bends the way the foot points); out of reach, the leg stretches towards the target (or folds,
     when it is too near).
     """
     upper = np.linalg.norm(knee - hip, axis=-1, keepdims=True)
@@ -149,8 +151,9 @@ def two_bone_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np
     u = unit(reach)
     u = np.where(dist > 1e-9, u, unit(ankle - hip))
     bend = knee - hip
-    if hint is not None:  # a small bias the way the foot points keeps the knee steady when the leg is straight
-        bend = bend + 0.02 * unit(hint)
+    if hint is not None:  # a bias the way the foot points keeps the knee steady when the leg is ~straight
+        off_line = np.linalg.norm(bend - (bend * u).sum(-1, keepdims=True) * u, axis=-1, keepdims=True)
+        bend = bend + 0.02 * np.clip(1 - off_line / 0.02, 0.0, 1.0) * unit(hint)
     pole = unit(bend - (bend * u).sum(-1, keepdims=True) * u)  # knee direction, perpendicular to u
     cos_a = np.clip((upper ** 2 + d ** 2 - lower ** 2) / (2 * upper * d), -1.0, 1.0)
     new_knee = hip + upper * (cos_a * u + np.sqrt(1 - cos_a ** 2) * pole)

@@ -23,10 +23,10 @@ class PostProcessor:
     """Streaming post-processing; `push` returns the frames that are final as a `RigidMotion`."""
 
     def __init__(self, skeleton: str | Skeleton, fps: float = 20.0, cleanup: bool = True,
-                 config: CleanupConfig = CleanupConfig(), offsets: np.ndarray | None = None):
+                 config: CleanupConfig = CleanupConfig(), lengths: np.ndarray | None = None):
         self.skeleton = get_skeleton(skeleton)
         self.fps = float(fps)
-        self.fitter = RigidFitter(self.skeleton, fps, offsets)
+        self.fitter = RigidFitter(self.skeleton, fps, lengths)
         self.cleaner = FootCleanup(self.skeleton, fps, config) if cleanup else None
         self._channels: list[np.ndarray] = []  # channels of frames the fitter still holds
         self._last: np.ndarray | None = None
@@ -63,10 +63,12 @@ class PostProcessor:
 
 def postprocess(joints, skeleton: str | Skeleton | None = None, fps: float = 20.0,
                 channels: np.ndarray | None = None, cleanup: bool = True,
-                config: CleanupConfig = CleanupConfig()) -> RigidMotion:
+                config: CleanupConfig = CleanupConfig(), lengths: np.ndarray | None = None) -> RigidMotion:
     """The rigid, foot-cleaned motion of joint positions (T, J, 3) (see the module docstring).
 
     `channels`: the model's foot contacts (T, 4) (the last 4 feature channels), if known.
+    `lengths`: bone lengths (J,) to use (generated motion: `reference_lengths`); default: the
+    motion's own.
     """
     from t2mgpt.motion.validate import validate_joints
 
@@ -74,11 +76,15 @@ def postprocess(joints, skeleton: str | Skeleton | None = None, fps: float = 20.
     sk = validate_joints(joints, skeleton, min_frames=2)
     if not (np.isfinite(fps) and fps > 0):
         raise InputError(f"fps must be a positive number, got {fps}")
+    parents = np.array(sk.parents)
+    if np.abs(joints[:, 1:] - joints[:, parents[1:]]).max(initial=0.0) <= 1e-6:
+        raise InputError("all joints sit at one point in every frame (every bone has zero length), so there is "
+                         "no pose to export; check that this is the right motion file")
     if channels is not None:
         channels = np.asarray(channels, dtype=np.float64)
         if channels.shape != (len(joints), 4) or not np.isfinite(channels).all():
             raise InputError(f"foot contacts must be finite, of shape ({len(joints)}, 4); got {channels.shape}")
-    post = PostProcessor(sk, fps, cleanup, config)
+    post = PostProcessor(sk, fps, cleanup, config, lengths)
     return concat([post.push(joints, channels), post.finish()])
 
 

@@ -7,9 +7,11 @@ offsets and per-frame local rotations, so every output agrees exactly and every 
 its length (to float rounding).
 
 The skeleton (see `rest_offsets`):
-* bone lengths: the dataset's target skeleton (`default_offsets`: every HumanML3D training
-  motion was retargeted onto it, so it is what a model learned to draw), known before the
-  first frame. Skeletons that ship none (KIT-ML) take the median lengths of the first frames.
+* bone lengths: for generated motion, the dataset's target skeleton (`reference_lengths`:
+  every HumanML3D training motion was retargeted onto it, so it is what a model learned to
+  draw, and every motion of a model gets the same bones), known before the first frame. Joints
+  from elsewhere (files, mocap, skeletons that ship none such as KIT-ML) keep their own: the
+  median lengths of their first `CONFIG_FRAMES` frames (exact for a rigid input).
 * rest pose: a T-pose (legs down, arms out sideways, feet forward, head up, y up, facing +z).
   The children of a joint with several of them (pelvis: hips + spine; spine3: neck + collars)
   keep the angles between them that the motion shows in its first `CONFIG_FRAMES` frames
@@ -32,7 +34,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from t2mgpt.errors import InputError
 from t2mgpt.motion.quaternion import matrix_to_quaternion, qbetween, qinv, qmul, qrot
 from t2mgpt.motion.skeleton import Skeleton, get_skeleton
 
@@ -100,15 +101,16 @@ def forward_kinematics(rotations: np.ndarray, root: np.ndarray, offsets: np.ndar
     return pos
 
 
-def reference_lengths(skeleton: Skeleton, joints: np.ndarray | None = None) -> np.ndarray:
-    """Bone lengths (J,) (root: 0): the dataset's target skeleton, else medians over `joints`."""
+def reference_lengths(skeleton: Skeleton) -> np.ndarray | None:
+    """Bone lengths (J,) of the dataset's target skeleton (root: 0), or None if none is shipped."""
     from t2mgpt.motion.kinematics import default_offsets
 
     offsets = default_offsets(skeleton)
-    if offsets is not None:
-        return np.linalg.norm(offsets, axis=-1)
-    if joints is None:
-        raise InputError(f"the {skeleton.name} skeleton ships no reference bone lengths; give joints to measure")
+    return None if offsets is None else np.linalg.norm(offsets, axis=-1)
+
+
+def measured_lengths(joints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """Median bone lengths (J,) of joint positions (T, J, 3) (root: 0)."""
     parents = np.array(skeleton.parents)
     lengths = np.zeros(skeleton.num_joints)
     lengths[1:] = np.median(np.linalg.norm(joints[:, 1:] - joints[:, parents[1:]], axis=-1), axis=0)
@@ -116,11 +118,12 @@ def reference_lengths(skeleton: Skeleton, joints: np.ndarray | None = None) -> n
 
 
 def rest_offsets(joints: np.ndarray, skeleton: Skeleton, lengths: np.ndarray | None = None) -> np.ndarray:
-    """T-pose rest offsets (J, 3) for a motion, from its first frames (see the module docstring)."""
+    """T-pose rest offsets (J, 3) of a motion: `lengths` (J,) (default: measured on its first
+    `CONFIG_FRAMES` frames) along T-pose directions with the multi-child configurations of those
+    frames."""
     head = joints[:CONFIG_FRAMES]
-    if lengths is None:
-        lengths = reference_lengths(skeleton, head)
-    return rest_directions(head, skeleton) * np.asarray(lengths, dtype=np.float64)[:, None]
+    lengths = measured_lengths(head, skeleton) if lengths is None else np.asarray(lengths, dtype=np.float64)
+    return rest_directions(head, skeleton) * lengths[:, None]
 
 
 def rest_directions(joints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
@@ -179,10 +182,11 @@ class RigidFitter:
     after that every chunk is fitted on arrival. Concatenated chunks equal the one-shot fit.
     """
 
-    def __init__(self, skeleton: str | Skeleton, fps: float = 20.0, offsets: np.ndarray | None = None):
+    def __init__(self, skeleton: str | Skeleton, fps: float = 20.0, lengths: np.ndarray | None = None):
         self.skeleton = get_skeleton(skeleton)
         self.fps = float(fps)
-        self.offsets = None if offsets is None else np.asarray(offsets, dtype=np.float64)
+        self.lengths = lengths
+        self.offsets: np.ndarray | None = None
         self._pending: list[np.ndarray] = []
         self._last: np.ndarray | None = None  # last emitted rotations (J, 4), for sign continuity
 
@@ -203,7 +207,7 @@ class RigidFitter:
         joints = np.concatenate(self._pending)
         self._pending = []
         if self.offsets is None:
-            self.offsets = rest_offsets(joints, self.skeleton)
+            self.offsets = rest_offsets(joints, self.skeleton, self.lengths)
         rotations = continuous(solve_rotations(joints, self.skeleton, self.offsets), self._last)
         if len(rotations):
             self._last = rotations[-1]
