@@ -15,7 +15,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -24,6 +24,7 @@ from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import InputError
 from t2mgpt.model_folder import (DEFAULT_MODEL, ModelCard, ModelConfig, load_model_folder, load_text_encoder,
                                  make_config, resolve_model, save_model_folder)
+from t2mgpt.generator.decoding import DecodeStep, Hook
 from t2mgpt.generator.gpt import MotionGPT
 from t2mgpt.tokenizer.vqvae import VQVAE
 from t2mgpt.motion.features import features_to_joints
@@ -222,7 +223,10 @@ class T2MGPT:
     @torch.inference_mode()
     def __call__(self, texts: str | Sequence[str], num_samples: int = 1, seconds: float | None = None,
                  temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                 seed: int | None = None, greedy: bool = False, cleanup: bool = True) -> list[list[GeneratedMotion]]:
+                 seed: int | None = None, greedy: bool = False, *, prefix_codes=None,
+                 fixed_codes: Sequence[dict[int, int] | None] | None = None, hooks: Sequence[Hook] = (),
+                 callback: Callable[[DecodeStep], None] | None = None,
+                 cleanup: bool = True) -> list[list[GeneratedMotion]]:
         """Generate `num_samples` motions per prompt. Returns `[prompt][sample]` GeneratedMotions.
 
         - seconds: exact length, rounded to the nearest code (0.2 s at 20 fps); None lets the
@@ -231,6 +235,12 @@ class T2MGPT:
           motion is reproduced by `pipe([text], seed=motion.seed, ...)`; None draws fresh seeds.
         - temperature / top_k / top_p shape the sampling; greedy=True takes the most likely code
           (then all samples of a prompt are equal).
+        - prefix_codes: codes every motion starts with (e.g. another motion's `.tokens`), or one
+          sequence per motion (prompt-major, prompts x samples); fixed_codes: per motion a
+          {position: code} dict of codes kept in place.
+        - hooks: `hook(step) -> logits | None` at every decoding step (constraints; raise
+          `StopDecoding` / `DecodingCancelled` to stop); callback: `callback(step)` after each
+          step, with the codes so far (streaming, progress). See `t2mgpt.generator.decoding`.
         - cleanup: pin the feet the model puts on the ground (`t2mgpt.motion.cleanup`); the
           rigid skeleton fit always runs.
         """
@@ -248,7 +258,8 @@ class T2MGPT:
         features = features.repeat_interleave(num_samples, dim=0)  # (P * S, dim), prompt-major
         codes = self.gpt.generate(
             features, greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p,
-            min_tokens=n_tokens or 0, max_tokens=n_tokens, seed=seeds,
+            min_tokens=n_tokens or 0, max_tokens=n_tokens, seed=seeds, prefix=prefix_codes, fixed=fixed_codes,
+            hooks=hooks, callback=callback,
         )
         feats, joints = self.decode(codes)
         out: list[list[GeneratedMotion]] = []
@@ -273,24 +284,12 @@ class T2MGPT:
 
     @torch.inference_mode()
     def decode(self, codes: Sequence[torch.Tensor]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Code sequences -> (de-normalised features (T, D), joints (T, J, 3)) per sequence.
-
-        Sequences of equal length are decoded together (the decoder's convolutions see the
-        whole sequence, so padding would change the result).
-        """
-        feats: list[np.ndarray | None] = [None] * len(codes)
-        joints: list[np.ndarray | None] = [None] * len(codes)
-        by_length: dict[int, list[int]] = {}
-        for k, c in enumerate(codes):
-            by_length.setdefault(int(c.numel()), []).append(k)
-        for n, rows in by_length.items():
-            batch = torch.stack([codes[k].reshape(n) for k in rows]).to(self.device)  # (b, N)
-            x = self.vqvae.decode(batch)  # (b, 4N, D) normalised
+        """Code sequences -> (de-normalised features (T, D), joints (T, J, 3)) per sequence."""
+        feats, joints = [], []
+        for x in self.vqvae.decode_each(codes):  # (4N, D) normalised
             x = self.normalizer.denormalize(x.float())
-            j = features_to_joints(x, self.config.skeleton)  # (b, 4N, J, 3)
-            x, j = x.cpu().numpy(), j.cpu().numpy()
-            for r, k in enumerate(rows):
-                feats[k], joints[k] = x[r], j[r]
+            feats.append(x.cpu().numpy())
+            joints.append(features_to_joints(x, self.config.skeleton).cpu().numpy())  # (4N, J, 3)
         return feats, joints
 
     # ------------------------------------------------------------------ checks

@@ -1,1 +1,1 @@
-"""Reading and writing models: original-checkpoint conversion (original.py), ..."""
+"""Reading and writing models; `original.py` converts the original T2M-GPT checkpoints."""
