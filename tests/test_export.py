@@ -100,7 +100,7 @@ def test_a_new_format_is_one_file(csv_format, tiny_dir, pipe, ref_motion, tmp_pa
         assert "csv" in c.get("/api/info").json()["formats"]
         schema = c.get("/openapi.json").json()
         path = schema["paths"]["/api/motions/{motion_id}.{fmt}"]["get"]
-        assert schema["components"]["schemas"]["Format"]["enum"] == ["bvh", "csv", "json", "mp4", "npy", "npz"]
+        assert schema["components"]["schemas"]["Format"]["enum"] == ["bvh", "csv", "glb", "json", "mp4", "npy", "npz"]
         assert "text/csv" in path["responses"]["200"]["content"]
 
 
@@ -138,7 +138,7 @@ def test_options_and_names_are_checked(pipe, tmp_path):
         m.save(tmp_path / "m.bvh", width=3)
     with pytest.raises(InputError, match="json takes no options; got scale"):
         m.save(tmp_path / "m.json", scale=2.0)
-    with pytest.raises(InputError, match="unknown output format 'fbx'; choose from bvh, gif, json, mp4, npy"):
+    with pytest.raises(InputError, match="unknown output format 'fbx'; choose from bvh, gif, glb, json, mp4, npy, npz"):
         m.save(tmp_path / "m.bvh", "fbx")
     m.save(tmp_path / "m.txt", "json")  # an explicit format beats the suffix
     assert json.loads((tmp_path / "m.txt").read_text())["text"] == "a person walks"

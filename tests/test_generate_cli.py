@@ -241,4 +241,4 @@ def test_help(capsys):
         main(["generate", "--help"])
     assert e.value.code == 0
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
-    assert "--out-dir" in text and "t2mgpt-cmu-demo" in text and "bvh, gif, json, mp4, npy, npz" in text
+    assert "--out-dir" in text and "t2mgpt-cmu-demo" in text and "bvh, gif, glb, json, mp4, npy, npz" in text

@@ -13,7 +13,8 @@ File conventions
   legs down, arms straight out sideways, head up; siblings that hang off one joint (hips and
   spine off the pelvis, neck and collars off spine3) keep the angles between them that the
   motion has. The root OFFSET is 0, so readers that add the root OFFSET to its position
-  channels and readers that replace it agree.
+  channels and readers that replace it agree. `rig="mixamo"|"ue5"` renames the joints and
+  changes the rest pose for those tools (`_rigs.py`); the joint positions stay the same.
 * Channels: the root has `Xposition Yposition Zposition` then three rotations; every other
   joint three rotations. As always in BVH, rotation channels listed as `Zrotation Xrotation
   Yrotation` mean the local rotation Rz @ Rx @ Ry (intrinsic z, then x, then y; column vectors),
@@ -43,6 +44,7 @@ import numpy as np
 
 from t2mgpt.errors import InputError
 from t2mgpt.export import Format, MotionData, Option, register, rigid_of
+from t2mgpt.export._rigs import RIG_OPTION, apply_rig
 from t2mgpt.motion.rigid import RigidMotion
 from t2mgpt.motion.skeleton import Skeleton
 
@@ -60,6 +62,7 @@ class BVHAnimation:
     root_positions: np.ndarray  # (T, 3)
     rotations: np.ndarray  # (T, J, 4) local unit quaternions (w, x, y, z)
     fps: float = 20.0
+    names: tuple[str, ...] | None = None  # joint names in the file (default: the skeleton's)
 
     @property
     def num_frames(self) -> int:
@@ -89,8 +92,8 @@ def write_bvh(path: str | os.PathLike, joints, skeleton: str | Skeleton | None =
     return FORMAT.save(motion, path, scale=scale, rotation_order=rotation_order)
 
 
-def _encode(motion, scale: float = 1.0, rotation_order: str = "auto") -> bytes:
-    return animation(rigid_of(motion)).to_string(scale, rotation_order).encode("ascii")
+def _encode(motion, scale: float = 1.0, rotation_order: str = "auto", rig: str = "smpl") -> bytes:
+    return animation(*apply_rig(rigid_of(motion), rig)).to_string(scale, rotation_order).encode("ascii")
 
 
 def _length_unit(text: str) -> float:
@@ -105,7 +108,8 @@ FORMAT = register(Format(
                              "Python: a factor (100 for cm)", parse=_length_unit, choices=("m", "cm")),
              Option("rotation_order", "bvh: Euler order of the rotation channels: auto (per joint, away from "
                                       "gimbal lock; default) or one order for every joint",
-                    choices=("auto",) + EULER_ORDERS)),
+                    choices=("auto",) + EULER_ORDERS),
+             RIG_OPTION),
 ))
 
 
@@ -117,12 +121,12 @@ def joints_to_animation(joints, skeleton: str | Skeleton | None = None,
     return animation(postprocess(joints, skeleton, fps, cleanup=False))
 
 
-def animation(rigid: RigidMotion) -> BVHAnimation:
+def animation(rigid: RigidMotion, names: tuple[str, ...] | None = None) -> BVHAnimation:
     """The BVH animation of a rigid motion: same offsets, root positions and rotations."""
     sk = rigid.skeleton
     leaves = np.array([not kids for kids in sk.children])
     return BVHAnimation(skeleton=sk, offsets=rigid.offsets, end_sites=np.where(leaves[:, None], 0.5 * rigid.offsets, 0.0),
-                        root_positions=rigid.root, rotations=rigid.rotations, fps=rigid.fps)
+                        root_positions=rigid.root, rotations=rigid.rotations, fps=rigid.fps, names=names)
 
 
 def euler_angles(quats: np.ndarray, order: str) -> np.ndarray:
@@ -144,7 +148,7 @@ def _format(anim: BVHAnimation, scale: float, rotation_order: str) -> str:
         raise InputError(f"scale must be a positive number, got {scale}")
     orders = _choose_orders(anim.rotations, rotation_order)
     order = sk.preorder
-    names = [n.replace(" ", "_") for n in sk.joint_names]
+    names = [n.replace(" ", "_") for n in (anim.names or sk.joint_names)]
     children = sk.children
 
     lines = ["HIERARCHY"]

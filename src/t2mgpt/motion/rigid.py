@@ -225,6 +225,8 @@ def unit(v: np.ndarray) -> np.ndarray:
 
 def swing(rest: np.ndarray, bone: np.ndarray) -> np.ndarray:
     """Shortest-arc quaternions (T, 4) turning `rest` (3,) onto `bone` (T, 3); identity for empty bones."""
+    if np.linalg.norm(rest) <= _EPS:  # a bone of length 0 has no direction to turn
+        return np.tile(_IDENTITY, (len(bone), 1))
     bone = np.where(np.linalg.norm(bone, axis=-1, keepdims=True) > _EPS, bone, rest)
     return qbetween(np.broadcast_to(rest, bone.shape), bone)
 
