@@ -162,7 +162,7 @@ def test_bytes_and_files_agree_for_every_format(pipe, tmp_path):
 
 def test_options_and_names_are_checked(pipe, tmp_path):
     m = pipe(["a person walks"], seconds=0.8, seed=0)[0][0]
-    with pytest.raises(InputError, match="bvh takes rotation_order, scale; got width"):
+    with pytest.raises(InputError, match="bvh takes rig, rotation_order, scale; got width"):
         m.save(tmp_path / "m.bvh", width=3)
     with pytest.raises(InputError, match="json takes no options; got scale"):
         m.save(tmp_path / "m.json", scale=2.0)
