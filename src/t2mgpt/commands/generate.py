@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from t2mgpt.model_folder import DEFAULT_MODEL
+from t2mgpt.io.lookup import DEFAULT_MODEL
 
 NAME = "generate"
 HELP = "Generate 3D human motions from text prompts and write them as video, BVH, NPY or JSON files."
