@@ -56,9 +56,11 @@ class MiniLMEncoder(TextEncoder):
         with quiet_transformers():
             try:
                 tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-                model = AutoModel.from_pretrained(folder, local_files_only=True)
+                # safetensors only: a pytorch_model.bin is a pickle, which could run code
+                model = AutoModel.from_pretrained(folder, local_files_only=True, use_safetensors=True)
             except (OSError, ValueError) as e:
-                raise CheckpointError(f"cannot load the MiniLM model from {folder}: {e}") from e
+                raise CheckpointError(f"cannot load the MiniLM model from {folder} (it needs model.safetensors; "
+                                      f"pickled pytorch_model.bin weights are not read): {_first_line(e)}") from e
         tokenizer.padding_side = "right"
         max_tokens = int(st_cfg.get("max_seq_length", 256)) if st_cfg else 256
         return cls(model, tokenizer, max_tokens=max_tokens, normalize=normalize, device=device)
@@ -74,6 +76,10 @@ class MiniLMEncoder(TextEncoder):
         self.device = torch.device(device)
         self.model.to(self.device)
         return self
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
 
 
 def _read_json(path: Path) -> dict | list | None:
