@@ -58,7 +58,7 @@ def _load_joints(args: argparse.Namespace):
     import numpy as np
 
     from t2mgpt.errors import InputError
-    from t2mgpt.commands._motion_input import motion_file_to_joints
+    from t2mgpt.commands._motion_input import read_motion_file
     from t2mgpt.motion import get_skeleton
 
     if args.sample:
@@ -67,8 +67,8 @@ def _load_joints(args: argparse.Namespace):
         with (files("t2mgpt.assets") / "sample_motion.npy").open("rb") as f:
             return np.load(f), get_skeleton("humanml3d")
 
-    joints, skeleton = motion_file_to_joints(args.motion, args.normalized, args.mean, args.std,
-                                             redo_hint="render again")
+    joints, skeleton, _ = read_motion_file(args.motion, args.normalized, args.mean, args.std,
+                                           redo_hint="render again")
     if args.skeleton is not None and get_skeleton(args.skeleton) is not skeleton:
         raise InputError(f"{args.motion} is a {skeleton.name} motion ({joints.shape}), "
                          f"not {get_skeleton(args.skeleton).name}")

@@ -14,15 +14,15 @@ import math
 import numbers
 import os
 from dataclasses import asdict, dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
 
 from t2mgpt.errors import InputError
 from t2mgpt.generator.attention import Block, KVCache
-from t2mgpt.generator.sampling import (check_sampling_args, filter_logits, row_seeds, row_uniforms,
-                                       sample_with_uniforms)
+from t2mgpt.generator.decoding import DecodeStep, Hook, Sampling, decode
+from t2mgpt.tokenizer.vocab import CodeVocab
 
 
 @dataclass
@@ -52,19 +52,19 @@ class GPTConfig:
             raise InputError(f"drop_out_rate must be in [0, 1) (got {self.drop_out_rate})")
 
     @property
-    def end_id(self) -> int:
-        return self.num_vq
-
-    @property
-    def pad_id(self) -> int:
-        return self.num_vq + 1
+    def vocab(self) -> CodeVocab:
+        """Token ids: num_vq codes, END = num_vq, PAD = num_vq + 1."""
+        return CodeVocab(self.num_vq)
 
 
 def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
-    """(length, dim) fixed positions: sin on even, cos on odd channels (as the original, in float32)."""
-    pos = torch.arange(length, dtype=torch.float32)[:, None]  # (L, 1)
-    freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * -(math.log(10000.0) / dim))  # (dim/2,)
-    pe = torch.zeros(length, dim)
+    """(length, dim) fixed positions: sin on even, cos on odd channels (as the original, in float32).
+    Computed on the CPU even under a meta-device build (t2mgpt.utils.init.state_shapes), whose
+    Python kernels for these ops would cost seconds of imports."""
+    pos = torch.arange(length, dtype=torch.float32, device="cpu")[:, None]  # (L, 1)
+    even = torch.arange(0, dim, 2, dtype=torch.float32, device="cpu")
+    freq = torch.exp(even * -(math.log(10000.0) / dim))  # (dim/2,)
+    pe = torch.zeros(length, dim, device="cpu")
     pe[:, 0::2] = torch.sin(pos * freq)
     pe[:, 1::2] = torch.cos(pos * freq)
     return pe
@@ -80,14 +80,14 @@ class MotionGPT(nn.Module):
             config = GPTConfig(**{**asdict(config), **overrides})
         self.config = c = config
         self.cond_emb = nn.Linear(c.clip_dim, c.embed_dim)  # text feature -> first token
-        self.tok_emb = nn.Embedding(c.num_vq + 2, c.embed_dim)  # codes + END + PAD
+        self.tok_emb = nn.Embedding(c.vocab.num_embeddings, c.embed_dim)  # codes + END + PAD
         self.register_buffer("pos_emb", sinusoidal_positions(c.block_size, c.embed_dim))  # (L, C), fixed
         self.base_blocks = nn.ModuleList(Block(c.embed_dim, c.n_head, c.drop_out_rate, c.fc_rate)
                                          for _ in range(c.num_layers))
         self.head_blocks = nn.ModuleList(Block(c.embed_dim, c.n_head, c.drop_out_rate, c.fc_rate)
                                          for _ in range(c.num_layers))
         self.ln_f = nn.LayerNorm(c.embed_dim)
-        self.head = nn.Linear(c.embed_dim, c.num_vq + 1, bias=False)  # codes + END
+        self.head = nn.Linear(c.embed_dim, c.vocab.num_classes, bias=False)  # codes + END
         self.apply(self._init_weights)
 
     @staticmethod
@@ -204,9 +204,10 @@ class MotionGPT(nn.Module):
                              f"codes follow the text token")
         if codes.is_floating_point() or codes.is_complex() or codes.dtype == torch.bool:
             raise InputError(f"codes must be integer indices, got {codes.dtype}")
-        if codes.numel() and (codes.min() < 0 or codes.max() > c.pad_id):
-            raise InputError(f"code indices must be in [0, {c.pad_id}] ({c.num_vq} codes, END={c.end_id}, "
-                             f"PAD={c.pad_id}), got [{int(codes.min())}, {int(codes.max())}]")
+        v = c.vocab
+        if codes.numel() and (codes.min() < 0 or codes.max() > v.pad):
+            raise InputError(f"code indices must be in [0, {v.pad}] ({v.nb_code} codes, END={v.end}, "
+                             f"PAD={v.pad}), got [{int(codes.min())}, {int(codes.max())}]")
         return codes.to(device=self.device, dtype=torch.long)
 
     # ---------------------------------------------------------------- generation
@@ -223,26 +224,37 @@ class MotionGPT(nn.Module):
         max_tokens: int | None = None,
         seed: int | Sequence[int] | None = None,
         use_cache: bool = True,
+        *,
+        prefix=None,
+        fixed: Sequence[dict[int, int] | None] | None = None,
+        hooks: Sequence[Hook] = (),
+        callback: Callable[[DecodeStep], None] | None = None,
     ) -> list[torch.Tensor]:
         """Decode code sequences for a batch of text features (B, clip_dim) (or one (clip_dim,)).
 
-        All prompts are decoded together; each stops at its own END (rows that finished are
-        dropped from the batch). Returns B 1-D long tensors of code indices (END excluded),
-        on the model's device; 1 code = 4 frames = 0.2 s at 20 fps.
+        All prompts are decoded together (`t2mgpt.generator.decoding`); each stops at its own END
+        (rows that finished are dropped from the batch). Returns B 1-D long tensors of code
+        indices (END excluded), on the model's device; 1 code = 4 frames = 0.2 s at 20 fps.
 
         - greedy: argmax (as the original `sample(..., if_categorial=False)`); otherwise sample
           from softmax(logits / temperature), restricted to the `top_k` most likely tokens and/or
-          the smallest set whose probability reaches `top_p`.
+          the smallest set whose probability reaches `top_p` (never less than the top token).
         - END is never chosen before `min_tokens` codes exist, and never as the very first token:
           an empty motion cannot be decoded (the original crashes there; its evaluation then
           used the single code [1]). So min_tokens=0 and min_tokens=1 behave the same.
         - max_tokens: at most this many codes (default and upper limit: block_size - 1 = 50).
+          min_tokens = max_tokens gives an exact length.
         - seed: int (row i uses seed + i), one seed per row, or None (drawn from torch's global
           RNG). Row i's output depends only on its text feature and its seed, not on the other
           rows of the batch (up to float rounding differences between batch sizes, which can
           flip a token only at near-exact ties).
         - use_cache: False recomputes the whole prefix at every step (the original's way; a
           slow reference for tests and benchmarks). Both give the same result.
+        - prefix: codes to continue (one 1-D sequence for all rows, or one per row); fixed: per
+          row a {position: code} dict of codes kept where they are. A row does not end before
+          its last given code.
+        - hooks: `hook(step) -> logits | None` before each choice (constraints, cancellation);
+          callback: `callback(step)` after it (streaming). See `t2mgpt.generator.decoding`.
 
         Runs in eval mode (no dropout) whatever the module's mode; temperature, top_k and
         top_p are ignored when greedy.
@@ -250,60 +262,11 @@ class MotionGPT(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            return self._generate(text_features, greedy, temperature, top_k, top_p, min_tokens, max_tokens,
-                                  seed, use_cache)
+            return decode(self, text_features, Sampling(greedy, temperature, top_k, top_p), min_tokens=min_tokens,
+                          max_tokens=max_tokens, seed=seed, prefix=prefix, fixed=fixed, hooks=hooks,
+                          callback=callback, use_cache=use_cache)
         finally:
             self.train(was_training)
-
-    def _generate(self, text_features, greedy, temperature, top_k, top_p, min_tokens, max_tokens, seed,
-                  use_cache) -> list[torch.Tensor]:
-        c = self.config
-        text = self._check_text(text_features)  # (B, clip_dim)
-        B = text.size(0)
-        max_tokens = c.block_size - 1 if max_tokens is None else int(max_tokens)
-        if not 1 <= max_tokens <= c.block_size - 1:
-            raise InputError(f"max_tokens must be in [1, {c.block_size - 1}] (got {max_tokens})")
-        if not 0 <= min_tokens <= max_tokens:
-            raise InputError(f"min_tokens must be in [0, max_tokens={max_tokens}] (got {min_tokens})")
-        min_tokens = max(int(min_tokens), 1)
-        if not greedy:
-            check_sampling_args(temperature, top_k, top_p)
-            u = row_uniforms(row_seeds(seed, B), max_tokens, self.device)  # (B, max_tokens)
-
-        out = torch.full((B, max_tokens), c.end_id, dtype=torch.long, device=self.device)
-        lengths = torch.full((B,), max_tokens, dtype=torch.long)
-        active = torch.arange(B, device=self.device)  # rows (of the full batch) still decoding
-        cache = None
-        if use_cache:
-            hs = c.embed_dim // c.n_head
-            cache = KVCache(2 * c.num_layers, B, c.n_head, max_tokens, hs, self.device, self.dtype)
-        last = None  # (b,) code chosen at the previous step, for the active rows
-        for t in range(max_tokens):
-            if cache is None:  # recompute the full prefix: text token + codes so far
-                x = self._embed(text[active], out[active, :t])  # (b, 1+t, C)
-            elif t == 0:
-                x = self._embed(text, out[:, :0])  # (B, 1, C) text token only
-            else:
-                x = self._embed(None, last[:, None], start=t)  # (b, 1, C) newest code at position t
-            logits = self._logits(self._transform(x, cache)[:, -1]).float()  # (b, num_vq + 1)
-            if t < min_tokens:
-                logits[:, c.end_id] = float("-inf")
-            if greedy:
-                idx = logits.argmax(dim=-1)  # (b,)
-            else:
-                idx = sample_with_uniforms(filter_logits(logits, temperature, top_k, top_p), u[active, t])
-            out[active, t] = idx
-            ended = idx == c.end_id
-            if ended.any():
-                lengths[active[ended].cpu()] = t
-                keep = ~ended
-                active, idx = active[keep], idx[keep]
-                if cache is not None:
-                    cache.keep(keep)
-                if active.numel() == 0:
-                    break
-            last = idx
-        return [out[i, :n] for i, n in enumerate(lengths.tolist())]
 
     # ---------------------------------------------------------------- original checkpoints
 

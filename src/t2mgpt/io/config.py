@@ -232,7 +232,8 @@ def _as_tuple(types) -> tuple:
 
 def _describe(types) -> str:
     names = {str: "a string", dict: "an object", int: "an integer", float: "a number", type(None): "null"}
-    return " or ".join(dict.fromkeys(names[t] for t in _as_tuple(types) if not (t is int and float in _as_tuple(types))))
+    types = _as_tuple(types)
+    return " or ".join(dict.fromkeys(names[t] for t in types if not (t is int and float in types)))
 
 
 def _short(value: Any) -> str:

@@ -1,8 +1,9 @@
 """safetensors weights of a model folder: shapes checked against the module before allocating.
 
-The module is first built on the meta device (no memory), its state dict compared with the
-file's header, and only then given memory and loaded, so a config.json that does not match
-its weights (or asks for gigabytes) is refused with one line before anything is allocated.
+The module's state dict shapes are first worked out on the meta device (no memory) and
+compared with the file's header; only then is the module built (without random init) and
+loaded. So a config.json that does not match its weights (or asks for gigabytes) is refused
+with one line before anything is allocated.
 """
 from __future__ import annotations
 
@@ -44,18 +45,13 @@ def _mismatch(found: dict[str, tuple], expected: dict[str, tuple], path: Path, w
 def load_module(factory: Callable, path: Path, what: str):
     """`factory()`'s module with the weights of the safetensors file `path` (CPU, float as stored
     converted to the module's dtypes). Raises CheckpointError naming what does not fit."""
-    import torch
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    with torch.device("meta"):
-        module = factory()
-    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
-    _mismatch(header_shapes(path), expected, path, what)
-    tensors = {n for n, _ in module.named_parameters()} | {n for n, _ in module.named_buffers()}
-    # without random init (seconds for the full-size GPT) when loading overwrites every tensor;
-    # non-persistent buffers (computed in __init__) would stay garbage, so then build it normally
-    module = factory() if tensors - set(expected) else module.to_empty(device="cpu")
+    from t2mgpt.utils.init import state_shapes, uninitialised
+
+    _mismatch(header_shapes(path), state_shapes(factory), path, what)
+    module = uninitialised(factory)  # every parameter is overwritten below
     try:
         state = load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError) as e:

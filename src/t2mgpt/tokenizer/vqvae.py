@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 import torch.nn as nn
@@ -18,6 +18,7 @@ from t2mgpt.tokenizer.encdec import Decoder, Encoder
 from t2mgpt.tokenizer.quantizers import QUANTIZERS, make_quantizer
 from t2mgpt.tokenizer.quantizers.base import VectorQuantizer
 from t2mgpt.tokenizer.resnet import ACTIVATIONS, NORMS
+from t2mgpt.tokenizer.vocab import CodeVocab
 
 @dataclass
 class VQVAEConfig:
@@ -57,6 +58,11 @@ class VQVAEConfig:
             raise InputError(f"quantizer must be one of {tuple(QUANTIZERS)}, got {self.quantizer!r}")
         if not 0.0 <= self.mu < 1.0:
             raise InputError(f"mu must be in [0, 1), got {self.mu!r}")
+
+    @property
+    def vocab(self) -> CodeVocab:
+        """Code ids 0 .. nb_code - 1 (and the GPT's END / PAD after them)."""
+        return CodeVocab(self.nb_code)
 
     @property
     def downsample(self) -> int:
@@ -109,18 +115,25 @@ class VQVAE(nn.Module):
         """(B, T, D) -> (reconstruction (B, T, D), commit_loss (), perplexity ())."""
         self._check_motion(x, need_multiple=True)
         z = self.encoder(x.permute(0, 2, 1).float())  # (B, C, T/4)
-        z_q, commit_loss, perplexity = self.quantizer(z)  # (B, C, T/4)
+        z_q, _, commit_loss, perplexity = self.quantizer(z)  # (B, C, T/4)
         x_hat = self.decoder(z_q).permute(0, 2, 1)  # (B, T, D)
         return x_hat, commit_loss, perplexity
+
+    @property
+    def vocab(self) -> CodeVocab:
+        return self.config.vocab
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, D) normalised features -> (B, T // downsample) long code indices."""
         self._check_motion(x, need_multiple=False)
         z = self.encoder(x.permute(0, 2, 1).float())  # (B, C, N)
-        B, C, N = z.shape
-        code_idx = self.quantizer.quantize(z.permute(0, 2, 1).reshape(B * N, C))  # (B*N,)
-        return code_idx.view(B, N)
+        was_training = self.quantizer.training
+        self.quantizer.eval()  # encoding must never move the codebook
+        try:
+            return self.quantizer(z)[1]  # (B, N)
+        finally:
+            self.quantizer.train(was_training)
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
@@ -129,11 +142,20 @@ class VQVAE(nn.Module):
             codes = codes[None]
         if codes.ndim != 2 or codes.numel() == 0 or codes.dtype.is_floating_point:
             raise InputError(f"expected integer codes of shape (batch, n_codes), got {codes.dtype} {tuple(codes.shape)}")
-        lo, hi = int(codes.min()), int(codes.max())
-        if lo < 0 or hi >= self.config.nb_code:
-            raise InputError(f"code indices must be in [0, {self.config.nb_code}), got values in [{lo}, {hi}]")
+        self.vocab.check_codes(codes, "code indices")
         z_q = self.quantizer.dequantize(codes.long()).permute(0, 2, 1)  # (B, C, N)
         return self.decoder(z_q).permute(0, 2, 1)  # (B, 4N, D)
+
+    @torch.no_grad()
+    def decode_each(self, codes: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Code sequences (1-D, any lengths) -> their (4N, D) normalised features, one at a time.
+
+        One sequence per decoder call: padding would change the result (the convolutions see
+        the whole sequence), and batching equal lengths together changes the float rounding
+        with the batch size, so a motion would depend on what it was generated with.
+        """
+        device = self.quantizer.codebook.device
+        return [self.decode(c.reshape(1, -1).to(device))[0] for c in codes]
 
     # --- config and checkpoints ------------------------------------------------------------------
 

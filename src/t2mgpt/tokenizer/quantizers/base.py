@@ -2,8 +2,9 @@
 estimator, perplexity, DDP-synchronised statistics.
 
 All quantizers map (B, C, T) encoder outputs to (B, C, T) quantized vectors with the
-straight-through estimator and return (x_q, commit_loss, perplexity). All of their state is in
-buffers/parameters, so `state_dict` captures it and a restored model continues identically.
+straight-through estimator and return (x_q, indices, commit_loss, perplexity), as
+vector-quantize-pytorch does. All of their state is in buffers/parameters, so `state_dict`
+captures it and a restored model continues identically.
 
 Under DDP (torch.distributed initialised, world size > 1) the batch statistics are summed
 over ranks and the random choices (first-batch init, reset candidates) come from rank 0, so
@@ -113,13 +114,16 @@ class VectorQuantizer(nn.Module):
 
     # --- forward ------------------------------------------------------------------------------
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(B, C, T) -> (x_q (B, C, T), commit_loss (), perplexity ())."""
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, C, T) -> (x_q (B, C, T), indices (B, T) long, commit_loss (), perplexity ()).
+
+        In training mode the codebook is updated from this batch (the subclass's rule).
+        """
         # distances and EMA statistics in float32 even under autocast
         with torch.autocast(device_type=x.device.type, enabled=False):
             return self._forward(x.float())
 
-    def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         B, C, T = x.shape
         x = x.permute(0, 2, 1).reshape(B * T, C)  # (N, C), N = B*T
         if self.training:
@@ -133,4 +137,4 @@ class VectorQuantizer(nn.Module):
         perplexity = self._perplexity(code_count)
         commit_loss = self._loss(x, x_d)
         x_d = x + (x_d - x).detach()  # straight-through: gradients skip the lookup
-        return x_d.view(B, T, C).permute(0, 2, 1).contiguous(), commit_loss, perplexity
+        return x_d.view(B, T, C).permute(0, 2, 1).contiguous(), code_idx.view(B, T), commit_loss, perplexity
