@@ -138,3 +138,21 @@ def test_tiny_top_p_keeps_the_most_likely_token(model, texts):
     greedy = model.generate(texts, greedy=True)
     tiny = model.generate(texts, seed=0, top_p=1e-46)
     assert all(len(t) >= 1 and torch.equal(a, t) for a, t in zip(greedy, tiny))
+
+
+def test_classifier_free_guidance_fits_in_one_hook(model, texts):
+    from t2mgpt.generator.guidance import ClassifierFreeGuidance
+
+    null = torch.zeros(TINY.clip_dim)
+    plain = model.generate(texts, greedy=True)
+    unconditioned = model.generate(null.expand(len(texts), -1), greedy=True)
+    # scale 0: only the unconditioned pass speaks; scale 1: only the conditioned one
+    zero = model.generate(texts, greedy=True, hooks=[ClassifierFreeGuidance(model, null, 0.0)])
+    assert all(torch.equal(a, b) for a, b in zip(zero, unconditioned))
+    one = model.generate(texts, seed=3, hooks=[ClassifierFreeGuidance(model, null, 1.0)])
+    same = sum(torch.equal(a, b) for a, b in zip(one, model.generate(texts, seed=3)))
+    assert same >= len(texts) - 1  # equal up to float rounding at a near-tie
+    guided = model.generate(texts, greedy=True, hooks=[ClassifierFreeGuidance(model, null, 3.0, use_cache=False)])
+    assert [g.tolist() for g in guided] != [p.tolist() for p in plain] and all(len(g) >= 1 for g in guided)
+    cached = model.generate(texts, greedy=True, hooks=[ClassifierFreeGuidance(model, null, 3.0)])
+    assert all(torch.equal(a, b) for a, b in zip(guided, cached))  # rows dropped in step with the engine

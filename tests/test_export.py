@@ -90,7 +90,7 @@ def test_a_new_format_is_one_file(csv_format, tiny_dir, pipe, ref_motion, tmp_pa
     np.testing.assert_allclose(table.reshape(m.joints.shape), m.joints, atol=5e-7)
 
     # the web download, listed in the response, /api/info and the OpenAPI schema
-    with TestClient(create_app(pipe)) as c:
+    with TestClient(create_app(pipe), base_url="http://127.0.0.1") as c:
         sample = c.post("/api/generate", json={"text": "a person jumps", "seconds": 0.8, "seed": 2}).json()["samples"][0]
         assert sample["downloads"]["csv"] == f"/api/motions/{sample['id']}.csv"
         r = c.get(sample["downloads"]["csv"])

@@ -15,3 +15,11 @@ class CheckpointError(T2MGPTError):
 
 class DataError(T2MGPTError):
     """A dataset folder that is missing, incomplete or inconsistent."""
+
+
+class OutputError(T2MGPTError):
+    """A file that cannot be written (disk full, read-only file system, no permission)."""
+
+
+class TrainingError(T2MGPTError):
+    """Training cannot go on (e.g. the loss became NaN); the last good checkpoint is kept."""

@@ -20,9 +20,10 @@ other rows. Given codes still consume their step's uniform, so the rest of the r
 stream does not move.
 
 Where later work plugs in: `Stepper` computes the next-code logits for the rows still decoding.
-Classifier-free guidance is a second `Stepper` fed an unconditioned text token, combined in
-`_next_logits` as uncond + s * (cond - uncond); a sliding window of codes beyond the
-block_size - 1 context is a `Stepper` that refills its cache with the last codes when full.
+Classifier-free guidance is a hook holding a second `Stepper` fed an unconditioned text
+(`guidance.ClassifierFreeGuidance`: uncond + s * (cond - uncond)). A sliding window of codes
+beyond the block_size - 1 context is a `Stepper` that refills its cache with the last codes
+when it is full (plus lifting the max_tokens limit in `_check_lengths`).
 """
 from __future__ import annotations
 
