@@ -112,6 +112,20 @@ class ModelConfig:
     def max_tokens(self) -> int:
         return int(self.gpt["block_size"]) - 1
 
+    @property
+    def seconds_per_token(self) -> float:
+        return self.unit_length / self.fps
+
+    def tokens_for_seconds(self, seconds: float) -> int:
+        """The code count for a duration (nearest multiple of the code length), checked."""
+        lo, hi = self.seconds_per_token, self.max_tokens * self.seconds_per_token
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds):
+            raise InputError(f"seconds must be a number, got {seconds!r}")
+        if not lo - 1e-9 <= seconds <= hi + 1e-9:
+            raise InputError(f"seconds must be between {lo:g} and {hi:g} for this model (it makes 1 to "
+                             f"{self.max_tokens} codes of {lo:g} s), got {seconds:g}")
+        return min(max(int(math.floor(seconds / lo + 0.5)), 1), self.max_tokens)
+
     def check(self) -> "ModelConfig":
         """Raise InputError if the VQ-VAE, GPT, text encoder and dataset do not fit together."""
         self.dataset = canonical_dataset(self.dataset)
@@ -170,7 +184,8 @@ class ModelConfig:
         }
 
     @classmethod
-    def from_dict(cls, d: Any, where: str = CONFIG_FILE) -> "ModelConfig":
+    def from_dict(cls, d: Any, where: str = CONFIG_FILE, check: bool = True) -> "ModelConfig":
+        """`check=False` skips the consistency check (which imports torch), not the type checks."""
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             found = d.get("format") if isinstance(d, dict) else type(d).__name__
             raise CheckpointError(f"{where} is not a t2mgpt model config (format {found!r}, expected {FORMAT!r})")
@@ -194,6 +209,11 @@ class ModelConfig:
                 mean_file=norm.get("mean", MEAN_FILE), std_file=norm.get("std", STD_FILE),
                 card=ModelCard.from_dict(d.get("card")), t2mgpt_version=str(d.get("t2mgpt_version", "")),
             )
+            if not check:
+                check_sizes(cfg.vqvae, cfg.gpt)
+                if not (isinstance(cfg.fps, float) and 0 < cfg.fps <= MAX_FPS):
+                    raise InputError(f"fps must be in (0, {MAX_FPS:g}], got {cfg.fps!r}")
+                return cfg
             return cfg.check()
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, InputError):

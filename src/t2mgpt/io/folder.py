@@ -28,7 +28,9 @@ from t2mgpt.io.lookup import is_model_dir
 MAX_CONFIG_BYTES = 1 << 20  # config.json is a few KB; a bigger one is not read
 
 
-def read_config(folder: str | os.PathLike) -> ModelConfig:
+def read_config(folder: str | os.PathLike, check: bool = True) -> ModelConfig:
+    """`check=False` skips the consistency check, which imports torch: for a quick look at the
+    timing fields (fps, unit_length, max_tokens) before loading."""
     path = Path(folder) / CONFIG_FILE
     if not path.is_file():
         raise CheckpointError(f"{folder} is not a t2mgpt model folder: {CONFIG_FILE} is missing")
@@ -41,7 +43,7 @@ def read_config(folder: str | os.PathLike) -> ModelConfig:
         raise CheckpointError(f"{path} is not valid JSON: {e}") from e
     except RecursionError:
         raise CheckpointError(f"{path} is nested too deeply to be a model config") from None
-    return ModelConfig.from_dict(data, where=str(path))
+    return ModelConfig.from_dict(data, where=str(path), check=check)
 
 
 def check_files(folder: Path, config: ModelConfig) -> None:

@@ -68,18 +68,22 @@ def list_models() -> list[ModelEntry]:
     from t2mgpt.io.folder import read_config
 
     entries = []
-    for source, root in (("bundled", bundled_models_dir()), ("local", models_home())):
-        if not root.is_dir():
-            continue
-        for p in sorted(root.iterdir()):
-            if not p.is_dir() or p.name.startswith(".") or not is_model_dir(p):
-                continue
-            try:
-                cfg, err = read_config(p), None
-            except (CheckpointError, InputError) as e:
-                cfg, err = None, str(e)
-            entries.append(ModelEntry(p.name, p, source, cfg, folder_size(p), err))
+    for source, p in _model_dirs():
+        try:
+            cfg, err = read_config(p), None
+        except (CheckpointError, InputError) as e:
+            cfg, err = None, str(e)
+        entries.append(ModelEntry(p.name, p, source, cfg, folder_size(p), err))
     return entries
+
+
+def _model_dirs():
+    """(source, folder) of the bundled and then the locally saved models, configs unread."""
+    for source, root in (("bundled", bundled_models_dir()), ("local", models_home())):
+        if root.is_dir():
+            for p in sorted(root.iterdir()):
+                if p.is_dir() and not p.name.startswith(".") and is_model_dir(p):
+                    yield source, p
 
 
 def resolve_model(path_or_name: str | os.PathLike) -> Path:
@@ -98,7 +102,7 @@ def resolve_model(path_or_name: str | os.PathLike) -> Path:
         for root in (bundled_models_dir(), models_home()):
             if is_model_dir(root / name):
                 return root / name
-    names = sorted({e.name for e in list_models()})
+    names = sorted({p.name for _, p in _model_dirs()})
     available = ", ".join(names) if names else "none installed"
     raise CheckpointError(
         f"unknown model {name!r} (available: {available}). Give a model folder path, save one with "
