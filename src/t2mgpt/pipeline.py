@@ -22,12 +22,18 @@ import torch
 
 from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import InputError
-from t2mgpt.model_folder import (DEFAULT_MODEL, ModelCard, ModelConfig, load_model_folder, load_text_encoder,
-                                 make_config, resolve_model, save_model_folder)
+from t2mgpt.io.card import ModelCard
+from t2mgpt.io.config import ModelConfig, make_config
+from t2mgpt.io.folder import load_model_folder, save_model_folder
+from t2mgpt.io.lookup import DEFAULT_MODEL, resolve_model
+from t2mgpt.io.text_encoder import encoder_path_in_folder, load_text_encoder
 from t2mgpt.generator.decoding import DecodeStep, Hook, Sampling
 from t2mgpt.generator.gpt import MotionGPT
 from t2mgpt.tokenizer.vqvae import VQVAE
 from t2mgpt.motion.features import features_to_joints
+from t2mgpt.motion.postprocess import PostProcessor, concat
+from t2mgpt.motion.rigid import RigidMotion, reference_lengths
+from t2mgpt.motion.skeleton import get_skeleton
 from t2mgpt.motion.normalize import Normalizer
 from t2mgpt.utils.device import resolve_device
 
@@ -40,7 +46,11 @@ _MAX_SEED = 2**62
 
 @dataclass
 class GeneratedMotion:
-    """One generated motion. `features` are de-normalised (T, D); `joints` (T, J, 3) in metres, y up."""
+    """One generated motion. `features` are de-normalised (T, D); `joints` (T, J, 3) in metres, y up.
+
+    `joints` are those of `rigid` (the rigid-skeleton fit with foot cleanup that every output
+    format is made from); `raw_joints` are the network's own (`features_to_joints(features)`).
+    """
 
     text: str
     features: np.ndarray
@@ -51,6 +61,8 @@ class GeneratedMotion:
     skeleton: str = "humanml3d"
     model: str | None = None
     sample: int = 0  # index among the samples of its prompt
+    raw_joints: np.ndarray | None = None  # (T, J, 3) before the rigid fit and cleanup
+    rigid: RigidMotion | None = None  # root + local rotations of one rigid skeleton; joints = rigid.joints
 
     @property
     def num_frames(self) -> int:
@@ -131,7 +143,7 @@ class T2MGPT:
         own = text_encoder is None
         if own:
             hint = text_encoder_path is None
-            path = config.text_encoder_path if hint else str(text_encoder_path)
+            path = encoder_path_in_folder(config.text_encoder_path, folder) if hint else str(text_encoder_path)
             text_encoder = load_text_encoder(config.text_encoder, config.text_dim, path, dev, path_is_hint=hint)
         name = folder.name if config.card.name in ("", "t2mgpt model") else config.card.name
         pipe = cls(vqvae.to(dev), gpt.to(dev), text_encoder, normalizer, config=config, name=name, max_batch=max_batch)
@@ -224,7 +236,8 @@ class T2MGPT:
                  temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                  seed: int | None = None, greedy: bool = False, *, prefix_codes=None,
                  fixed_codes: Sequence[dict[int, int] | None] | None = None, hooks: Sequence[Hook] = (),
-                 callback: Callable[[DecodeStep], None] | None = None) -> list[list[GeneratedMotion]]:
+                 callback: Callable[[DecodeStep], None] | None = None,
+                 cleanup: bool = True) -> list[list[GeneratedMotion]]:
         """Generate `num_samples` motions per prompt. Returns `[prompt][sample]` GeneratedMotions.
 
         - seconds: exact length, rounded to the nearest code (0.2 s at 20 fps); None lets the
@@ -239,6 +252,8 @@ class T2MGPT:
         - hooks: `hook(step) -> logits | None` at every decoding step (constraints; raise
           `StopDecoding` / `DecodingCancelled` to stop); callback: `callback(step)` after each
           step, with the codes so far (streaming, progress). See `t2mgpt.generator.decoding`.
+        - cleanup: pin the feet the model puts on the ground (`t2mgpt.motion.cleanup`); the
+          rigid skeleton fit always runs.
         """
         texts, n_tokens, seeds = self._plan(texts, num_samples, seconds, seed, greedy)
         features = self.text_features(texts)  # (P, dim)
@@ -251,23 +266,25 @@ class T2MGPT:
             row = []
             for j in range(num_samples):
                 k = i * num_samples + j
+                post = self.post_processor(cleanup)
+                rigid = concat([post.push(joints[k], feats[k][:, -4:]), post.finish()])
                 row.append(GeneratedMotion(
-                    text=text, features=feats[k], joints=joints[k], fps=self.fps,
+                    text=text, features=feats[k], joints=rigid.joints.astype(np.float32), fps=self.fps,
                     tokens=codes[k].cpu().numpy().astype(np.int64), seed=None if seeds is None else seeds[k],
-                    skeleton=self.skeleton, model=self.name, sample=j,
+                    skeleton=self.skeleton, model=self.name, sample=j, raw_joints=joints[k], rigid=rigid,
                 ))
             out.append(row)
         return out
 
     def stream(self, text: str, seconds: float | None = None, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, seed: int | None = None, greedy: bool = False, *,
-               hooks: Sequence[Hook] = ()) -> "MotionStream":
+               hooks: Sequence[Hook] = (), cleanup: bool = True) -> "MotionStream":
         """One motion as a stream of `MotionChunk`s (frames with their offsets) while it is decoded.
 
         Same arguments and the same motion as `pipe(text, ...)` for the same seed; the
         concatenated chunks equal the one-shot result. Arguments are checked here, before
         anything runs; closing the stream (or `with pipe.stream(...) as s:`) stops the decoding.
-        See `t2mgpt.streaming`.
+        `cleanup` as in `pipe(...)`. See `t2mgpt.streaming`.
         """
         from t2mgpt.streaming import MotionStream
 
@@ -278,7 +295,7 @@ class T2MGPT:
         sampling.check()
         features = self.text_features(texts)  # (1, dim)
         run = functools.partial(self._generate_codes, features, n_tokens, seeds, sampling)
-        return MotionStream(self, texts[0], run, None if seeds is None else seeds[0], hooks)
+        return MotionStream(self, texts[0], run, None if seeds is None else seeds[0], hooks, cleanup)
 
     def _plan(self, texts, num_samples: int, seconds: float | None, seed: int | None,
               greedy: bool) -> tuple[list[str], int | None, list[int] | None]:
@@ -299,6 +316,11 @@ class T2MGPT:
         s = sampling
         return self.gpt.generate(features, greedy=s.greedy, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p,
                                  min_tokens=n_tokens or 0, max_tokens=n_tokens, seed=seeds, **engine)
+
+    def post_processor(self, cleanup: bool = True) -> PostProcessor:
+        """The streaming post-processing of this model's joints: rigid fit on the dataset's target
+        skeleton, then foot cleanup. `push(joints, features[:, -4:])` returns the final frames."""
+        return PostProcessor(self.skeleton, self.fps, cleanup, lengths=reference_lengths(get_skeleton(self.skeleton)))
 
     @torch.inference_mode()
     def decode(self, codes: Sequence[torch.Tensor]) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -12,9 +12,10 @@ look-ahead, and each window is decoded with all the context its frames read, so 
 one-shot decode. Joints continue the root's integrated rotation and position from chunk to
 chunk. Concatenated, the chunks are the one-shot motion (to float rounding, far below 1 mm).
 
-A post-processing stage with a bounded look-ahead plugs in after the joints: an object with
-`push(joints, features) -> (joints, features)` of the frames it has made final and
-`finish() -> (joints, features)` of the rest (none is applied yet).
+Then the post-processing every output is made from runs online (`pipe.post_processor`:
+the rigid skeleton fit, whose look-ahead is `CONFIG_FRAMES` frames at the start only, and the foot
+cleanup, with none): `push(joints, contacts)` returns the frames it has made final as a
+`RigidMotion`, `finish()` the rest. Any stage with that interface and a bounded look-ahead fits.
 
 Each `next()` decodes every frame that is ready by then, so chunks grow when the reader is
 slower than the GPT. Closing the stream (or leaving its `with` block, or dropping it) cancels
@@ -32,6 +33,9 @@ import torch
 
 from t2mgpt.generator.decoding import DecodeStep, DecodingCancelled, Hook, cancel_when
 from t2mgpt.motion.features import features_to_joints
+from t2mgpt.motion.postprocess import PostProcessor, concat
+from t2mgpt.motion.rigid import RigidMotion
+from t2mgpt.motion.skeleton import get_skeleton
 from t2mgpt.tokenizer.receptive_field import receptive_field
 from t2mgpt.tokenizer.vqvae import VQVAE
 
@@ -42,9 +46,11 @@ class MotionChunk:
 
     start: int
     features: np.ndarray  # (n, D) de-normalised
-    joints: np.ndarray  # (n, J, 3) metres, y up
+    joints: np.ndarray  # (n, J, 3) metres, y up: the rigid fit with foot cleanup (as GeneratedMotion.joints)
     fps: float
     final: bool  # the last chunk of the motion
+    raw_joints: np.ndarray | None = None  # (n, J, 3) the network's own, before post-processing
+    rigid: RigidMotion | None = None  # root + local rotations of these frames
 
     @property
     def end(self) -> int:
@@ -86,7 +92,7 @@ class JointsStream:
 
     def push(self, features: torch.Tensor) -> torch.Tensor:  # (n, D) -> (n, J, 3)
         if len(features) == 0:
-            return features.new_zeros(0, 0, 3)
+            return features.new_zeros(0, get_skeleton(self.skeleton).num_joints, 3)
         joints = features_to_joints(features, self.skeleton, self._start)
         turned = features[:-1, 0].sum()  # the root angle is the sum of the earlier frames' y-velocities
         if self._start is not None:
@@ -103,14 +109,15 @@ class MotionStream:
     """An iterator of `MotionChunk`s; see the module docstring. Made by `T2MGPT.stream`."""
 
     def __init__(self, pipe, text: str, generate: Callable[..., list[torch.Tensor]], seed: int | None,
-                 hooks: Sequence[Hook] = ()):
+                 hooks: Sequence[Hook] = (), cleanup: bool = True):
         self.text, self.seed, self.fps = text, seed, pipe.fps
         self.skeleton, self.model = pipe.skeleton, pipe.name
-        self._parts: list[tuple[np.ndarray, np.ndarray]] = []  # (features, joints) handed out
+        self._parts: list[MotionChunk] = []  # handed out
         self.normalizer = pipe.normalizer
         self.decoder = CodeDecoder(pipe.vqvae)
         self.joints = JointsStream(pipe.skeleton)
-        self.post = None  # a post-processing stage (see the module docstring)
+        self.post = pipe.post_processor(cleanup)  # online, bounded look-ahead (module docstring)
+        self._held: list[tuple[np.ndarray, np.ndarray]] = []  # (features, raw joints) the post-processor holds
         self._generate, self._hooks = generate, list(hooks)
         self._queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
@@ -177,17 +184,30 @@ class MotionStream:
         with torch.inference_mode():
             features = self.normalizer.denormalize(x.float())
             joints = self.joints.push(features)
-        features, joints = features.cpu().numpy(), joints.cpu().numpy()
-        if self.post is not None:
-            features, joints = self._post(features, joints, final)
+        features, raw = features.cpu().numpy(), joints.cpu().numpy()
+        rigid = self._post(features, raw, final)
+        n = rigid.num_frames
         if final:
             self._finished = self._complete = True
-        elif len(joints) == 0:
+        elif n == 0:
             return None
-        chunk = MotionChunk(self._frames, features, joints, self.fps, final)
+        held_f, held_r = (np.concatenate(x) for x in zip(*self._held))
+        self._held = [(held_f[n:], held_r[n:])]
+        chunk = MotionChunk(self._frames, held_f[:n], rigid.joints.astype(np.float32), self.fps, final,
+                            raw_joints=held_r[:n], rigid=rigid)
         self._frames = chunk.end
-        self._parts.append((features, joints))
+        self._parts.append(chunk)
         return chunk
+
+    def _post(self, features: np.ndarray, raw: np.ndarray, final: bool) -> RigidMotion:
+        """The frames the post-processor has made final (all of them when final)."""
+        self._held.append((features, raw))
+        parts = [self.post.push(raw, features[:, -4:])] if len(raw) else []
+        if final:
+            parts.append(self.post.finish())
+        if not parts:
+            return _empty(self.post)
+        return concat(parts)
 
     def motion(self, sample: int = 0):
         """The whole motion as a `GeneratedMotion` (what `pipe(...)` returns), once the stream has ended."""
@@ -195,16 +215,11 @@ class MotionStream:
 
         if not self._complete:
             raise RuntimeError("the stream has not been read to its end")
-        return GeneratedMotion(text=self.text, features=np.concatenate([f for f, _ in self._parts]),
-                               joints=np.concatenate([j for _, j in self._parts]), fps=self.fps, tokens=self.codes,
-                               seed=self.seed, skeleton=self.skeleton, model=self.model, sample=sample)
-
-    def _post(self, features: np.ndarray, joints: np.ndarray, final: bool) -> tuple[np.ndarray, np.ndarray]:
-        joints, features = self.post.push(joints, features) if len(joints) else (joints[:0], features[:0])
-        if final:
-            rest_joints, rest_features = self.post.finish()
-            joints, features = np.concatenate([joints, rest_joints]), np.concatenate([features, rest_features])
-        return features, joints
+        rigid = concat([c.rigid for c in self._parts])
+        return GeneratedMotion(text=self.text, features=np.concatenate([c.features for c in self._parts]),
+                               joints=rigid.joints.astype(np.float32), fps=self.fps, tokens=self.codes,
+                               seed=self.seed, skeleton=self.skeleton, model=self.model, sample=sample,
+                               raw_joints=np.concatenate([c.raw_joints for c in self._parts]), rigid=rigid)
 
     def close(self) -> None:
         """Stop the decoding (at its next step) and wait for the worker to end."""
@@ -221,3 +236,8 @@ class MotionStream:
 
     def __del__(self) -> None:
         self._stop.set()
+
+
+def _empty(post: PostProcessor) -> RigidMotion:
+    J = post.skeleton.num_joints
+    return RigidMotion(post.skeleton, np.zeros((J, 3)), np.zeros((0, 3)), np.zeros((0, J, 4)), post.fps)

@@ -2,6 +2,7 @@
 // Everything is served by `t2mgpt serve`; nothing loads from other hosts.
 import * as THREE from 'three';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
+import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -10,7 +11,7 @@ const state = {
   ready: false, webgl: false, generating: false, error: null,
   text: '', samples: 0, sample: 0, sideBySide: true,
   playing: false, loop: true, speed: 1, time: 0, frame: 0, numFrames: 0, fps: 20,
-  framesRendered: 0,
+  framesRendered: 0, character: false, charactersLoaded: 0,
   streaming: false,  // frames of the current request are still arriving (/api/stream)
   firstFrameMs: null,  // click to the first drawn frame of the last request (benchmarks/bench_stream.py)
 };
@@ -34,6 +35,7 @@ class Figure {
     this.T = 0; this.J = J;
     this.pos = new Float32Array(0);
     this.minY = null;  // the floor: the lowest joint of the first frames received
+    this.fps = sample.fps;
     this.parents = skel.parents;
     this.group = new THREE.Group();
     this.materials = [];
@@ -116,6 +118,26 @@ class Figure {
     this.jointMesh.instanceMatrix.needsUpdate = true;
     this.boneMesh.instanceMatrix.needsUpdate = true;
     this.pathDone.geometry.setDrawRange(0, i0 + 1);
+    if (this.mixer) this.mixer.setTime(f / this.fps);  // the GLB keys frame t at t / fps
+  }
+
+  /** The skinned character of this sample's GLB (same motion, same joints) in place of the sticks. */
+  setCharacter(gltf) {
+    this.character = gltf.scene;
+    this.character.position.y = -this.minY;  // the floor shift of the stick figure
+    this.character.traverse((o) => {
+      if (o.isMesh) { o.castShadow = true; o.frustumCulled = false; this.materials.push(o.material); }
+    });
+    this.mixer = new THREE.AnimationMixer(this.character);
+    this.mixer.clipAction(gltf.animations[0]).play();
+    this.group.add(this.character);
+  }
+
+  showCharacter(on) {
+    on = on && !!this.character;
+    if (this.character) this.character.visible = on;
+    this.boneMesh.visible = !on;
+    this.jointMesh.visible = !on;
   }
 
   setDimmed(dim) {
@@ -283,6 +305,21 @@ class Viewer {
 
   setFrame(frame) { for (const f of this.figures) f.setFrame(frame); this.dirty = true; }
 
+  /** Characters (GLB downloads) on or off; loads the missing ones first. */
+  async showCharacters(on, frame) {
+    const figures = this.figures;
+    if (on) {
+      const loader = new GLTFLoader();
+      await Promise.all(figures.filter((f) => !f.character).map(async (f) => {
+        f.setCharacter(await loader.loadAsync(f.sample.downloads.glb));
+        state.charactersLoaded++;
+      }));
+    }
+    if (figures !== this.figures) return;  // a new response arrived meanwhile
+    for (const f of figures) { f.showCharacter(on); f.setFrame(frame); }
+    this.dirty = true;
+  }
+
   render() {
     const moved = this.controls.update();
     if (!moved && !this.dirty) return false;
@@ -300,7 +337,7 @@ const ui = {
   seed: $('seed'), dice: $('dice'), temperature: $('temperature'), temperatureValue: $('temperature-value'),
   topK: $('top-k'), topP: $('top-p'), generate: $('generate'), error: $('error'), modelCard: $('model-card'),
   modelName: $('model-name'), dot: $('status-dot'), tabs: $('tabs'), sideToggle: $('side-toggle'),
-  sideBySide: $('side-by-side'), viewport: $('viewport'), caption: $('caption'), empty: $('empty'), busy: $('busy'),
+  sideBySide: $('side-by-side'), characterToggle: $('character-toggle'), character: $('character'), viewport: $('viewport'), caption: $('caption'), empty: $('empty'), busy: $('busy'),
   nogl: $('nogl'), play: $('play'), time: $('time'), scrub: $('scrub'), speed: $('speed'), loop: $('loop'),
   reframe: $('reframe'), downloads: [...document.querySelectorAll('.dl')],
 };
@@ -520,6 +557,7 @@ function onEvent(name, d) {
     select(state.sample, false);
   } else if (name === 'done') {
     state.streaming = false;
+    showCharactersWhenComplete();
   } else if (name === 'error') {
     showError(d.detail);
   }
@@ -539,14 +577,23 @@ function show(data, restart = true) {
   if (restart) state.sample = 0;
   ui.empty.hidden = true;
   if (viewer) viewer.setFigures(data.samples, info.skeleton);
+  state.charactersLoaded = 0;
   buildTabs();
   ui.sideToggle.hidden = data.samples.length < 2;
   select(restart ? 0 : state.sample, restart);
+  showCharactersWhenComplete();
   if (restart) {
     state.time = 0;
     awaitingFirstFrame = true;
     setPlaying(true);
   }
+}
+
+/** The character switch needs every sample's GLB download: a streamed response has them at its end. */
+function showCharactersWhenComplete() {
+  const complete = response.samples.every((s) => s.downloads);
+  ui.characterToggle.hidden = !viewer || !complete || !response.samples[0].downloads.glb;
+  if (viewer && complete && ui.character.checked) showCharacters();
 }
 
 function buildTabs() {
@@ -600,6 +647,11 @@ function select(i, reframe) {
     viewer.setFrame(state.time * state.fps);
   }
   updateTime();
+}
+
+function showCharacters() {
+  state.character = ui.character.checked;
+  viewer.showCharacters(state.character, state.time * state.fps).catch((e) => showError(`Could not load the character: ${e.message || e}`));
 }
 
 function setPlaying(on) {
@@ -689,6 +741,7 @@ ui.dice.addEventListener('click', () => {
   ui.seed.value = String(Math.floor(Math.random() * Math.min(max, 1e6)));
 });
 ui.sideBySide.addEventListener('change', () => { if (response) select(state.sample, true); });
+ui.character.addEventListener('change', () => { if (response && viewer) showCharacters(); });
 ui.play.addEventListener('click', () => setPlaying(!state.playing));
 ui.scrub.addEventListener('input', () => { setTime(Number(ui.scrub.value) / state.fps); });
 ui.speed.addEventListener('change', () => { state.speed = Number(ui.speed.value); });
