@@ -80,12 +80,24 @@ def prompt_batches(n_prompts: int, num_samples: int, batch_size: int) -> list[tu
     return [(i, min(i + per, n_prompts)) for i in range(0, n_prompts, per)]
 
 
+def prompt_shard(n_prompts: int, rank: int, world_size: int) -> tuple[int, int]:
+    """[start, stop) of the prompts rank `rank` of `world_size` generates (contiguous, balanced:
+    every prompt goes to exactly one rank)."""
+    per, extra = divmod(n_prompts, world_size)
+    start = rank * per + min(rank, extra)
+    return start, start + per + (rank < extra)
+
+
 def run(args: argparse.Namespace) -> int:
     import warnings
 
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
-        return _run(args)
+        try:
+            return _run(args)
+        finally:
+            if "t2mgpt.train.distributed" in sys.modules:  # only loaded once the arguments were good
+                sys.modules["t2mgpt.train.distributed"].cleanup_distributed()
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -123,17 +135,26 @@ def _run(args: argparse.Namespace) -> int:
     from t2mgpt.export.files import StagedFiles, output_folder
     from t2mgpt.generator.sampling import check_sampling_args
     from t2mgpt.pipeline import T2MGPT
+    from t2mgpt.train.distributed import all_gather_objects, broadcast_object, env_dist_info, setup_distributed
 
     if not args.greedy:
         check_sampling_args(args.temperature, args.top_k, args.top_p)
-    pipe = T2MGPT.from_pretrained(folder, device=args.device, text_encoder_path=args.clip_path,
+    # under torchrun every rank generates its own share of the prompts (by their order in the
+    # run, with the seeds they would have in one process) into the same output folder
+    info, device = setup_distributed(args.device) if env_dist_info().enabled else (env_dist_info(), args.device)
+    lo, hi = prompt_shard(len(prompts), info.rank, info.world_size)
+    chunks = [(lo + a, lo + b) for a, b in prompt_batches(hi - lo, args.num_samples, args.batch_size)]
+    plan = plan[lo:hi]
+    targets = [path for per_prompt in plan for per_sample in per_prompt for path in per_sample.values()]
+    pipe = T2MGPT.from_pretrained(folder, device=device, text_encoder_path=args.clip_path,
                                   max_batch=args.batch_size, quantize="int8" if args.int8 else None)
     options = dict(num_samples=args.num_samples, seconds=args.seconds, temperature=args.temperature,
                    top_k=args.top_k, top_p=args.top_p, greedy=args.greedy, cleanup=not args.no_cleanup)
     seed = args.seed if args.seed is not None or args.greedy else secrets.randbelow(2**62 - 2**20)
+    seed = broadcast_object(seed)  # one seed for the whole run (rank 0's)
     motions = []
     with tqdm(total=len(chunks) + len(targets), desc="generating", unit="step", file=sys.stderr,
-              disable=None, leave=False) as bar:
+              disable=None if info.is_main else True, leave=False) as bar:
         for start, stop in chunks:
             # motion k of the run uses seed + k, as if all prompts were one batch
             chunk_seed = None if args.greedy else seed + start * args.num_samples
@@ -151,10 +172,17 @@ def _run(args: argparse.Namespace) -> int:
                         write_motion(motion, stage.temp_for(path), fmt)
                         bar.update(1)
 
-    print(f"wrote {len(targets)} file(s) to {args.out_dir}/ ({pipe.name}):")
+    lines = []
     for per_prompt, samples in zip(plan, motions):
         for paths, motion in zip(per_prompt, samples):
             names = ", ".join(p.name for p in paths.values())
             note = "" if motion.seed is None else f", seed {motion.seed}"
-            print(f"  {motion.text[:60]!r} #{motion.sample}: {motion.duration:.1f} s{note} -> {names}")
+            lines.append(f"  {motion.text[:60]!r} #{motion.sample}: {motion.duration:.1f} s{note} -> {names}")
+    shares = all_gather_objects((len(targets), lines))  # rank 0 reports the whole run, in prompt order
+    if info.is_main:
+        ranks = f" by {info.world_size} processes" if info.enabled else ""
+        print(f"wrote {sum(n for n, _ in shares)} file(s) to {args.out_dir}/ ({pipe.name}{ranks}):")
+        for _, rank_lines in shares:
+            for line in rank_lines:
+                print(line)
     return 0
