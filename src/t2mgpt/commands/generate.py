@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from t2mgpt.model_folder import DEFAULT_MODEL
+from t2mgpt.io.lookup import DEFAULT_MODEL
 
 NAME = "generate"
 HELP = "Generate 3D human motions from text prompts and write them as video, BVH, NPY or JSON files."
@@ -93,7 +93,8 @@ def _run(args: argparse.Namespace) -> int:
     from t2mgpt.errors import InputError
     from t2mgpt.export import parse_formats
     from t2mgpt.export.files import check_free, plan_outputs
-    from t2mgpt.model_folder import read_config, resolve_model
+    from t2mgpt.io.folder import read_config
+    from t2mgpt.io.lookup import resolve_model
     from t2mgpt.utils.io import check_writable_folder
 
     # everything that can be wrong with the arguments is found before torch and the model load
