@@ -4,6 +4,7 @@ stream stops the decoding; bad arguments are refused before anything runs."""
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -161,3 +162,16 @@ def test_bad_arguments_are_refused_before_decoding(tiny, kw, match):
     with pytest.raises(InputError, match="one prompt"):
         tiny.stream([TEXT])
     assert threading.active_count() == before  # no worker was started
+
+
+def test_dropping_a_stream_stops_the_decoding(tiny):
+    import gc
+
+    steps = []
+    stream = tiny.stream(TEXT, seconds=10, seed=0, hooks=[lambda step: steps.append(step.step) or time.sleep(0.02)])
+    next(stream)
+    worker = stream._thread
+    del stream
+    gc.collect()
+    worker.join(5)
+    assert not worker.is_alive() and max(steps) < 49

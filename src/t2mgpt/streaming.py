@@ -118,13 +118,14 @@ class MotionStream:
         self.joints = JointsStream(pipe.skeleton)
         self.post = pipe.post_processor(cleanup)  # online, bounded look-ahead (module docstring)
         self._held: list[tuple[np.ndarray, np.ndarray]] = []  # (features, raw joints) the post-processor holds
-        self._generate, self._hooks = generate, list(hooks)
         self._queue: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._finished = False
         self._complete = False  # the final chunk was handed out
         self._frames = 0  # frames handed out
-        self._thread = threading.Thread(target=self._decode, name="t2mgpt-stream", daemon=True)
+        # the worker holds no reference to the stream, so dropping the stream stops it (__del__)
+        self._thread = threading.Thread(target=_decode, args=(generate, list(hooks), self._stop, self._queue),
+                                        name="t2mgpt-stream", daemon=True)
         self._thread.start()
 
     @property
@@ -132,22 +133,7 @@ class MotionStream:
         """The codes decoded so far (all of them once the stream is finished)."""
         return np.asarray(self.decoder.codes, dtype=np.int64)
 
-    # ------------------------------------------------------------------ worker thread
-
-    def _decode(self) -> None:
-        def on_step(step: DecodeStep) -> None:
-            self._queue.put(step.codes[0].tolist())  # codes so far (END last when the row ends)
-
-        try:
-            with torch.inference_mode():
-                codes = self._generate(hooks=[cancel_when(self._stop.is_set), *self._hooks], callback=on_step)
-            self._queue.put(codes[0].tolist())
-            self._queue.put(_DONE)
-        except DecodingCancelled:
-            self._queue.put(_DONE)
-        except BaseException as e:  # handed to the reader, who raises it
-            self._queue.put(e)
-
+    # ------------------------------------------------------------------ reader side
     # ------------------------------------------------------------------ reader side
 
     def __iter__(self) -> "MotionStream":
@@ -236,6 +222,24 @@ class MotionStream:
 
     def __del__(self) -> None:
         self._stop.set()
+
+
+def _decode(generate: Callable[..., list[torch.Tensor]], hooks: list[Hook], stop: threading.Event,
+            out: queue.Queue) -> None:
+    """The worker thread: run the GPT, putting the codes so far on `out` after every step."""
+
+    def on_step(step: DecodeStep) -> None:
+        out.put(step.codes[0].tolist())  # codes so far (END last when the row ends)
+
+    try:
+        with torch.inference_mode():
+            codes = generate(hooks=[cancel_when(stop.is_set), *hooks], callback=on_step)
+        out.put(codes[0].tolist())
+        out.put(_DONE)
+    except DecodingCancelled:
+        out.put(_DONE)
+    except BaseException as e:  # handed to the reader, who raises it
+        out.put(e)
 
 
 def _empty(post: PostProcessor) -> RigidMotion:
