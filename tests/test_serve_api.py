@@ -53,10 +53,12 @@ def _joints(sample) -> np.ndarray:
 
 
 def test_a_vanishing_top_p_is_greedy_not_an_error(client, pipe):
-    """Issue 13.6: top_p below float32's smallest number used to leave no code and answer 422."""
-    r = client.post("/api/generate", json={"text": "a person jumps", "top_p": 1e-46, "seed": 1})
-    assert r.status_code == 200, r.text
-    assert r.json()["samples"][0]["tokens"] == pipe(["a person jumps"], greedy=True)[0][0].tokens.tolist()
+    """Issue 13.6: top_p below float32's smallest number used to leave no code. The pipeline now
+    keeps the likeliest code (greedy); the web API refuses such values with a clear 422 (the
+    request limits say top_p >= 1e-6, see test_tiny_top_p_is_a_clear_422)."""
+    tokens = pipe(["a person jumps"], top_p=1e-46, seed=1)[0][0].tokens.tolist()
+    assert tokens == pipe(["a person jumps"], greedy=True)[0][0].tokens.tolist()
+    assert client.post("/api/generate", json={"text": "a person jumps", "top_p": 1e-46, "seed": 1}).status_code == 422
 
 
 def test_generate_matches_the_pipeline(client, pipe):
@@ -79,6 +81,22 @@ def test_generate_matches_the_pipeline(client, pipe):
         np.testing.assert_allclose(j, m.joints, atol=0.0005 + 1e-6)
         assert s["downloads"] == {f: f"/api/motions/{s['id']}.{f}" for f in ("bvh", "npy", "mp4", "json")}
     assert doc["samples"][0]["seed"] == 5 and doc["samples"][1]["seed"] == 6
+
+
+def test_a_repeated_prompt_is_not_encoded_again(client, pipe, monkeypatch):
+    encoded = []
+    encode = pipe.text_encoder.encode
+    monkeypatch.setattr(pipe.text_encoder, "encode", lambda texts: encoded.append(list(texts)) or encode(texts))
+    body = {"text": "a person waves twice with the left hand", "seconds": 1.0}
+    first = client.post("/api/generate", json={**body, "seed": 1})
+    again = client.post("/api/generate", json={**body, "seed": 2})
+    other = client.post("/api/generate", json={"text": "a person sits down on a low stool", "seconds": 1.0,
+                                               "seed": 1})
+    assert first.status_code == again.status_code == other.status_code == 200
+    assert encoded == [["a person waves twice with the left hand"], ["a person sits down on a low stool"]]
+    # the remembered features are those the encoder gives: same seed, same motion
+    assert client.post("/api/generate", json={**body, "seed": 1}).json()["samples"][0]["tokens"] == \
+        first.json()["samples"][0]["tokens"]
 
 
 def test_control_characters_are_dropped_from_the_text(client):

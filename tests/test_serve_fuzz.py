@@ -32,7 +32,8 @@ class FastPipeline:
     def __getattr__(self, name):
         return getattr(self._pipe, name)
 
-    def __call__(self, texts, num_samples=1, seconds=None, temperature=1.0, top_k=None, top_p=None, seed=None):
+    def __call__(self, texts, num_samples=1, seconds=None, temperature=1.0, top_k=None, top_p=None, seed=None,
+                 hooks=()):
         check_sampling_args(temperature, top_k, top_p)
         n = 10 if seconds is None else self._pipe.tokens_for_seconds(seconds)
         joints = np.take(self._clip, np.arange(4 * n), axis=0, mode="wrap")

@@ -18,7 +18,7 @@ def compose(pipe, timeline, seed: int | None = None, *, path=None, window: int =
     sampling = check_sampling(sampling)
     seed = pipe._row_seeds(seed, 1)[0]
     texts = [t for t, _ in plan]
-    features = text_features(pipe, texts)
+    features = pipe.text_features(texts)
     guide = {}
     if path is not None:
         from t2mgpt.authoring.path import path_guide
@@ -41,7 +41,7 @@ def continue_motion(pipe, motion, text: str, seconds: float, seed: int | None = 
     seed = pipe._row_seeds(seed, 1)[0]
     prefix = given_codes(pipe, given, motion)
     k = min(len(prefix), window)
-    new = sample_codes(pipe.gpt, [(text_features(pipe, [text])[0], n)], prefix[len(prefix) - k:], seed=seed,
+    new = sample_codes(pipe.gpt, [(pipe.text_features([text])[0], n)], prefix[len(prefix) - k:], seed=seed,
                        sampling=sampling, window=window)[0]
     unit = pipe.config.unit_length
     dec = decode_features(pipe, prefix[len(prefix) - k:] + new)  # (unit * (k + n), D)
@@ -53,10 +53,6 @@ def continue_motion(pipe, motion, text: str, seconds: float, seed: int | None = 
 
 
 # ------------------------------------------------------------------------------ shared helpers
-
-
-def text_features(pipe, texts: list[str]) -> torch.Tensor:
-    return pipe.text_encoder.encode(texts).to(pipe.device, torch.float32)  # (P, dim)
 
 
 def given_codes(pipe, given: GivenMotion, motion) -> list[int]:

@@ -16,7 +16,7 @@ import torch
 
 from t2mgpt.authoring.chunked import WINDOW, check_sampling, sample_codes
 from t2mgpt.authoring.compose import (decode_features, encode_features, given_codes, given_segments, joints_of,
-                                      motion_from_codes, text_features, world_joints)
+                                      motion_from_codes, world_joints)
 from t2mgpt.authoring.inputs import given_motion
 from t2mgpt.authoring.splice import blend_backward, blend_forward, place, yaw_fit
 from t2mgpt.authoring.timeline import Segment, codes_for
@@ -43,7 +43,7 @@ def inbetween(pipe, start, end, text: str, seconds: float, seed: int | None = No
     prefix = given_codes(pipe, S, start)
     prefix = prefix[max(0, len(prefix) - window):]
     tail = _head_codes(pipe, E, end)
-    gaps = sample_codes(pipe.gpt, [(text_features(pipe, [text])[0], n)], prefix, rows=candidates, seed=seed,
+    gaps = sample_codes(pipe.gpt, [(pipe.text_features([text])[0], n)], prefix, rows=candidates, seed=seed,
                         sampling=sampling, window=window)
     k, j0 = len(prefix) * unit, (len(prefix) + n) * unit
     scored = []

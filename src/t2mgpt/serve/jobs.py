@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextlib
 import json
 import threading
 import time
@@ -11,15 +10,12 @@ import time
 import numpy as np
 from fastapi import Request
 
+from t2mgpt.generator.decoding import cancel_when
 from t2mgpt.serve.store import ResultStore
 
 
 class ClientGone(Exception):
     """The client disconnected before its job finished."""
-
-
-class JobCancelled(Exception):
-    """A running job stopped between decoding steps because its client went away."""
 
 
 async def result_unless_gone(request: Request, future: concurrent.futures.Future, cancel: threading.Event,
@@ -41,31 +37,12 @@ async def result_unless_gone(request: Request, future: concurrent.futures.Future
     return waiter.result()
 
 
-@contextlib.contextmanager
-def stop_when(pipe, cancel: threading.Event):
-    """Raise JobCancelled inside `pipe`'s GPT at the next decoding step once `cancel` is set.
-
-    Every step runs the GPT's modules, so a forward pre-hook on them is a per-step check that
-    works whatever the decoding loop looks like."""
-    def check(module, args):
-        if cancel.is_set():
-            raise JobCancelled("the client went away")
-
-    gpt = getattr(pipe, "gpt", None)
-    handles = [m.register_forward_pre_hook(check) for m in gpt.modules()] if gpt is not None else []
-    try:
-        yield
-    finally:
-        for h in handles:
-            h.remove()
-
-
 def generate_job(pipe, store: ResultStore, req, seed: int, formats: list[str], cancel: threading.Event) -> bytes:
     """Runs on the generation worker: generate, store, and encode the response JSON."""
     start = time.perf_counter()
-    with stop_when(pipe, cancel):
-        (motions,) = pipe([req.text], num_samples=req.num_samples, seconds=req.seconds,
-                          temperature=req.temperature, top_k=req.top_k, top_p=req.top_p, seed=seed)
+    # the decoding engine checks `cancel` at every step: a job whose client left stops there
+    (motions,) = pipe([req.text], num_samples=req.num_samples, seconds=req.seconds, temperature=req.temperature,
+                      top_k=req.top_k, top_p=req.top_p, seed=seed, hooks=[cancel_when(cancel.is_set)])
     elapsed = time.perf_counter() - start
     samples = []
     for motion in motions:
