@@ -155,7 +155,7 @@ def test_works_with_converted_original_checkpoints(ref_dir, tmp_path):
 
     from test_import_official import FixedTextEncoder
 
-    from t2mgpt.commands.import_official import import_official
+    from t2mgpt.io.official import import_official
 
     out = import_official(ref_dir / "ref_vqvae_t2m.pth", ref_dir / "ref_gpt.pth", out=tmp_path / "ref",
                           vq_hparams=json.loads((ref_dir / "ref_vqvae_t2m.json").read_text()),

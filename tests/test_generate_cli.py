@@ -204,10 +204,10 @@ def test_cli_needs_a_prompt(tiny_dir, tmp_path, capsys):
 def test_models_command(tiny_dir, tmp_path, monkeypatch, capsys):
     import shutil
 
-    from t2mgpt import model_folder
+    from t2mgpt.io import lookup
 
     monkeypatch.setenv("T2MGPT_HOME", str(tmp_path))
-    monkeypatch.setattr(model_folder, "bundled_models_dir", lambda: tmp_path / "none")
+    monkeypatch.setattr(lookup, "bundled_models_dir", lambda: tmp_path / "none")
     assert main(["models"]) == 0
     assert "no models installed" in capsys.readouterr().out
     shutil.copytree(tiny_dir, tmp_path / "models" / "walker")

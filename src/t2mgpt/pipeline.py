@@ -22,8 +22,11 @@ import torch
 
 from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import InputError
-from t2mgpt.model_folder import (DEFAULT_MODEL, ModelCard, ModelConfig, load_model_folder, load_text_encoder,
-                                 make_config, resolve_model, save_model_folder)
+from t2mgpt.io.card import ModelCard
+from t2mgpt.io.config import ModelConfig, make_config
+from t2mgpt.io.folder import load_model_folder, save_model_folder
+from t2mgpt.io.lookup import DEFAULT_MODEL, resolve_model
+from t2mgpt.io.text_encoder import encoder_path_in_folder, load_text_encoder
 from t2mgpt.generator.decoding import DecodeStep, Hook
 from t2mgpt.generator.gpt import MotionGPT
 from t2mgpt.tokenizer.vqvae import VQVAE
@@ -129,7 +132,7 @@ class T2MGPT:
         own = text_encoder is None
         if own:
             hint = text_encoder_path is None
-            path = config.text_encoder_path if hint else str(text_encoder_path)
+            path = encoder_path_in_folder(config.text_encoder_path, folder) if hint else str(text_encoder_path)
             text_encoder = load_text_encoder(config.text_encoder, config.text_dim, path, dev, path_is_hint=hint)
         name = folder.name if config.card.name in ("", "t2mgpt model") else config.card.name
         pipe = cls(vqvae.to(dev), gpt.to(dev), text_encoder, normalizer, config=config, name=name, max_batch=max_batch)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from t2mgpt.model_folder import DEFAULT_MODEL
+from t2mgpt.io.lookup import DEFAULT_MODEL
 
 DEFAULT_FORMATS = "mp4,npy"
 

@@ -28,7 +28,8 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from t2mgpt.authoring.timeline import codes_for
     from t2mgpt.errors import InputError
-    from t2mgpt.model_folder import read_config, resolve_model
+    from t2mgpt.io.folder import read_config
+    from t2mgpt.io.lookup import resolve_model
 
     if args.num_samples < 1:
         raise InputError(f"--num-samples must be at least 1, got {args.num_samples}")

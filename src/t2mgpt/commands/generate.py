@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from t2mgpt.errors import InputError
-    from t2mgpt.model_folder import read_config, resolve_model
+    from t2mgpt.io.folder import read_config
+    from t2mgpt.io.lookup import resolve_model
 
     # everything that can be wrong with the arguments is found before torch and the model load
     if args.num_samples < 1:
@@ -135,7 +136,8 @@ def read_timeline(path: str) -> tuple[list, list | None]:
 def _run_timeline(args: argparse.Namespace) -> int:
     from t2mgpt.authoring.timeline import check_timeline
     from t2mgpt.errors import InputError
-    from t2mgpt.model_folder import read_config, resolve_model
+    from t2mgpt.io.folder import read_config
+    from t2mgpt.io.lookup import resolve_model
 
     if args.texts or args.file or args.seconds is not None:
         raise InputError("--timeline takes its texts and durations from the plan; give no TEXT, --file or --seconds")

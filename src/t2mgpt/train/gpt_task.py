@@ -92,7 +92,7 @@ def text_encoder_spec(text_encoder, clip_dim: int) -> tuple[str, int]:
 
     The weight-free 'hashing' encoder (tests, smoke runs) takes any size: `clip_dim`.
     """
-    from t2mgpt.model_folder import canonical_text_encoder
+    from t2mgpt.io.config import canonical_text_encoder
     from t2mgpt.text import TEXT_ENCODER_DIMS
 
     if not isinstance(text_encoder, str):
@@ -176,7 +176,7 @@ def check_tokens(tokens: Path, vq_model, vq_path: Path) -> str | None:
 def tokenize_into_run(data: Path, vq_path: Path, tokens: Path, splits: tuple[str, ...], device) -> None:
     """RUN_DIR/tokens: encode the dataset with the VQ-VAE unless that is already done."""
     from t2mgpt.data.gpt_dataset import read_manifest
-    from t2mgpt.tokenize import tokenize_dataset
+    from t2mgpt.data.codes import tokenize_dataset
 
     try:
         manifest = read_manifest(tokens) if tokens.is_dir() else None
@@ -237,7 +237,7 @@ class GPTTask:
     def __init__(self, data: str | Path, vq: str | Path, model_config, tc: GPTTrainConfig, *,
                  tokens: str | Path | None, text_encoder, text_encoder_path: str | None):
         from t2mgpt.generator.gpt import GPTConfig
-        from t2mgpt.tokenize import load_vq
+        from t2mgpt.io.checkpoint import load_vq
 
         self.data, self.tc, self.tokens = Path(data), tc, tokens
         self.text_encoder, self.text_encoder_path = text_encoder, text_encoder_path
