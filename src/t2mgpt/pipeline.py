@@ -31,6 +31,9 @@ from t2mgpt.generator.decoding import DecodeStep, Hook
 from t2mgpt.generator.gpt import MotionGPT
 from t2mgpt.tokenizer.vqvae import VQVAE
 from t2mgpt.motion.features import features_to_joints
+from t2mgpt.motion.postprocess import PostProcessor, concat
+from t2mgpt.motion.rigid import RigidMotion, reference_lengths
+from t2mgpt.motion.skeleton import get_skeleton
 from t2mgpt.motion.normalize import Normalizer
 from t2mgpt.utils.device import resolve_device
 
@@ -40,7 +43,11 @@ _MAX_SEED = 2**62
 
 @dataclass
 class GeneratedMotion:
-    """One generated motion. `features` are de-normalised (T, D); `joints` (T, J, 3) in metres, y up."""
+    """One generated motion. `features` are de-normalised (T, D); `joints` (T, J, 3) in metres, y up.
+
+    `joints` are those of `rigid` (the rigid-skeleton fit with foot cleanup that every output
+    format is made from); `raw_joints` are the network's own (`features_to_joints(features)`).
+    """
 
     text: str
     features: np.ndarray
@@ -51,6 +58,8 @@ class GeneratedMotion:
     skeleton: str = "humanml3d"
     model: str | None = None
     sample: int = 0  # index among the samples of its prompt
+    raw_joints: np.ndarray | None = None  # (T, J, 3) before the rigid fit and cleanup
+    rigid: RigidMotion | None = None  # root + local rotations of one rigid skeleton; joints = rigid.joints
     segments: tuple = ()  # authored motions: `t2mgpt.authoring.timeline.Segment`s (text, start, end frame)
 
     @property
@@ -225,7 +234,8 @@ class T2MGPT:
                  temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                  seed: int | None = None, greedy: bool = False, *, prefix_codes=None,
                  fixed_codes: Sequence[dict[int, int] | None] | None = None, hooks: Sequence[Hook] = (),
-                 callback: Callable[[DecodeStep], None] | None = None, path=None) -> list[list[GeneratedMotion]]:
+                 callback: Callable[[DecodeStep], None] | None = None,
+                 cleanup: bool = True, path=None) -> list[list[GeneratedMotion]]:
         """Generate `num_samples` motions per prompt. Returns `[prompt][sample]` GeneratedMotions.
 
         - seconds: exact length, rounded to the nearest code (0.2 s at 20 fps); None lets the
@@ -240,6 +250,8 @@ class T2MGPT:
         - hooks: `hook(step) -> logits | None` at every decoding step (constraints; raise
           `StopDecoding` / `DecodingCancelled` to stop); callback: `callback(step)` after each
           step, with the codes so far (streaming, progress). See `t2mgpt.generator.decoding`.
+        - cleanup: pin the feet the model puts on the ground (`t2mgpt.motion.cleanup`); the
+          rigid skeleton fit always runs.
         - path: [(seconds, x, z), ...] ground-plane waypoints (metres; the motion starts at the
           origin facing +z) the pelvis should pass at those times, by guided decoding.
 
@@ -255,7 +267,8 @@ class T2MGPT:
         seeds = None if greedy else self._row_seeds(seed, total)
         if path is not None or (isinstance(seconds, (int, float)) and seconds > self.max_seconds + 1e-9):
             return self._authored(texts, num_samples, seconds, seeds, path, prefix_codes, fixed_codes, hooks,
-                                  callback, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy)
+                                  callback, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
+                                  cleanup=cleanup)
         n_tokens = None if seconds is None else self.tokens_for_seconds(seconds)
 
         features = self.text_features(texts)  # (P, dim)
@@ -271,10 +284,12 @@ class T2MGPT:
             row = []
             for j in range(num_samples):
                 k = i * num_samples + j
+                post = self.post_processor(cleanup)
+                rigid = concat([post.push(joints[k], feats[k][:, -4:]), post.finish()])
                 row.append(GeneratedMotion(
-                    text=text, features=feats[k], joints=joints[k], fps=self.fps,
+                    text=text, features=feats[k], joints=rigid.joints.astype(np.float32), fps=self.fps,
                     tokens=codes[k].cpu().numpy().astype(np.int64), seed=None if seeds is None else seeds[k],
-                    skeleton=self.skeleton, model=self.name, sample=j,
+                    skeleton=self.skeleton, model=self.name, sample=j, raw_joints=joints[k], rigid=rigid,
                 ))
             out.append(row)
         return out
@@ -302,7 +317,7 @@ class T2MGPT:
         before (the last `window`=20 codes once the 50-code context is full), and the whole code
         sequence is decoded by the VQ-VAE at once, so the motion flows across boundaries. The
         result's `segments` give each segment's text and frames. Options: temperature, top_k,
-        top_p, greedy; path=[(seconds, x, z), ...] as in `__call__`; window.
+        top_p, greedy, cleanup as in `__call__`; path=[(seconds, x, z), ...]; window.
         """
         from t2mgpt.authoring.compose import compose
 
@@ -325,6 +340,11 @@ class T2MGPT:
         from t2mgpt.authoring.inbetween import inbetween
 
         return inbetween(self, start, end, text, seconds, seed, **options)
+
+    def post_processor(self, cleanup: bool = True) -> PostProcessor:
+        """The streaming post-processing of this model's joints: rigid fit on the dataset's target
+        skeleton, then foot cleanup. `push(joints, features[:, -4:])` returns the final frames."""
+        return PostProcessor(self.skeleton, self.fps, cleanup, lengths=reference_lengths(get_skeleton(self.skeleton)))
 
     @torch.inference_mode()
     def decode(self, codes: Sequence[torch.Tensor]) -> tuple[list[np.ndarray], list[np.ndarray]]:

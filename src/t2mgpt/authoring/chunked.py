@@ -22,11 +22,17 @@ SAMPLING_KEYS = ("temperature", "top_k", "top_p", "greedy")
 
 
 def check_sampling(options: dict) -> dict:
-    """Keyword options of the authoring calls -> the sampling arguments of `MotionGPT.generate`."""
-    unknown = sorted(set(options) - set(SAMPLING_KEYS))
+    """Keyword options of the authoring calls (sampling, cleanup) -> a checked dict."""
+    unknown = sorted(set(options) - set(SAMPLING_KEYS) - {"cleanup"})
     if unknown:
-        raise InputError(f"unknown option(s) {', '.join(unknown)}; sampling takes {', '.join(SAMPLING_KEYS)}")
+        raise InputError(f"unknown option(s) {', '.join(unknown)}; the options are "
+                         f"{', '.join(SAMPLING_KEYS)} and cleanup")
     return {k: v for k, v in options.items() if v is not None}
+
+
+def generate_args(options: dict) -> dict:
+    """The sampling arguments of `MotionGPT.generate` among the options."""
+    return {k: v for k, v in options.items() if k in SAMPLING_KEYS}
 
 
 def chunk_seeds(seed: int, chunk: int, rows: int) -> list[int]:
@@ -55,7 +61,7 @@ def sample_codes(gpt, plan: Sequence[tuple[torch.Tensor, int]], history: Sequenc
             prefix = [torch.tensor(h[len(h) - ctx:], dtype=torch.long) for h in hist] if ctx else None
             codes = gpt.generate(feature.reshape(1, -1).expand(rows, -1), min_tokens=ctx + new,
                                  max_tokens=ctx + new, seed=chunk_seeds(seed, k, rows), prefix=prefix,
-                                 **(sampling or {}))
+                                 **generate_args(sampling or {}))
             hist = [h + c[ctx:].tolist() for h, c in zip(hist, codes)]
             if select is not None and rows > 1:
                 best = hist[select(hist)]

@@ -47,9 +47,9 @@ def continue_motion(pipe, motion, text: str, seconds: float, seed: int | None = 
     dec = decode_features(pipe, prefix[len(prefix) - k:] + new)  # (unit * (k + n), D)
     tail = blend_forward(dec[k * unit:], given.features[-1] - dec[k * unit - 1])
     features = np.concatenate([given.features, tail])
-    joints = world_joints(pipe, features, given)
-    segments = given_segments(given, len(given.joints)) + (Segment(text, len(given.joints), len(joints)),)
-    return motion_from_codes(pipe, text, prefix + new, seed, sampling, segments, features, joints)
+    raw = world_joints(pipe, features, given)
+    segments = given_segments(given, len(given.joints)) + (Segment(text, len(given.joints), len(raw)),)
+    return motion_from_codes(pipe, text, prefix + new, seed, sampling, segments, features, raw, given)
 
 
 # ------------------------------------------------------------------------------ shared helpers
@@ -81,25 +81,51 @@ def joints_of(pipe, features: np.ndarray) -> np.ndarray:
 
 
 def world_joints(pipe, features: np.ndarray, given: GivenMotion) -> np.ndarray:
-    """Joints of features that start with the given motion's: the given frames kept as they are,
-    the rest placed in the given motion's world and spliced to it."""
+    """Raw joints of features that start with the given motion's: the given raw frames kept, the
+    rest placed in the given motion's world and spliced to it."""
     joints = joints_of(pipe, features)
     if not given.ours:  # the features were computed from the joints, moved to the origin
-        joints = place(joints, given.joints, len(given.features))
-    return splice_joints(given.joints, joints)
+        joints = place(joints, given.raw, len(given.features))
+    return splice_joints(given.raw, joints)
+
+
+def rigid_and_joints(pipe, features: np.ndarray, raw: np.ndarray, given: GivenMotion | None, cleanup: bool = True):
+    """The rigid skeleton motion (or None) and final joints of raw joints (T, J, 3), the given
+    motion's frames first: a generated motion's fit is continued (its frames kept to the bit),
+    features are fitted as the pipeline fits them, given joints are kept and only the rest fitted."""
+    from t2mgpt.motion.postprocess import PostProcessor, concat
+
+    contacts = features[:, -4:]
+    if given is None or given.ours:
+        post = pipe.post_processor(cleanup)
+        parts = []
+        if given is not None and given.rigid is not None:  # continue its own fit from the same state
+            T = len(given.joints)
+            post.push(given.raw, contacts[:T])
+            parts, raw, contacts = [given.rigid], raw[T:], contacts[T:]
+        new = concat([post.push(raw, contacts), post.finish()])
+        if not parts:
+            return new, new.joints.astype(np.float32)
+        return concat(parts + [new]), np.concatenate([given.joints, new.joints.astype(given.joints.dtype)])
+    post = PostProcessor(pipe.skeleton, pipe.fps, cleanup)  # the given joints' own bone lengths
+    fitted = concat([post.push(raw, contacts), post.finish()])
+    return None, splice_joints(given.joints, fitted.joints.astype(np.float32))
 
 
 def given_segments(given: GivenMotion, frames: int) -> tuple[Segment, ...]:
     return given.segments or (Segment(given.text or "(given motion)", 0, frames),)
 
 
-def motion_from_codes(pipe, text: str, codes: list[int], seed: int, sampling: dict, segments=(),
-                      features: np.ndarray | None = None, joints: np.ndarray | None = None):
-    """A GeneratedMotion of `codes` (decoded here unless its features and joints are given)."""
+def motion_from_codes(pipe, text: str, codes: list[int], seed: int, options: dict, segments=(),
+                      features: np.ndarray | None = None, raw: np.ndarray | None = None,
+                      given: GivenMotion | None = None):
+    """A GeneratedMotion of `codes` (decoded here unless its features and raw joints are given)."""
     from t2mgpt.pipeline import GeneratedMotion
 
     if features is None:
-        (features,), (joints,) = pipe.decode([torch.tensor(codes, dtype=torch.long)])
+        (features,), (raw,) = pipe.decode([torch.tensor(codes, dtype=torch.long)])
+    rigid, joints = rigid_and_joints(pipe, features, raw, given, options.get("cleanup", True))
     return GeneratedMotion(text=text, features=features, joints=joints, fps=pipe.fps,
-                           tokens=np.asarray(codes, dtype=np.int64), seed=None if sampling.get("greedy") else seed,
-                           skeleton=pipe.skeleton, model=pipe.name, segments=tuple(segments))
+                           tokens=np.asarray(codes, dtype=np.int64), seed=None if options.get("greedy") else seed,
+                           skeleton=pipe.skeleton, model=pipe.name, raw_joints=raw, rigid=rigid,
+                           segments=tuple(segments))

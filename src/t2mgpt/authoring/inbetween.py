@@ -58,10 +58,10 @@ def inbetween(pipe, start, end, text: str, seconds: float, seed: int | None = No
     e0 = len(S.features) + j0 - k  # first frame of `end` in the output features
     if target is not None:
         features = _shift_root(pipe, features, S, len(S.features), e0, target)
-    joints = world_joints(pipe, features, S)
+    raw = world_joints(pipe, features, S)
     s0 = len(S.joints)
-    segments = given_segments(S, s0) + (Segment(text, s0, e0), Segment(E.text or "(end motion)", e0, len(joints)))
-    return motion_from_codes(pipe, text, prefix + gap + tail, seed, sampling, segments, features, joints)
+    segments = given_segments(S, s0) + (Segment(text, s0, e0), Segment(E.text or "(end motion)", e0, len(raw)))
+    return motion_from_codes(pipe, text, prefix + gap + tail, seed, sampling, segments, features, raw, S)
 
 
 def _assemble(start: np.ndarray, dec: np.ndarray, end: np.ndarray, k: int, j0: int) -> np.ndarray:
@@ -98,7 +98,7 @@ def _check_position(position):
 def _root_xz(pipe, features: np.ndarray, S, frame: int) -> np.ndarray:
     joints = joints_of(pipe, features[:frame + 1])
     if not S.ours:
-        joints = place(joints, S.joints, len(S.features))
+        joints = place(joints, S.raw, len(S.features))
     return joints[frame, 0, [0, 2]]
 
 
@@ -121,4 +121,4 @@ def _placement_rotation(pipe, features, S) -> np.ndarray:
     T = len(S.features)
     joints = joints_of(pipe, features[:T])
     lo = max(0, T - 8)
-    return yaw_fit(joints[lo:T].reshape(-1, 3).astype(np.float64), S.joints[lo:T].reshape(-1, 3).astype(np.float64))[0]
+    return yaw_fit(joints[lo:T].reshape(-1, 3).astype(np.float64), S.raw[lo:T].reshape(-1, 3).astype(np.float64))[0]

@@ -15,12 +15,16 @@ from t2mgpt.motion.skeleton import get_skeleton
 
 @dataclass
 class GivenMotion:
-    """features (T_f, D) de-normalised; joints (T, J, 3) as given. `ours`: the joints are the
-    features' (T == T_f); otherwise the features were computed from the joints (T_f = T - 1)."""
+    """features (T_f, D) de-normalised; joints (T, J, 3) as given; raw (T, J, 3) the joints the
+    features give (the network's, before any rigid fit; the given joints for a joints input).
+    `ours`: the features are the motion's own (T == T_f); otherwise they were computed from the
+    joints (T_f = T - 1). `rigid`: a generated motion's rigid skeleton motion, if it has one."""
 
     features: np.ndarray
     joints: np.ndarray
+    raw: np.ndarray
     ours: bool
+    rigid: object = None
     text: str = ""
     segments: tuple = ()
 
@@ -34,7 +38,10 @@ def given_motion(pipe, motion, what: str = "motion") -> GivenMotion:
             raise InputError(f"the {what} is a {motion.skeleton} motion but this model makes {sk.name} motions")
         feats = np.asarray(motion.features, dtype=np.float32)
         _check(lambda: validate_features(feats, skeleton=sk, min_frames=unit), what)
-        return GivenMotion(feats, np.asarray(motion.joints), True, getattr(motion, "text", ""),
+        joints = np.asarray(motion.joints)
+        raw = getattr(motion, "raw_joints", None)
+        return GivenMotion(feats, joints, joints if raw is None else np.asarray(raw), True,
+                           getattr(motion, "rigid", None), getattr(motion, "text", ""),
                            tuple(getattr(motion, "segments", ())))
     if isinstance(motion, (str, os.PathLike)):
         return _from_file(pipe, Path(motion), what)
@@ -60,7 +67,7 @@ def _from_features(pipe, feats: np.ndarray, what: str) -> GivenMotion:
     _check(lambda: validate_features(feats, skeleton=sk, min_frames=pipe.config.unit_length), what)
     feats = feats.astype(np.float32)
     joints = features_to_joints(torch.from_numpy(feats), sk).numpy()  # as the pipeline computes them
-    return GivenMotion(feats, joints, True)
+    return GivenMotion(feats, joints, joints, True)
 
 
 def _from_joints(pipe, joints: np.ndarray, what: str) -> GivenMotion:
@@ -68,7 +75,8 @@ def _from_joints(pipe, joints: np.ndarray, what: str) -> GivenMotion:
     _check(lambda: validate_joints(joints, sk, min_frames=pipe.config.unit_length + 1), what)
     # the motion's own bone lengths (no retargeting), so that its poses come back as they are
     feats = _check(lambda: joints_to_features(joints, sk, retarget=False), what)
-    return GivenMotion(feats, np.asarray(joints, dtype=np.float32), False)
+    joints = np.asarray(joints, dtype=np.float32)
+    return GivenMotion(feats, joints, joints, False)
 
 
 def _from_file(pipe, path: Path, what: str) -> GivenMotion:

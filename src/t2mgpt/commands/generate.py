@@ -95,7 +95,10 @@ def _run(args: argparse.Namespace) -> int:
         for start, stop in chunks:
             # motion k of the run uses seed + k, as if all prompts were one batch
             chunk_seed = None if args.greedy else seed + start * args.num_samples
-            motions += pipe(prompts[start:stop], seed=chunk_seed, **options)
+            batch = pipe(prompts[start:stop], seed=chunk_seed, **options)
+            if args.raw_joints:
+                batch = [[replace(m, joints=m.raw_joints) for m in row] for row in batch]
+            motions += batch
             bar.update(1)
         bar.set_description("writing")
         write_files(args, plan, motions, targets, bar)
