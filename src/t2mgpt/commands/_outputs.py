@@ -33,6 +33,11 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default=DEFAULT_FORMATS,
                         help=f"comma-separated formats among {', '.join(names())} (default: {DEFAULT_FORMATS})")
     parser.add_argument("--overwrite", action="store_true", help="replace files that already exist")
+    parser.add_argument("--no-cleanup", action="store_true",
+                        help="leave the feet as the model drew them (no foot-contact cleanup)")
+    parser.add_argument("--raw-joints", action="store_true",
+                        help="npy/json/mp4/gif hold the network's unfitted joints (research use); BVH, glTF "
+                             "and npz always hold the rigid skeleton")
 
 
 def plan_files(args: argparse.Namespace, names: list[str], num_samples: int):
@@ -73,7 +78,9 @@ def load_pipeline(args: argparse.Namespace, folder, max_batch: int | None = None
 
 
 def sampling_options(args: argparse.Namespace) -> dict:
-    return dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, greedy=args.greedy)
+    """Sampling and post-processing options for the pipeline's calls."""
+    return dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, greedy=args.greedy,
+                cleanup=not args.no_cleanup)
 
 
 def run_seed(args: argparse.Namespace) -> int | None:
@@ -83,13 +90,18 @@ def run_seed(args: argparse.Namespace) -> int | None:
 
 
 def write_files(args: argparse.Namespace, plan, motions, targets, bar=None) -> None:
-    """Write motions [name][sample] to their planned paths, all or nothing."""
+    """Write motions [name][sample] to their planned paths, all or nothing (`--raw-joints`: the
+    network's joints where a format writes positions)."""
+    from dataclasses import replace
+
     from t2mgpt.export import write_motion
     from t2mgpt.export.files import StagedFiles, output_folder
 
     with output_folder(args.out_dir), StagedFiles() as stage:
         for per_name, samples in zip(plan, motions):
             for paths, motion in zip(per_name, samples):
+                if args.raw_joints and motion.raw_joints is not None:
+                    motion = replace(motion, joints=motion.raw_joints)
                 for fmt, path in paths.items():
                     if bar is not None:
                         bar.set_postfix_str(path.name)

@@ -95,10 +95,7 @@ def _run(args: argparse.Namespace) -> int:
         for start, stop in chunks:
             # motion k of the run uses seed + k, as if all prompts were one batch
             chunk_seed = None if args.greedy else seed + start * args.num_samples
-            batch = pipe(prompts[start:stop], seed=chunk_seed, **options)
-            if args.raw_joints:
-                batch = [[replace(m, joints=m.raw_joints) for m in row] for row in batch]
-            motions += batch
+            motions += pipe(prompts[start:stop], seed=chunk_seed, **options)
             bar.update(1)
         bar.set_description("writing")
         write_files(args, plan, motions, targets, bar)
