@@ -38,9 +38,11 @@ import numpy as np
 import torch
 
 from t2mgpt import metrics as M
+from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import InputError
 from t2mgpt.eval.dataset import EvalBatch, EvalDataset
 from t2mgpt.generator.decoding import Sampling
+from t2mgpt.text.cache import TextFeatureCache
 
 log = logging.getLogger(__name__)
 
@@ -113,23 +115,8 @@ def decode_codes(vqvae, codes: Sequence[torch.Tensor], normalizer, max_frames: i
     return out, lens
 
 
-class TextFeatureCache:
-    """Text features of the generator's (frozen) text encoder, computed once per distinct text."""
-
-    def __init__(self, text_encoder):
-        self.text_encoder = text_encoder
-        self.cache: dict[str, torch.Tensor] = {}
-
-    def __call__(self, texts: Sequence[str]) -> torch.Tensor:
-        todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
-        if todo:
-            for t, f in zip(todo, self.text_encoder.encode(todo)):
-                self.cache[t] = f
-        return torch.stack([self.cache[t] for t in texts])
-
-
 def generate_motions(models: GenerationModels, texts: Sequence[str], seeds: Sequence[int] | None,
-                     max_frames: int = 196, sampling: Sampling = Sampling(), text_features: Callable | None = None
+                     max_frames: int = HUMANML3D.max_motion_len, sampling: Sampling = Sampling(), text_features: Callable | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """Batched text -> motion: (B, max_frames, D) unnormalised motions and their lengths (B,).
 
@@ -391,7 +378,7 @@ def evaluate_generation(
     n_mm = _mm_text_count(mm_texts, n_items) if mm else 0
     mm_batches = math.ceil(n_mm * mm_samples / _mm_rows(batch_size, mm_samples)) if mm else 0
     max_frames = dataset.max_motion_length
-    text_features = TextFeatureCache(models.text_encoder)
+    text_features = TextFeatureCache(models.text_encoder)  # in memory: each distinct text encoded once
     sampling = Sampling(greedy, temperature, top_k, top_p)
     sampling.check()
 

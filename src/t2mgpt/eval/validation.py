@@ -35,9 +35,10 @@ import torch
 
 from t2mgpt.errors import DataError, InputError
 from t2mgpt.eval.dataset import EvalDataset
-from t2mgpt.eval.protocol import (TextFeatureCache, _Progress, _run_replication, _seeds, as_generation_models,
+from t2mgpt.eval.protocol import (_Progress, _run_replication, _seeds, as_generation_models,
                                   diversity_times_for, eval_mode, generate_motions, reconstruct_motions)
 from t2mgpt.generator.decoding import Sampling
+from t2mgpt.text.cache import TextFeatureCache
 
 
 def make_validation_fn(
