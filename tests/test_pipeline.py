@@ -20,7 +20,7 @@ from t2mgpt.io.folder import save_model_folder
 from t2mgpt.io.lookup import DEFAULT_MODEL, list_models, models_home
 from t2mgpt.text.hashing import HashingTextEncoder
 from t2mgpt.errors import CheckpointError, InputError
-from t2mgpt.motion import HUMANML3D, KIT, features_to_joints
+from t2mgpt.motion import HUMANML3D, KIT, default_offsets, features_to_joints
 from t2mgpt.pipeline import GeneratedMotion
 from t2mgpt.text import TruncationWarning
 
@@ -212,8 +212,13 @@ def test_generation_shapes_fps_duration(pipe):
             assert m.features.shape == (4 * n, 263) and m.joints.shape == (4 * n, 22, 3)
             assert m.fps == 20.0 and m.duration == pytest.approx(0.2 * n)
             assert np.isfinite(m.joints).all() and m.seed == 3 * i + j and m.model == "tiny-test"
-            # joints are the features' joints; features are de-normalised decoder outputs
-            np.testing.assert_allclose(m.joints, features_to_joints(m.features), atol=1e-5)
+            # raw joints are the features' joints; features are de-normalised decoder outputs
+            np.testing.assert_allclose(m.raw_joints, features_to_joints(m.features), atol=1e-5)
+            # joints: one rigid skeleton (the dataset's bone lengths) posed by the rotations
+            bones = np.linalg.norm(m.joints[:, 1:] - m.joints[:, list(HUMANML3D.parents[1:])], axis=-1)
+            reference = np.linalg.norm(default_offsets("humanml3d"), axis=-1)[1:]
+            assert np.abs(bones - reference).max() < 1e-5
+            np.testing.assert_allclose(m.joints, m.rigid.joints, atol=1e-6)
             codes = torch.as_tensor(m.tokens)[None]
             x = pipe.normalizer.denormalize(pipe.vqvae.decode(codes))[0].numpy()
             np.testing.assert_allclose(m.features, x, atol=1e-5)

@@ -30,6 +30,9 @@ from t2mgpt.generator.decoding import DecodeStep, Hook
 from t2mgpt.generator.gpt import MotionGPT
 from t2mgpt.tokenizer.vqvae import VQVAE
 from t2mgpt.motion.features import features_to_joints
+from t2mgpt.motion.postprocess import PostProcessor, concat
+from t2mgpt.motion.rigid import RigidMotion, reference_lengths
+from t2mgpt.motion.skeleton import get_skeleton
 from t2mgpt.motion.normalize import Normalizer
 from t2mgpt.utils.device import resolve_device
 
@@ -39,7 +42,11 @@ _MAX_SEED = 2**62
 
 @dataclass
 class GeneratedMotion:
-    """One generated motion. `features` are de-normalised (T, D); `joints` (T, J, 3) in metres, y up."""
+    """One generated motion. `features` are de-normalised (T, D); `joints` (T, J, 3) in metres, y up.
+
+    `joints` are those of `rigid` (the rigid-skeleton fit with foot cleanup that every output
+    format is made from); `raw_joints` are the network's own (`features_to_joints(features)`).
+    """
 
     text: str
     features: np.ndarray
@@ -50,6 +57,8 @@ class GeneratedMotion:
     skeleton: str = "humanml3d"
     model: str | None = None
     sample: int = 0  # index among the samples of its prompt
+    raw_joints: np.ndarray | None = None  # (T, J, 3) before the rigid fit and cleanup
+    rigid: RigidMotion | None = None  # root + local rotations of one rigid skeleton; joints = rigid.joints
 
     @property
     def num_frames(self) -> int:
@@ -223,7 +232,8 @@ class T2MGPT:
                  temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                  seed: int | None = None, greedy: bool = False, *, prefix_codes=None,
                  fixed_codes: Sequence[dict[int, int] | None] | None = None, hooks: Sequence[Hook] = (),
-                 callback: Callable[[DecodeStep], None] | None = None) -> list[list[GeneratedMotion]]:
+                 callback: Callable[[DecodeStep], None] | None = None,
+                 cleanup: bool = True) -> list[list[GeneratedMotion]]:
         """Generate `num_samples` motions per prompt. Returns `[prompt][sample]` GeneratedMotions.
 
         - seconds: exact length, rounded to the nearest code (0.2 s at 20 fps); None lets the
@@ -238,6 +248,8 @@ class T2MGPT:
         - hooks: `hook(step) -> logits | None` at every decoding step (constraints; raise
           `StopDecoding` / `DecodingCancelled` to stop); callback: `callback(step)` after each
           step, with the codes so far (streaming, progress). See `t2mgpt.generator.decoding`.
+        - cleanup: pin the feet the model puts on the ground (`t2mgpt.motion.cleanup`); the
+          rigid skeleton fit always runs.
         """
         texts = self._check_texts(texts)
         if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1:
@@ -262,13 +274,20 @@ class T2MGPT:
             row = []
             for j in range(num_samples):
                 k = i * num_samples + j
+                post = self.post_processor(cleanup)
+                rigid = concat([post.push(joints[k], feats[k][:, -4:]), post.finish()])
                 row.append(GeneratedMotion(
-                    text=text, features=feats[k], joints=joints[k], fps=self.fps,
+                    text=text, features=feats[k], joints=rigid.joints.astype(np.float32), fps=self.fps,
                     tokens=codes[k].cpu().numpy().astype(np.int64), seed=None if seeds is None else seeds[k],
-                    skeleton=self.skeleton, model=self.name, sample=j,
+                    skeleton=self.skeleton, model=self.name, sample=j, raw_joints=joints[k], rigid=rigid,
                 ))
             out.append(row)
         return out
+
+    def post_processor(self, cleanup: bool = True) -> PostProcessor:
+        """The streaming post-processing of this model's joints: rigid fit on the dataset's target
+        skeleton, then foot cleanup. `push(joints, features[:, -4:])` returns the final frames."""
+        return PostProcessor(self.skeleton, self.fps, cleanup, lengths=reference_lengths(get_skeleton(self.skeleton)))
 
     @torch.inference_mode()
     def decode(self, codes: Sequence[torch.Tensor]) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -37,6 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--format", default=DEFAULT_FORMATS,
                         help=f"comma-separated formats among {', '.join(names())} (default: {DEFAULT_FORMATS})")
+    parser.add_argument("--no-cleanup", action="store_true",
+                        help="leave the feet as the model drew them (no foot-contact cleanup)")
+    parser.add_argument("--raw-joints", action="store_true",
+                        help="npy/json/mp4/gif hold the network's unfitted joints (research use); BVH, glTF "
+                             "and npz always hold the rigid skeleton")
     parser.add_argument("--clip-path", help="CLIP ViT-B/32 weights (folder or file) for models using CLIP")
     parser.add_argument("--overwrite", action="store_true", help="replace files that already exist")
 
@@ -89,6 +94,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 def _run(args: argparse.Namespace) -> int:
     import secrets
+    from dataclasses import replace
 
     from t2mgpt.errors import InputError
     from t2mgpt.export import parse_formats
@@ -123,7 +129,7 @@ def _run(args: argparse.Namespace) -> int:
     pipe = T2MGPT.from_pretrained(folder, device=args.device, text_encoder_path=args.clip_path,
                                   max_batch=args.batch_size, quantize="int8" if args.int8 else None)
     options = dict(num_samples=args.num_samples, seconds=args.seconds, temperature=args.temperature,
-                   top_k=args.top_k, top_p=args.top_p, greedy=args.greedy)
+                   top_k=args.top_k, top_p=args.top_p, greedy=args.greedy, cleanup=not args.no_cleanup)
     seed = args.seed if args.seed is not None or args.greedy else secrets.randbelow(2**62 - 2**20)
     motions = []
     with tqdm(total=len(chunks) + len(targets), desc="generating", unit="step", file=sys.stderr,
@@ -131,7 +137,10 @@ def _run(args: argparse.Namespace) -> int:
         for start, stop in chunks:
             # motion k of the run uses seed + k, as if all prompts were one batch
             chunk_seed = None if args.greedy else seed + start * args.num_samples
-            motions += pipe(prompts[start:stop], seed=chunk_seed, **options)
+            batch = pipe(prompts[start:stop], seed=chunk_seed, **options)
+            if args.raw_joints:
+                batch = [[replace(m, joints=m.raw_joints) for m in row] for row in batch]
+            motions += batch
             bar.update(1)
         bar.set_description("writing")
         with output_folder(args.out_dir), StagedFiles() as stage:
