@@ -185,7 +185,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: Any, where: str = CONFIG_FILE, check: bool = True) -> "ModelConfig":
-        """`check=False` skips the consistency check (which imports torch), not the type checks."""
+        """`check=False` skips the check that the parts fit together (it imports torch); types,
+        bounds and the dataset kind are checked either way."""
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             found = d.get("format") if isinstance(d, dict) else type(d).__name__
             raise CheckpointError(f"{where} is not a t2mgpt model config (format {found!r}, expected {FORMAT!r})")
@@ -210,6 +211,7 @@ class ModelConfig:
                 card=ModelCard.from_dict(d.get("card")), t2mgpt_version=str(d.get("t2mgpt_version", "")),
             )
             if not check:
+                cfg.dataset = canonical_dataset(cfg.dataset)
                 check_sizes(cfg.vqvae, cfg.gpt)
                 if not (isinstance(cfg.fps, float) and 0 < cfg.fps <= MAX_FPS):
                     raise InputError(f"fps must be in (0, {MAX_FPS:g}], got {cfg.fps!r}")
