@@ -30,6 +30,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from t2mgpt.errors import CheckpointError, InputError
+from t2mgpt.utils.checks import check_positive_ints
 from t2mgpt.models.evaluator import (N_FOOT_CONTACTS, BiGRUEncoder, MotionEncoderBiGRUCo, MovementConvEncoder,
                                      normalize_padded)
 
@@ -58,10 +59,8 @@ class ContrastiveConfig:
     init_temperature: float = 0.07
 
     def __post_init__(self):
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if f.name != "init_temperature" and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-                raise InputError(f"ContrastiveConfig.{f.name} must be a positive integer, got {v!r}")
+        check_positive_ints(self, [f.name for f in dataclasses.fields(self) if f.name != "init_temperature"],
+                            "ContrastiveConfig.")
         if self.dim_pose <= N_FOOT_CONTACTS:
             raise InputError(f"dim_pose must exceed the {N_FOOT_CONTACTS} foot-contact features, got {self.dim_pose}")
         if self.unit_length != 4:
