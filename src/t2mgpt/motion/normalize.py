@@ -86,6 +86,6 @@ def read_stats(mean_path: str | Path, std_path: str | Path, *, dim: int | None =
                     f"length, one entry per feature dimension")
     if (std <= 0).any():
         bad = np.flatnonzero(std <= 0)[:5].tolist()
-        raise error(f"{std_path} has zero or negative entries (dimensions {bad}...); normalising would divide by "
+        raise error(f"{std_path} has non-positive entries (dimensions {bad}...); normalising would divide by "
                     f"zero: recompute it or floor it at a small positive value")
     return mean, std
