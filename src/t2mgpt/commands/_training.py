@@ -9,15 +9,19 @@ from pathlib import Path
 from typing import Callable
 
 RUN_FILES = """\
-RUN_DIR receives config.json, last.pt (every --save-minutes minutes, every --save-every updates
-if set, on Ctrl-C or SIGTERM and at the end), best.pt ({best}), best_fid.pt (lowest {fid}, with
---evaluator), metrics.jsonl, train.log and TensorBoard logs in tb/. A folder holding another
-run is never overwritten; a run that fails before its first checkpoint leaves no folder behind.
---resume continues a run exactly ({state}); only --iters, --log-every, --eval-every,
---save-every and --save-minutes may change on resume. Ctrl-C or SIGTERM finishes the current
-update, saves last.pt and stops (a second Ctrl-C stops at once, without saving).
---batch-size is the GLOBAL batch: with N processes each one takes batch/N {items} per update,
-so the recipe (and the result) does not depend on how many devices you use.
+RUN_DIR receives config.json; last.pt every --save-minutes minutes (and every --save-every
+updates if set), on Ctrl-C or SIGTERM and at the end;
+best.pt: {best};
+best_fid.pt: {fid}, with --evaluator;
+metrics.jsonl, train.log and TensorBoard logs in tb/. A folder holding another run is never
+overwritten; a run that fails before its first checkpoint leaves no folder behind.
+--resume continues a run exactly:
+{state};
+only --iters, --log-every, --eval-every, --save-every and --save-minutes may change on resume.
+Ctrl-C or SIGTERM finishes the current update, saves last.pt and stops (a second Ctrl-C
+stops at once, without saving). --batch-size is the GLOBAL batch: with N processes each one
+takes batch/N {items} per update, so the recipe (and the result) does not depend on how many
+devices you use.
 """
 
 DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EFBIG}

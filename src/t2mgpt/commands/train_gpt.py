@@ -22,7 +22,7 @@ mirror); without it the codes are made here, into RUN_DIR/tokens. --vq is the VQ
 come from (a train-vq run folder: best.pt, else last.pt; or a checkpoint file). Every caption's
 text feature is computed once, into RUN_DIR/text_features.safetensors.
 
-""" + RUN_FILES.format(best="lowest validation loss", fid="FID of generated motions",
+""" + RUN_FILES.format(best="lowest validation loss", fid="lowest FID of generated motions",
                        state="model, optimizer, schedule, random and data-order state",
                        items="pairs") + """
 Turn the result into a model folder with `t2mgpt export-model --vq VQ_RUN --gpt RUN_DIR`.
