@@ -29,6 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import CheckpointError, InputError
 from t2mgpt.utils.checks import check_positive_ints
 from t2mgpt.models.evaluator import (N_FOOT_CONTACTS, BiGRUEncoder, MotionEncoderBiGRUCo, MovementConvEncoder,
@@ -46,7 +47,7 @@ def tokenize(text: str) -> list[str]:
 
 @dataclass
 class ContrastiveConfig:
-    dim_pose: int = 263  # motion features, foot contacts included (they are dropped inside)
+    dim_pose: int = HUMANML3D.feature_dim  # motion features, foot contacts included (they are dropped inside)
     vocab_size: int = 2  # <pad>, <unk> + training words
     dim_word: int = 128
     dim_text_hidden: int = 128

@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from t2mgpt.data.spec import get_dataset_spec
+from t2mgpt.data.spec import HUMANML3D, get_dataset_spec
 from t2mgpt.errors import CheckpointError, InputError
 from t2mgpt.utils.device import resolve_device
 from t2mgpt.utils.io import safe_torch_load
@@ -49,7 +49,7 @@ N_FOOT_CONTACTS = 4  # last 4 feature dims, not seen by the evaluator
 class EvaluatorConfig:
     """Sizes of the evaluator; defaults are the released HumanML3D ("t2m") ones."""
 
-    dim_pose: int = 263
+    dim_pose: int = HUMANML3D.feature_dim
     dim_word: int = 300
     dim_pos_ohot: int = 15
     dim_movement_enc_hidden: int = 512
