@@ -31,9 +31,9 @@ import torch.nn.functional as F
 
 from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import CheckpointError, InputError
-from t2mgpt.utils.checks import check_positive_ints
 from t2mgpt.models.evaluator import (N_FOOT_CONTACTS, BiGRUEncoder, MotionEncoderBiGRUCo, MovementConvEncoder,
                                      normalize_padded)
+from t2mgpt.utils.checks import check_positive_ints
 
 KIND = "t2mgpt.contrastive_evaluator"
 PAD, UNK = "<pad>", "<unk>"
