@@ -45,5 +45,5 @@ def test_torchrun_generate_shards_prompts(tmp_path):
     assert len(files) == 6 * 2  # 6 prompts (the repeated one gets its own names) x 2 samples, no gaps
     for name in files:
         np.testing.assert_allclose(np.load(tmp_path / "ddp" / name), np.load(tmp_path / "one" / name), atol=1e-5)
-    assert ddp.stdout.count("wrote 12 file(s)") == 1 and "by 2 processes" in ddp.stdout  # rank 0 reports all
+    assert ddp.stdout.count("wrote 12 file(s)") == 1 and "2 processes" in ddp.stdout  # rank 0 reports all
     assert ddp.stdout.count(" -> ") == 12
