@@ -175,3 +175,24 @@ def test_dropping_a_stream_stops_the_decoding(tiny):
     gc.collect()
     worker.join(5)
     assert not worker.is_alive() and max(steps) < 49
+
+
+@pytest.mark.parametrize("kw", [dict(seed=4), dict(seed=9, top_k=5, cleanup=False), dict(greedy=True)])
+def test_timeline_stream_equals_compose(tiny, kw):
+    timeline = [("a person walks forward", 6.0), ("a person jumps", 7.0), ("a person sits down", 3.0)]  # 16 s
+    want = tiny.compose(timeline, **kw)
+    with tiny.compose_stream(timeline, **kw) as stream:
+        chunks, joints, features = concat(stream)
+    np.testing.assert_array_equal(stream.codes, want.tokens)
+    assert joints.shape == want.joints.shape == (320, 22, 3) and len(chunks) > 3
+    assert np.abs(joints - want.joints).max() < 1e-3
+    np.testing.assert_allclose(features, want.features, atol=1e-4)
+    got = stream.motion()
+    assert got.segments == want.segments and got.text == want.text and got.seed == want.seed
+
+
+def test_timeline_stream_with_a_path_equals_compose(tiny):
+    timeline, path = [("a person walks forward", 4.0)], [(2.0, 0.0, 1.0), (4.0, 1.0, 2.0)]
+    want = tiny.compose(timeline, seed=1, path=path)
+    _, joints, _ = concat(tiny.compose_stream(timeline, seed=1, path=path))
+    assert np.abs(joints - want.joints).max() < 1e-3

@@ -11,7 +11,6 @@ VQ-VAE decoder, de-normalised and converted to joint positions.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import secrets
 from dataclasses import dataclass
@@ -306,8 +305,20 @@ class T2MGPT:
         sampling = Sampling(greedy, temperature, top_k, top_p)
         sampling.check()
         features = self.text_features(texts)  # (1, dim)
-        run = functools.partial(self._generate_codes, features, n_tokens, seeds, sampling)
+
+        def run(hooks, report):
+            codes = self._generate_codes(features, n_tokens, seeds, sampling, hooks=hooks,
+                                         callback=lambda step: report(step.codes[0].tolist()))
+            return codes[0].tolist()
+
         return MotionStream(self, texts[0], run, None if seeds is None else seeds[0], hooks, cleanup)
+
+    def compose_stream(self, timeline, seed: int | None = None, **options) -> "MotionStream":
+        """`compose` as a stream of `MotionChunk`s: the same motion for the same seed, its frames
+        as soon as their codes are decoded. Same timeline and options as `compose`."""
+        from t2mgpt.authoring.compose import compose_stream
+
+        return compose_stream(self, timeline, seed, **options)
 
     def _plan(self, texts, num_samples: int, seed: int | None, greedy: bool) -> tuple[list[str], list[int] | None]:
         """Checked (prompts, one seed per motion or None for greedy)."""

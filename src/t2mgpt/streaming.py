@@ -4,8 +4,8 @@
         for chunk in stream:
             play(chunk.joints)          # (n, J, 3): frames chunk.start .. chunk.end - 1
 
-The GPT decodes in a worker thread, by the same call as `pipe(...)`, so the codes are those of
-the one-shot result for the same seed. The VQ-VAE decoder turns codes into frames as soon as
+The GPT decodes in a worker thread, by the same call as `pipe(...)` (or `pipe.compose(...)` for
+`pipe.compose_stream`), so the codes are those of the one-shot result for the same seed. The VQ-VAE decoder turns codes into frames as soon as
 every code a frame reads is known: the decoder's receptive field
 (`t2mgpt.tokenizer.receptive_field`, 22 codes on either side for the paper's decoder) is the
 look-ahead, and each window is decoded with all the context its frames read, so they equal the
@@ -31,7 +31,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from t2mgpt.generator.decoding import DecodeStep, DecodingCancelled, Hook, cancel_when
+from t2mgpt.generator.decoding import DecodingCancelled, Hook, cancel_when
 from t2mgpt.motion.features import features_to_joints
 from t2mgpt.motion.postprocess import PostProcessor, concat
 from t2mgpt.motion.rigid import RigidMotion
@@ -103,15 +103,18 @@ class JointsStream:
 
 
 _DONE = object()
+# generate(hooks, report) -> all codes: runs the GPT with the decoding hooks, calling report(codes so
+# far) as they grow (END may end the last report), e.g. from the engine's per-step callback
+CodeSource = Callable[[list[Hook], Callable[[list[int]], None]], list[int]]
 
 
 class MotionStream:
     """An iterator of `MotionChunk`s; see the module docstring. Made by `T2MGPT.stream`."""
 
-    def __init__(self, pipe, text: str, generate: Callable[..., list[torch.Tensor]], seed: int | None,
-                 hooks: Sequence[Hook] = (), cleanup: bool = True):
+    def __init__(self, pipe, text: str, generate: CodeSource, seed: int | None, hooks: Sequence[Hook] = (),
+                 cleanup: bool = True, segments: tuple = ()):
         self.text, self.seed, self.fps = text, seed, pipe.fps
-        self.skeleton, self.model = pipe.skeleton, pipe.name
+        self.skeleton, self.model, self.segments = pipe.skeleton, pipe.name, segments
         self._parts: list[MotionChunk] = []  # handed out
         self.normalizer = pipe.normalizer
         self.decoder = CodeDecoder(pipe.vqvae)
@@ -205,7 +208,8 @@ class MotionStream:
         return GeneratedMotion(text=self.text, features=np.concatenate([c.features for c in self._parts]),
                                joints=rigid.joints.astype(np.float32), fps=self.fps, tokens=self.codes,
                                seed=self.seed, skeleton=self.skeleton, model=self.model, sample=sample,
-                               raw_joints=np.concatenate([c.raw_joints for c in self._parts]), rigid=rigid)
+                               raw_joints=np.concatenate([c.raw_joints for c in self._parts]), rigid=rigid,
+                               segments=self.segments)
 
     def close(self) -> None:
         """Stop the decoding (at its next step) and wait for the worker to end."""
@@ -224,17 +228,12 @@ class MotionStream:
         self._stop.set()
 
 
-def _decode(generate: Callable[..., list[torch.Tensor]], hooks: list[Hook], stop: threading.Event,
-            out: queue.Queue) -> None:
+def _decode(generate: CodeSource, hooks: list[Hook], stop: threading.Event, out: queue.Queue) -> None:
     """The worker thread: run the GPT, putting the codes so far on `out` after every step."""
-
-    def on_step(step: DecodeStep) -> None:
-        out.put(step.codes[0].tolist())  # codes so far (END last when the row ends)
-
     try:
         with torch.inference_mode():
-            codes = generate(hooks=[cancel_when(stop.is_set), *hooks], callback=on_step)
-        out.put(codes[0].tolist())
+            codes = generate([cancel_when(stop.is_set), *hooks], out.put)
+        out.put(list(codes))
         out.put(_DONE)
     except DecodingCancelled:
         out.put(_DONE)
