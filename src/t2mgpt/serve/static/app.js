@@ -17,7 +17,7 @@ const state = {
 };
 // Frames are streamed as they are decoded (POST /api/stream); ?stream=0 waits for the whole motion.
 const STREAM = new URLSearchParams(location.search).get('stream') !== '0';
-let clickedAt = 0, awaitingFirstFrame = false;
+let clickedAt = 0, awaitingFirstFrame = false, cameraMoved = false;
 window.__t2mgpt = { state, info: null, response: null };
 
 const TRUNK = '#3a4256';
@@ -346,6 +346,7 @@ let viewer = null;
 try {
   viewer = new Viewer($('canvas'), ui.viewport);
   window.__t2mgpt.viewer = viewer;
+  viewer.controls.addEventListener('start', () => { cameraMoved = true; });
   state.webgl = true;
 } catch (e) {
   ui.nogl.hidden = false;
@@ -493,6 +494,7 @@ async function generate() {
   setBusy(true);
   clickedAt = performance.now();
   state.firstFrameMs = null;
+  cameraMoved = false;
   try {
     const res = await fetch(STREAM ? '/api/stream' : '/api/generate', {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
@@ -566,7 +568,7 @@ function onEvent(name, d) {
 /** More frames arrived: extend the timeline (playback waits at its end until they come). */
 function grow() {
   buildTabs();  // durations so far
-  select(state.sample, false);
+  select(state.sample, !cameraMoved);  // the camera follows the growing motion until the user moves it
 }
 
 function show(data, restart = true) {
