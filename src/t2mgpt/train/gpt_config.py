@@ -28,6 +28,8 @@ class GPTTrainConfig:
     gamma: float = 0.05  # LR factor at each milestone
     pkeep: float = 0.5  # keep each input code with this probability, else a random code; -1: U[0,1] per batch
     grad_clip: float = 0.0  # max gradient norm (0: no clipping, as the original)
+    cond_drop: float = 0.0  # share of samples trained with a zero text feature (for classifier-free guidance)
+    init_from: str = ""  # model folder or name whose GPT weights start the run (fine-tuning); "": random
     amp: bool = False  # bfloat16 autocast (worth it on recent GPUs; off = the original's float32)
     seed: int = 123
     train_split: str = "train"
@@ -50,6 +52,8 @@ class GPTTrainConfig:
             raise InputError(f"lr and gamma must be positive, got lr {self.lr}, gamma {self.gamma}")
         if self.warmup_iters < 0 or self.val_max_samples < 0 or self.weight_decay < 0 or self.grad_clip < 0:
             raise InputError("warmup_iters, val_max_samples, weight_decay and grad_clip must be >= 0")
+        if not 0.0 <= self.cond_drop < 1.0:
+            raise InputError(f"cond_drop must be in [0, 1), got {self.cond_drop}")
         if not (self.pkeep == -1 or 0.0 <= self.pkeep <= 1.0):
             raise InputError(f"pkeep must be in [0, 1] (or -1: drawn uniformly per batch), got {self.pkeep}")
 
@@ -68,6 +72,10 @@ TRAIN_HELP = {
     "warmup_iters": "linear learning-rate warm-up updates (the original: none)",
     "lr_milestones": "updates after which the lr is multiplied by --gamma",
     "pkeep": "corruption: keep each input code with probability P, else a random code (-1: P ~ U[0,1] per batch)",
+    "cond_drop": "train this share of samples with a zero text feature, the unconditional input of "
+                 "classifier-free guidance (0: never, as the original)",
+    "init_from": "start from the GPT weights of this model folder or name (fine-tuning; same sizes and "
+                 "VQ-VAE codes) instead of random weights",
     "grad_clip": "clip the gradient norm (0: no clipping, as the original)",
     "amp": "bfloat16 autocast (GPU speed-up; the original trains in float32)",
     "val_split": "validation split ('' disables validation and best.pt)",

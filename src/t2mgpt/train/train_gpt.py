@@ -109,6 +109,17 @@ def vq_fingerprint(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
+def init_from_model_folder(model: torch.nn.Module, name: str) -> None:
+    """Copy the GPT weights of a model folder (or bundled name) into `model` (fine-tuning)."""
+    from t2mgpt.model_folder import load_model_folder, resolve_model
+
+    _, _, gpt, _ = load_model_folder(resolve_model(name))
+    try:
+        model.load_state_dict({k: v.float() for k, v in gpt.state_dict().items()})
+    except RuntimeError as e:
+        raise CheckpointError(f"--init-from {name}: its GPT does not match this run's model sizes: {e}") from e
+
+
 def text_encoder_spec(text_encoder, clip_dim: int) -> tuple[str, int]:
     """(canonical name, feature size) of a text encoder name or object, without loading it.
 
@@ -331,6 +342,8 @@ def train_gpt(data: str | Path, vq: str | Path, out: str | Path, model_config=No
 
     seed_everything(tc.seed)  # identical initial weights on every rank
     model = MotionGPT(mc).to(dev)
+    if tc.init_from and resume_from is None:
+        init_from_model_folder(model, tc.init_from)
     optimizer = torch.optim.AdamW(model.parameters(), lr=tc.lr, betas=tc.betas, weight_decay=tc.weight_decay)
     scheduler = make_scheduler(optimizer, tc.warmup_iters, tc.lr_milestones, tc.gamma)
     from t2mgpt.data.gpt_dataset import PairLoader
@@ -432,6 +445,8 @@ def train_gpt(data: str | Path, vq: str | Path, out: str | Path, model_config=No
             target = torch.from_numpy(b.target).to(dev, non_blocking=True)  # (b, block_size)
             lengths = torch.from_numpy(b.lengths).to(dev, non_blocking=True)  # (b,)
             text = table[torch.from_numpy(b.caption).to(dev)]  # (b, clip_dim)
+            if tc.cond_drop > 0:  # the zero feature is the "no text" input of classifier-free guidance
+                text = text * (torch.rand(len(text), 1, device=dev) >= tc.cond_drop).to(text.dtype)
             inputs = corrupt_codes(target[:, :-1], tc.pkeep, mc.num_vq)  # (b, block_size - 1)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=tc.amp):
                 logits = net(inputs, text)  # (b, block_size, num_vq + 1)
