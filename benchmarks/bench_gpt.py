@@ -44,7 +44,7 @@ DEFAULT_CASES = [c for c in CASES if c != "cached-b32-bf16"]  # bf16 GEMMs crawl
 def build_model(precision: str = "fp32"):
     import torch
 
-    from t2mgpt.models.gpt import GPTConfig, MotionGPT
+    from t2mgpt.generator.gpt import GPTConfig, MotionGPT
 
     torch.manual_seed(0)
     model = MotionGPT(GPTConfig()).eval()  # released HumanML3D size

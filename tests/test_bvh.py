@@ -7,7 +7,7 @@ import pytest
 from bvh import Bvh
 from scipy.spatial.transform import Rotation
 
-from t2mgpt.bvh import bvh_string, euler_angles, joints_to_animation, write_bvh
+from t2mgpt.export.bvh import bvh_string, euler_angles, joints_to_animation, write_bvh
 from t2mgpt.cli import main
 from t2mgpt.errors import InputError
 from t2mgpt.motion import HUMANML3D, KIT, Normalizer, default_offsets, features_to_joints

@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+from dataclasses import replace
 
 import imageio.v2 as imageio
 import numpy as np
@@ -14,10 +15,10 @@ from hypothesis import strategies as st
 from test_bvh import read_bvh
 from tiny_model import make_tiny_model_dir
 
-from t2mgpt import outputs
+from t2mgpt import export
 from t2mgpt.cli import main
 from t2mgpt.motion import HUMANML3D, features_to_joints
-from t2mgpt.outputs import plan_outputs, slugify
+from t2mgpt.export.files import plan_outputs, slugify
 
 SAFE = re.compile(r"^[a-z0-9_-]{1,60}$")
 
@@ -125,7 +126,7 @@ def test_failure_midway_leaves_nothing(tiny_dir, tmp_path, monkeypatch):
             raise RuntimeError("renderer crashed")
         path.write_text("partial")
 
-    monkeypatch.setitem(outputs.WRITERS, "bvh", broken_bvh)
+    monkeypatch.setitem(export._FORMATS, "bvh", replace(export.get_format("bvh"), encode=None, write=broken_bvh))
     out = tmp_path / "new" / "dir"
     with pytest.raises(RuntimeError, match="renderer crashed"):
         generate(tiny_dir, out, "a person walks", "-n", "3", "--format", "npy,bvh,json", "--seconds", "0.4")
@@ -240,4 +241,4 @@ def test_help(capsys):
         main(["generate", "--help"])
     assert e.value.code == 0
     text = capsys.readouterr().out
-    assert "--out-dir" in text and "t2mgpt-cmu-demo" in text and "mp4, gif, bvh, npy, json" in text
+    assert "--out-dir" in text and "t2mgpt-cmu-demo" in text and "bvh, gif, json, mp4, npy" in text

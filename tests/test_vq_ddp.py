@@ -8,8 +8,8 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from t2mgpt.models import quantizer as quantizer_module
-from t2mgpt.models.vqvae import VQVAE, VQVAEConfig
+from t2mgpt.tokenizer.quantizers import base as quantizer_module
+from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
 
 
 def _free_port() -> int:

@@ -19,8 +19,8 @@ import numpy as np
 import torch
 
 from t2mgpt.model_folder import ModelCard, make_config, save_model_folder
-from t2mgpt.models.gpt import GPTConfig, MotionGPT
-from t2mgpt.models.vqvae import VQVAE, VQVAEConfig
+from t2mgpt.generator.gpt import GPTConfig, MotionGPT
+from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
 from t2mgpt.motion.normalize import Normalizer
 
 TEXT_DIMS = {"hashing": 32, "minilm": 384, "clip-vit-b-32": 512}

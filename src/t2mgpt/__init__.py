@@ -7,10 +7,10 @@ from importlib import import_module
 __version__ = "0.1.0"
 
 _LAZY = {
-    "VQVAE": "t2mgpt.models.vqvae",
-    "VQVAEConfig": "t2mgpt.models.vqvae",
-    "MotionGPT": "t2mgpt.models.gpt",
-    "GPTConfig": "t2mgpt.models.gpt",
+    "VQVAE": "t2mgpt.tokenizer.vqvae",
+    "VQVAEConfig": "t2mgpt.tokenizer.vqvae",
+    "MotionGPT": "t2mgpt.generator.gpt",
+    "GPTConfig": "t2mgpt.generator.gpt",
     "Evaluator": "t2mgpt.models.evaluator",
     "T2MGPT": "t2mgpt.pipeline",
     "T2MGPTError": "t2mgpt.errors",

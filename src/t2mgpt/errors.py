@@ -15,3 +15,7 @@ class CheckpointError(T2MGPTError):
 
 class DataError(T2MGPTError):
     """A dataset folder that is missing, incomplete or inconsistent."""
+
+
+class OutputError(T2MGPTError):
+    """A file that cannot be written (disk full, read-only file system, no permission)."""

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from t2mgpt.data.spec import canonical_dataset, get_dataset_spec, spec_for_dim
 from t2mgpt.errors import CheckpointError, InputError
 
 FORMAT = "t2mgpt-model"
@@ -39,23 +40,17 @@ MEAN_FILE = "mean.npy"
 STD_FILE = "std.npy"
 CARD_FILE = "README.md"
 
-# dataset kind -> feature size, skeleton and frame rate of its motions
-DATASETS = {
-    "humanml3d": {"feature_dim": 263, "skeleton": "humanml3d", "fps": 20.0},
-    "kit": {"feature_dim": 251, "skeleton": "kit", "fps": 12.5},
-}
-_DATASET_ALIASES = {"humanml3d": "humanml3d", "t2m": "humanml3d", "kit": "kit", "kit-ml": "kit", "kitml": "kit"}
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
-def canonical_dataset(name: str) -> str:
-    key = str(name).strip().lower()
-    if key not in _DATASET_ALIASES:
-        raise InputError(f"unknown dataset kind {name!r}; choose humanml3d (t2m, 263-d) or kit (251-d)")
-    return _DATASET_ALIASES[key]
-
-
 # ------------------------------------------------------------------------------------ config
+
+
+def _default_fps(dataset) -> float:
+    try:
+        return get_dataset_spec(dataset).fps
+    except InputError:
+        return 20.0  # check() rejects the kind with a clear message
 
 
 @dataclass
@@ -95,12 +90,12 @@ class ModelConfig:
     t2mgpt_version: str = ""
 
     def vqvae_config(self):
-        from t2mgpt.models.vqvae import VQVAEConfig
+        from t2mgpt.tokenizer.vqvae import VQVAEConfig
 
         return VQVAEConfig.from_dict(self.vqvae)
 
     def gpt_config(self):
-        from t2mgpt.models.gpt import GPTConfig
+        from t2mgpt.generator.gpt import GPTConfig
 
         known = {f.name for f in dataclasses.fields(GPTConfig)}
         unknown = sorted(set(self.gpt) - known)
@@ -110,7 +105,7 @@ class ModelConfig:
 
     @property
     def feature_dim(self) -> int:
-        return DATASETS[self.dataset]["feature_dim"]
+        return get_dataset_spec(self.dataset).feature_dim
 
     @property
     def max_tokens(self) -> int:
@@ -188,7 +183,7 @@ class ModelConfig:
             cfg = cls(
                 vqvae=dict(d["vqvae"]), gpt=dict(d["gpt"]),
                 text_encoder=str(text["name"]), text_dim=int(text["dim"]), text_encoder_path=text.get("path"),
-                dataset=d["dataset"], fps=float(d.get("fps", DATASETS.get(d["dataset"], {}).get("fps", 20.0))),
+                dataset=d["dataset"], fps=float(d.get("fps", _default_fps(d["dataset"]))),
                 skeleton=d.get("skeleton", d["dataset"]), unit_length=int(d.get("unit_length", 4)),
                 mean_file=norm.get("mean", MEAN_FILE), std_file=norm.get("std", STD_FILE),
                 card=ModelCard.from_dict(d.get("card")), t2mgpt_version=str(d.get("t2mgpt_version", "")),
@@ -205,17 +200,17 @@ def make_config(vqvae_config, gpt_config, text_encoder: str, text_dim: int, data
                 fps: float | None = None) -> ModelConfig:
     """A checked ModelConfig from the parts' configs (dataset inferred from the feature size)."""
     if dataset is None:
-        dims = {v["feature_dim"]: k for k, v in DATASETS.items()}
-        if vqvae_config.input_dim not in dims:
+        try:
+            spec = spec_for_dim(vqvae_config.input_dim)
+        except InputError:
             raise InputError(f"the VQ-VAE takes {vqvae_config.input_dim}-d features: no dataset kind has that "
-                             "size (263 = humanml3d, 251 = kit)")
-        dataset = dims[vqvae_config.input_dim]
-    dataset = canonical_dataset(dataset)
-    info = DATASETS[dataset]
+                             "size (263 = humanml3d, 251 = kit)") from None
+    else:
+        spec = get_dataset_spec(dataset)
     return ModelConfig(
         vqvae=vqvae_config.to_dict(), gpt=dataclasses.asdict(gpt_config),
         text_encoder=canonical_text_encoder(text_encoder), text_dim=int(text_dim), text_encoder_path=text_encoder_path,
-        dataset=dataset, fps=float(fps or info["fps"]), skeleton=info["skeleton"],
+        dataset=spec.name, fps=float(fps or spec.fps), skeleton=spec.skeleton,
         unit_length=vqvae_config.downsample, card=card or ModelCard(),
     ).check()
 
@@ -364,32 +359,19 @@ def load_weights(module, path: Path, what: str) -> None:
     module.load_state_dict(state, strict=True, assign=True)  # use the loaded tensors, no copy
 
 
-def _uninitialised(factory):
-    """The module `factory()` makes, without running its random weight init (seconds for the
-    full-size GPT): built on the meta device, then given uninitialised CPU memory. Only when every
-    tensor is in the state dict, so that loading the weights overwrites all of them."""
-    import torch
-
-    with torch.device("meta"):
-        module = factory()
-    tensors = {n for n, _ in module.named_parameters()} | {n for n, _ in module.named_buffers()}
-    if tensors - set(module.state_dict()):  # non-persistent buffers would stay garbage
-        return factory()
-    return module.to_empty(device="cpu")
-
-
 def load_model_folder(folder: str | os.PathLike):
     """-> (config, VQVAE, MotionGPT, Normalizer), models in eval mode on CPU."""
-    from t2mgpt.models.gpt import MotionGPT
-    from t2mgpt.models.vqvae import VQVAE
+    from t2mgpt.generator.gpt import MotionGPT
+    from t2mgpt.tokenizer.vqvae import VQVAE
     from t2mgpt.motion.normalize import Normalizer
+    from t2mgpt.utils.init import uninitialised
 
     folder = Path(folder)
     config = read_config(folder)
     check_files(folder, config)
-    vqvae = _uninitialised(lambda: VQVAE(config.vqvae_config()))
+    vqvae = uninitialised(lambda: VQVAE(config.vqvae_config()))
     load_weights(vqvae, folder / VQVAE_FILE, "VQ-VAE")
-    gpt = _uninitialised(lambda: MotionGPT(config.gpt_config()))
+    gpt = uninitialised(lambda: MotionGPT(config.gpt_config()))
     load_weights(gpt, folder / GPT_FILE, "GPT")
     try:
         normalizer = Normalizer.from_files(folder / config.mean_file, folder / config.std_file, dim=config.feature_dim)

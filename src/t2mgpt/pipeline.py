@@ -15,16 +15,18 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
 
+from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import InputError
 from t2mgpt.model_folder import (DEFAULT_MODEL, ModelCard, ModelConfig, load_model_folder, load_text_encoder,
                                  make_config, resolve_model, save_model_folder)
-from t2mgpt.models.gpt import MotionGPT
-from t2mgpt.models.vqvae import VQVAE
+from t2mgpt.generator.decoding import DecodeStep, Hook
+from t2mgpt.generator.gpt import MotionGPT
+from t2mgpt.tokenizer.vqvae import VQVAE
 from t2mgpt.motion.features import features_to_joints
 from t2mgpt.motion.normalize import Normalizer
 from t2mgpt.utils.device import resolve_device
@@ -56,38 +58,19 @@ class GeneratedMotion:
         """Seconds."""
         return self.num_frames / self.fps
 
-    def save(self, path: str | os.PathLike, **options) -> Path:
-        """Write by suffix: .mp4, .gif, .bvh, .npy (joints) or .json. Returns the path."""
-        from t2mgpt.outputs import write_motion
+    def save(self, path: str | os.PathLike, fmt: str | None = None, **options) -> Path:
+        """Write the motion in any registered format (`t2mgpt.export`), by default the one its
+        suffix names: .mp4, .gif, .bvh, .npy (joints; what="features" for features), .json, ...
+        Options go to the format's writer (e.g. scale=100.0 for a BVH in cm). Returns the path."""
+        from t2mgpt.export import write_motion
 
-        return write_motion(self, path, **options)
-
-    def save_mp4(self, path, **render_options) -> Path:
-        return self._save(path, "mp4", **render_options)
-
-    def save_gif(self, path, **render_options) -> Path:
-        return self._save(path, "gif", **render_options)
-
-    def save_bvh(self, path, scale: float = 1.0, rotation_order: str = "auto") -> Path:
-        return self._save(path, "bvh", scale=scale, rotation_order=rotation_order)
-
-    def save_npy(self, path, what: str = "joints") -> Path:
-        """`what`: 'joints' (T, J, 3) or 'features' (T, D)."""
-        return self._save(path, "npy", what=what)
-
-    def save_json(self, path) -> Path:
-        return self._save(path, "json")
+        return write_motion(self, path, fmt, **options)
 
     def to_dict(self) -> dict:
         """Metadata and joints (rounded to mm) as plain Python values (the .json document)."""
-        from t2mgpt.outputs import motion_json
+        from t2mgpt.export.jsondoc import motion_json
 
         return motion_json(self)
-
-    def _save(self, path, fmt: str, **options) -> Path:
-        from t2mgpt.outputs import write_motion
-
-        return write_motion(self, path, fmt, **options)
 
     def __repr__(self) -> str:
         return (f"GeneratedMotion(text={self.text!r}, frames={self.num_frames}, duration={self.duration:.2f}s, "
@@ -102,7 +85,7 @@ class T2MGPT:
                  config: ModelConfig | None = None, name: str | None = None, max_batch: int = MAX_BATCH):
         if config is None:
             if normalizer is None:
-                if vqvae.config.input_dim != 263:
+                if vqvae.config.input_dim != HUMANML3D.feature_dim:
                     raise InputError("pass the normaliser (mean/std) of the training data; only HumanML3D's "
                                      "statistics are shipped")
                 normalizer = Normalizer.humanml3d()
@@ -231,7 +214,9 @@ class T2MGPT:
     @torch.inference_mode()
     def __call__(self, texts: str | Sequence[str], num_samples: int = 1, seconds: float | None = None,
                  temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                 seed: int | None = None, greedy: bool = False) -> list[list[GeneratedMotion]]:
+                 seed: int | None = None, greedy: bool = False, *, prefix_codes=None,
+                 fixed_codes: Sequence[dict[int, int] | None] | None = None, hooks: Sequence[Hook] = (),
+                 callback: Callable[[DecodeStep], None] | None = None) -> list[list[GeneratedMotion]]:
         """Generate `num_samples` motions per prompt. Returns `[prompt][sample]` GeneratedMotions.
 
         - seconds: exact length, rounded to the nearest code (0.2 s at 20 fps); None lets the
@@ -240,6 +225,12 @@ class T2MGPT:
           motion is reproduced by `pipe([text], seed=motion.seed, ...)`; None draws fresh seeds.
         - temperature / top_k / top_p shape the sampling; greedy=True takes the most likely code
           (then all samples of a prompt are equal).
+        - prefix_codes: codes every motion starts with (e.g. another motion's `.tokens`), or one
+          sequence per motion (prompt-major, prompts x samples); fixed_codes: per motion a
+          {position: code} dict of codes kept in place.
+        - hooks: `hook(step) -> logits | None` at every decoding step (constraints; raise
+          `StopDecoding` / `DecodingCancelled` to stop); callback: `callback(step)` after each
+          step, with the codes so far (streaming, progress). See `t2mgpt.generator.decoding`.
         """
         texts = self._check_texts(texts)
         if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1:
@@ -255,7 +246,8 @@ class T2MGPT:
         features = features.repeat_interleave(num_samples, dim=0)  # (P * S, dim), prompt-major
         codes = self.gpt.generate(
             features, greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p,
-            min_tokens=n_tokens or 0, max_tokens=n_tokens, seed=seeds,
+            min_tokens=n_tokens or 0, max_tokens=n_tokens, seed=seeds, prefix=prefix_codes, fixed=fixed_codes,
+            hooks=hooks, callback=callback,
         )
         feats, joints = self.decode(codes)
         out: list[list[GeneratedMotion]] = []
@@ -273,24 +265,12 @@ class T2MGPT:
 
     @torch.inference_mode()
     def decode(self, codes: Sequence[torch.Tensor]) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        """Code sequences -> (de-normalised features (T, D), joints (T, J, 3)) per sequence.
-
-        Sequences of equal length are decoded together (the decoder's convolutions see the
-        whole sequence, so padding would change the result).
-        """
-        feats: list[np.ndarray | None] = [None] * len(codes)
-        joints: list[np.ndarray | None] = [None] * len(codes)
-        by_length: dict[int, list[int]] = {}
-        for k, c in enumerate(codes):
-            by_length.setdefault(int(c.numel()), []).append(k)
-        for n, rows in by_length.items():
-            batch = torch.stack([codes[k].reshape(n) for k in rows]).to(self.device)  # (b, N)
-            x = self.vqvae.decode(batch)  # (b, 4N, D) normalised
+        """Code sequences -> (de-normalised features (T, D), joints (T, J, 3)) per sequence."""
+        feats, joints = [], []
+        for x in self.vqvae.decode_each(codes):  # (4N, D) normalised
             x = self.normalizer.denormalize(x.float())
-            j = features_to_joints(x, self.config.skeleton)  # (b, 4N, J, 3)
-            x, j = x.cpu().numpy(), j.cpu().numpy()
-            for r, k in enumerate(rows):
-                feats[k], joints[k] = x[r], j[r]
+            feats.append(x.cpu().numpy())
+            joints.append(features_to_joints(x, self.config.skeleton).cpu().numpy())  # (4N, J, 3)
         return feats, joints
 
     # ------------------------------------------------------------------ checks

@@ -17,7 +17,6 @@ mirror is made from the features (`t2mgpt.motion.mirror_features`) and encoded a
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,11 +25,12 @@ import numpy as np
 import torch
 
 from t2mgpt.data.humanml3d import HumanML3DDataset, is_mirror_id, mirror_id, parse_caption_line
+from t2mgpt.data.spec import HUMANML3D, spec_for_dim
 from t2mgpt.errors import CheckpointError, DataError, InputError
+from t2mgpt.prepare.text import swap_left_right
 from t2mgpt.utils.io import atomic_path, safe_torch_load
 
 MANIFEST = "tokenize.json"
-_LEFT_RIGHT = re.compile(r"\b(left|right|Left|Right|LEFT|RIGHT)\b")
 
 
 @dataclass
@@ -60,7 +60,7 @@ def load_vq(path: str | Path, device="cpu"):
     Reads `t2mgpt train-vq` checkpoints (which carry the training set's Mean/Std) and
     original T2M-GPT checkpoints ({'net': ...}: normalise with the dataset's Mean/Std).
     """
-    from t2mgpt.models.vqvae import VQVAE
+    from t2mgpt.tokenizer.vqvae import VQVAE
 
     path = resolve_vq_path(path)
     obj = safe_torch_load(path)
@@ -78,18 +78,6 @@ def load_vq(path: str | Path, device="cpu"):
     else:
         raise CheckpointError(f"{path} is not a VQ-VAE checkpoint (neither t2mgpt train-vq nor original T2M-GPT)")
     return model.to(device).eval(), mean, std, path
-
-
-def swap_left_right(line: str) -> str:
-    """Caption line of a mirrored motion: 'left' <-> 'right' (in text and word/POS tokens)."""
-    swap = {"left": "right", "right": "left"}
-
-    def repl(m):
-        w = m.group(1)
-        out = swap[w.lower()]
-        return out.upper() if w.isupper() else out.capitalize() if w[0].isupper() else out
-
-    return _LEFT_RIGHT.sub(repl, line)
 
 
 def _encode_grouped(model, items: list[tuple[str, np.ndarray]], device, batch_size: int) -> dict[str, np.ndarray]:
@@ -139,7 +127,7 @@ def tokenize_dataset(data: str | Path, vq: str | Path, out: str | Path, splits=(
         all_listed.update(ds.ids)
     dim = next(iter(datasets.values())).dim
     if min_frames is None:
-        min_frames = 24 if dim == 251 else 40
+        min_frames = spec_for_dim(dim, default=HUMANML3D).min_motion_len
     min_frames = max(min_frames, unit)
     if dim != model.config.input_dim:
         raise DataError(f"the dataset has {dim}-dim features but the VQ-VAE expects {model.config.input_dim}")

@@ -4,8 +4,9 @@ from __future__ import annotations
 import sys
 
 
-def motion_file_to_joints(path, normalized: bool, mean=None, std=None, *, redo_hint: str):
-    """Joint positions (T, J, 3) and skeleton from a .npy/.npz of features or joints.
+def read_motion_file(path, normalized: bool, mean=None, std=None, *, redo_hint: str):
+    """Joint positions (T, J, 3), skeleton and features (T, D) (None for a file of joint
+    positions) from a .npy/.npz of features or joints.
 
     Features are de-normalised when `normalized` (with `mean`/`std` files, or the shipped
     HumanML3D statistics) and converted by `features_to_joints` (the "ric" path).
@@ -25,7 +26,7 @@ def motion_file_to_joints(path, normalized: bool, mean=None, std=None, *, redo_h
     if motion.kind == "joints":
         if normalized:
             raise InputError(f"{path} holds joint positions; --normalized/--mean/--std apply to features only")
-        return motion.data, skeleton
+        return motion.data, skeleton, None
 
     features = motion.data
     if normalized:
@@ -42,4 +43,4 @@ def motion_file_to_joints(path, normalized: bool, mean=None, std=None, *, redo_h
         print("warning: these features look normalised (as the models output them); if the "
               f"motion looks wrong, {redo_hint} with --normalized", file=sys.stderr)
     validate_features(features, skeleton=skeleton, min_frames=2)
-    return features_to_joints(features, skeleton), skeleton
+    return features_to_joints(features, skeleton), skeleton, features

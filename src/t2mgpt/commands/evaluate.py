@@ -50,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="evaluate the VQ-VAE alone: reconstructions of the real motions")
     parser.add_argument("--batch-size", type=int, default=32,
                         help="R-precision batch (default 32 as the paper; smaller only for tiny datasets)")
+    parser.add_argument("--top-p", type=float, metavar="P",
+                        help="sample from the smallest set of codes whose probability reaches P (default: the "
+                             "paper's plain sampling from all codes)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
@@ -77,6 +80,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--baseline scores real motions; it cannot be combined with --reconstruction or --mm")
     if args.reconstruction and args.mm:
         raise InputError("--mm measures generation; it cannot be combined with --reconstruction")
+    if args.top_p is not None:
+        if args.reconstruction or args.baseline:
+            raise InputError("--top-p shapes the GPT's sampling; it cannot be combined with --reconstruction or --baseline")
+        if not 0.0 < args.top_p <= 1.0:
+            raise InputError(f"--top-p must be in (0, 1], got {args.top_p}")
     progress = sys.stderr.isatty() if args.progress is None else args.progress
     device = resolve_device(args.device)
     if args.threads is not None:
@@ -108,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
         pipe = T2MGPT.from_pretrained(args.model, device=device)
         _check_dim(pipe.config.feature_dim, dataset)
         result = evaluate_generation(pipe, dataset, evaluator, args.replications, mm=args.mm, seed=args.seed,
-                                     batch_size=args.batch_size, mm_texts=args.mm_texts, progress=progress)
+                                     batch_size=args.batch_size, mm_texts=args.mm_texts, top_p=args.top_p,
+                                     progress=progress)
     what = args.model or f"baseline {args.baseline}"
     result.info.update(model=what, evaluator_path=str(args.evaluator))
     kind = "Baseline" if args.baseline else "VQ-VAE reconstruction" if args.reconstruction else "Text-to-motion"

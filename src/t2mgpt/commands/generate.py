@@ -1,4 +1,4 @@
-"""`t2mgpt generate`: text prompts -> motion files (mp4, gif, bvh, npy, json)."""
+"""`t2mgpt generate`: text prompts -> motion files in any format of `t2mgpt.export`."""
 from __future__ import annotations
 
 import argparse
@@ -33,8 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=64,
                         help="motions generated together (default: 64); more prompts run in several batches")
     parser.add_argument("--out-dir", default="outputs", help="folder for the files (default: outputs)")
+    from t2mgpt.export import names
+
     parser.add_argument("--format", default=DEFAULT_FORMATS,
-                        help=f"comma-separated formats among mp4, gif, bvh, npy, json (default: {DEFAULT_FORMATS})")
+                        help=f"comma-separated formats among {', '.join(names())} (default: {DEFAULT_FORMATS})")
     parser.add_argument("--clip-path", help="CLIP ViT-B/32 weights (folder or file) for models using CLIP")
     parser.add_argument("--overwrite", action="store_true", help="replace files that already exist")
 
@@ -91,7 +93,8 @@ def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from t2mgpt.errors import InputError
-    from t2mgpt.outputs import StagedFiles, check_free, output_folder, parse_formats, plan_outputs, write_motion
+    from t2mgpt.export import parse_formats, write_motion
+    from t2mgpt.export.files import StagedFiles, check_free, output_folder, plan_outputs
 
     formats = parse_formats(args.format)
     prompts = read_prompts(args.texts, args.file)

@@ -80,8 +80,9 @@ def import_official(vq: str | Path, gpt: str | Path, dataset: str = "t2m", out: 
     """Convert the original checkpoints into a model folder; returns its path."""
     from t2mgpt.errors import CheckpointError, InputError
     from t2mgpt.model_folder import ModelCard, check_model_name, make_config, models_home, save_model_folder
-    from t2mgpt.models.gpt import MotionGPT
-    from t2mgpt.models.vqvae import DATANAME_DIMS, VQVAE
+    from t2mgpt.generator.gpt import MotionGPT
+    from t2mgpt.io.original import DATANAME_DIMS
+    from t2mgpt.tokenizer.vqvae import VQVAE
     from t2mgpt.motion.normalize import Normalizer
 
     dataname = _DATANAMES.get(str(dataset).lower())

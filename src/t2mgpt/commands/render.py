@@ -22,6 +22,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--size", type=int, default=480, help="frame width and height in pixels (default: 480)")
     parser.add_argument("--camera", default="auto",
                         help="auto (default), fixed (frame the whole motion) or follow (track the root)")
+    parser.add_argument("--max-frames", type=int,
+                        help="refuse motions longer than this many frames (default: 6000, 5 min at 20 fps)")
     parser.add_argument("--skeleton", help="humanml3d or kit (default: inferred from the array shape)")
     parser.add_argument("--sample", action="store_true",
                         help="render the bundled sample clip (HumanML3D 012314) instead of a file")
@@ -46,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
     joints, skeleton = _load_joints(args)
     render_motion(joints, out, title=args.title, fps=args.fps, skeleton=skeleton,
-                  width=args.size, height=args.size, camera=args.camera)
+                  width=args.size, height=args.size, camera=args.camera,
+                  **({} if args.max_frames is None else {"max_frames": args.max_frames}))
     print(f"wrote {out} ({len(joints)} frames, {len(joints) / args.fps:.2f} s at {args.fps:g} fps)")
     return 0
 
@@ -58,7 +61,7 @@ def _load_joints(args: argparse.Namespace):
     import numpy as np
 
     from t2mgpt.errors import InputError
-    from t2mgpt.commands._motion_input import motion_file_to_joints
+    from t2mgpt.commands._motion_input import read_motion_file
     from t2mgpt.motion import get_skeleton
 
     if args.sample:
@@ -67,8 +70,8 @@ def _load_joints(args: argparse.Namespace):
         with (files("t2mgpt.assets") / "sample_motion.npy").open("rb") as f:
             return np.load(f), get_skeleton("humanml3d")
 
-    joints, skeleton = motion_file_to_joints(args.motion, args.normalized, args.mean, args.std,
-                                             redo_hint="render again")
+    joints, skeleton, _ = read_motion_file(args.motion, args.normalized, args.mean, args.std,
+                                           redo_hint="render again")
     if args.skeleton is not None and get_skeleton(args.skeleton) is not skeleton:
         raise InputError(f"{args.motion} is a {skeleton.name} motion ({joints.shape}), "
                          f"not {get_skeleton(args.skeleton).name}")

@@ -26,6 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="motions kept in memory for download, least recently used dropped first (default: 64)")
     parser.add_argument("--max-samples", type=int, default=8, help="most samples per request (default: 8)")
     parser.add_argument("--clip-path", help="CLIP ViT-B/32 weights (folder or file) for models using CLIP")
+    parser.add_argument("--allowed-hosts", default="",
+                        help="comma-separated extra host names the server answers to in the Host header, besides "
+                             "localhost, 127.0.0.1, [::1] and --host (e.g. the machine's name when serving a "
+                             "network); '*' answers to any (no protection against DNS rebinding)")
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                         help="server log level (default: info)")
 
@@ -51,6 +55,14 @@ def check_args(args: argparse.Namespace) -> None:
             raise InputError(f"{flag} must be at least 1, got {value}")
 
 
+def allowed_hosts(args: argparse.Namespace) -> list[str]:
+    """The Host header names served: loopback, --host, --allowed-hosts."""
+    from t2mgpt.serve.middleware import LOOPBACK_NAMES
+
+    extra = [h.strip() for h in args.allowed_hosts.split(",") if h.strip()]
+    return [*LOOPBACK_NAMES, args.host, *extra]
+
+
 def run(args: argparse.Namespace) -> int:
     check_args(args)
     import uvicorn
@@ -60,12 +72,14 @@ def run(args: argparse.Namespace) -> int:
 
     if not is_loopback(args.host):
         print(f"t2mgpt serve: warning: listening on {args.host}, which other machines may reach. The server "
-              "has no authentication and generation is CPU/GPU heavy; use --host 127.0.0.1 unless you mean it.",
+              "has no authentication and generation is CPU/GPU heavy; use --host 127.0.0.1 unless you mean it. "
+              "Requests must name this machine in their Host header: add its names with --allowed-hosts.",
               file=sys.stderr)
     print(f"loading model {args.model} ...", file=sys.stderr)
     pipe = T2MGPT.from_pretrained(args.model, device=args.device, text_encoder_path=args.clip_path,
                                   quantize="int8" if args.int8 else None)
-    app = create_app(pipe, max_queue=args.max_queue, max_results=args.max_results, max_samples=args.max_samples)
+    app = create_app(pipe, max_queue=args.max_queue, max_results=args.max_results, max_samples=args.max_samples,
+                     allowed_hosts=allowed_hosts(args))
     shown = f"[{args.host}]" if ":" in args.host else args.host
     print(f"t2mgpt serve: model {pipe.name} on {pipe.device}; open http://{shown}:{args.port}/ "
           "(Ctrl+C to stop)", file=sys.stderr)

@@ -70,7 +70,7 @@ def resolve_configs(args: argparse.Namespace):
     """
     from t2mgpt.errors import InputError
     from t2mgpt.model_folder import canonical_text_encoder
-    from t2mgpt.models.gpt import GPTConfig
+    from t2mgpt.generator.gpt import GPTConfig
     from t2mgpt.text import TEXT_ENCODER_DIMS
     from t2mgpt.train.config import config_from_dict, flag_overrides, read_json
     from t2mgpt.train.gpt_config import GPTTrainConfig

@@ -34,8 +34,10 @@ from pathlib import Path
 import numpy as np
 
 from t2mgpt.data.humanml3d import load_stats, read_captions, read_split
+from t2mgpt.data.spec import HUMANML3D, spec_for_dim
 from t2mgpt.data.vq_dataset import DataPosition
 from t2mgpt.errors import DataError
+from t2mgpt.tokenizer.vocab import CodeVocab
 
 DROP_PROB = 1 / 3  # the original: np.random.choice([False, False, True])
 
@@ -76,8 +78,9 @@ class CodeCaptionPairs:
                 raise DataError(f"{tokens_dir} has no tokenize.json saying how many codes the VQ-VAE has; pass nb_code")
             nb_code = int(manifest["nb_code"])
         self.nb_code = int(nb_code)
+        self.vocab = CodeVocab(self.nb_code)
         if fps is None:
-            fps = 12.5 if load_stats(data_dir)[0].shape[0] == 251 else 20.0  # as HumanML3DDataset.fps
+            fps = spec_for_dim(load_stats(data_dir)[0].shape[0], default=HUMANML3D).fps  # as HumanML3DDataset.fps
         if frames_per_code is None:
             frames_per_code = int(manifest.get("frames_per_code", 4)) if manifest else 4
         self.split, self.max_codes, self.fps, self.frames_per_code = split, max_codes, fps, frames_per_code
@@ -181,7 +184,7 @@ class CodeCaptionPairs:
 
         `drop[i]`: drop one code of sequence i, the last one if `tail[i]` else the first.
         """
-        out = np.full((len(seq), block_size), self.pad_id, dtype=np.int64)
+        out = np.full((len(seq), block_size), self.vocab.pad, dtype=np.int64)
         lengths = self.seq_len[seq].copy()
         starts = self.seq_start[seq].copy()
         if drop is not None:
@@ -192,16 +195,8 @@ class CodeCaptionPairs:
             raise DataError(f"a sequence of {lengths.max()} codes does not fit block_size {block_size}")
         for i, (s, n) in enumerate(zip(starts.tolist(), lengths.tolist())):
             out[i, :n] = self.codes[s:s + n]
-            out[i, n] = self.end_id
+            out[i, n] = self.vocab.end
         return out, lengths
-
-    @property
-    def end_id(self) -> int:
-        return self.nb_code  # the GPT's END; PAD = nb_code + 1
-
-    @property
-    def pad_id(self) -> int:
-        return self.nb_code + 1
 
     def summary(self) -> str:
         st = self.stats

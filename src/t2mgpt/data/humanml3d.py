@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from t2mgpt.data.spec import HUMANML3D, spec_for_dim
 from t2mgpt.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -216,8 +217,8 @@ class HumanML3DDataset:
 
     @property
     def fps(self) -> float:
-        """Frame rate: 12.5 for KIT-ML (251 dims), 20 for HumanML3D and anything else."""
-        return 12.5 if self.dim == 251 else 20.0
+        """Frame rate of the dataset kind of this feature size (HumanML3D's 20 for unknown sizes)."""
+        return spec_for_dim(self.dim, default=HUMANML3D).fps
 
     @property
     def lengths(self) -> np.ndarray:

@@ -29,14 +29,15 @@ from typing import Iterator
 import numpy as np
 
 from t2mgpt.data.humanml3d import Caption, HumanML3DDataset
+from t2mgpt.data.spec import HUMANML3D, spec_for_dim
 from t2mgpt.errors import DataError, InputError
 from t2mgpt.eval.word_vectorizer import MAX_TEXT_LEN
 
 log = logging.getLogger(__name__)
 
-MAX_MOTION_LENGTH = 196  # frames; 49 codes of 4 frames
-MAX_SOURCE_FRAMES = 200  # motions (and spans) of this many frames or more are left out
-UNIT_LENGTH = 4  # frames per movement unit of the evaluator / per VQ code
+MAX_MOTION_LENGTH = HUMANML3D.max_motion_len  # frames; 49 codes of 4 frames
+MAX_SOURCE_FRAMES = HUMANML3D.max_source_frames  # motions (and spans) of this many frames or more are left out
+UNIT_LENGTH = HUMANML3D.unit_length  # frames per movement unit of the evaluator / per VQ code
 
 
 @dataclass(frozen=True)
@@ -66,11 +67,6 @@ class EvalBatch:
         return len(self.names)
 
 
-def dataset_defaults(dim: int) -> tuple[int, float]:
-    """(min_motion_len, fps) of the original for a feature size: KIT-ML (251) or HumanML3D-like."""
-    return (24, 12.5) if dim == 251 else (40, 20.0)
-
-
 class EvalDataset:
     """Entries of one split, drawn into evaluation batches by `batches(seed)`.
 
@@ -89,14 +85,14 @@ class EvalDataset:
         fps: float | None = None,
     ):
         data = source if isinstance(source, HumanML3DDataset) else HumanML3DDataset(source, split)
-        default_min, default_fps = dataset_defaults(data.dim)
+        spec = spec_for_dim(data.dim, default=HUMANML3D)  # the original's limits; HumanML3D-like if unknown
         self.root, self.split, self.dim = data.root, data.split, data.dim
         self.mean, self.std = data.mean, data.std  # the dataset's feature statistics (Mean.npy, Std.npy)
         self.max_motion_length = int(max_motion_length)
         self.unit_length = int(unit_length)
         self.max_text_len = int(max_text_len)
-        self.min_motion_len = default_min if min_motion_len is None else int(min_motion_len)
-        self.fps = default_fps if fps is None else float(fps)
+        self.min_motion_len = spec.min_motion_len if min_motion_len is None else int(min_motion_len)
+        self.fps = spec.fps if fps is None else float(fps)
         if not 1 <= self.unit_length <= self.min_motion_len:
             raise InputError(f"unit_length must be in 1..min_motion_len={self.min_motion_len}, got {unit_length}")
         if self.max_motion_length < MAX_SOURCE_FRAMES - self.unit_length:

@@ -27,6 +27,7 @@ import torch
 
 from t2mgpt.data.humanml3d import Caption
 from t2mgpt.errors import DataError, InputError
+from t2mgpt.models.evaluator import normalize_padded
 
 
 @runtime_checkable
@@ -37,20 +38,6 @@ class MotionTextEvaluator(Protocol):
     def text_embedding(self, captions: Sequence[Caption | str]) -> torch.Tensor: ...
 
     def motion_embedding(self, motions, m_lens) -> torch.Tensor: ...
-
-
-def normalize_padded(motions, m_lens, mean: np.ndarray, std: np.ndarray, device) -> torch.Tensor:
-    """(B, T, D) unnormalised -> normalised float32 tensor on `device`, zero after each length."""
-    x = torch.as_tensor(np.asarray(motions, dtype=np.float32) if not torch.is_tensor(motions) else motions)
-    x = x.to(device=device, dtype=torch.float32)
-    if x.ndim != 3 or x.shape[-1] != mean.shape[0]:
-        raise InputError(f"motions must have shape (batch, frames, {mean.shape[0]}), got {tuple(x.shape)}")
-    lens = torch.as_tensor(np.asarray(m_lens), device=device).long()
-    if lens.shape != (x.shape[0],):
-        raise InputError(f"need one length per motion ({x.shape[0]}), got shape {tuple(lens.shape)}")
-    x = (x - torch.as_tensor(mean, device=device)) / torch.as_tensor(std, device=device)
-    valid = torch.arange(x.shape[1], device=device)[None, :] < lens[:, None]  # (B, T)
-    return x * valid[..., None]
 
 
 class GuoEvaluator:

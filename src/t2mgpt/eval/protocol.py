@@ -31,7 +31,7 @@ import json
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -40,6 +40,7 @@ import torch
 from t2mgpt import metrics as M
 from t2mgpt.errors import InputError
 from t2mgpt.eval.dataset import EvalBatch, EvalDataset
+from t2mgpt.generator.decoding import Sampling
 
 log = logging.getLogger(__name__)
 
@@ -98,21 +99,17 @@ def _device(module: torch.nn.Module) -> torch.device:
 def decode_codes(vqvae, codes: Sequence[torch.Tensor], normalizer, max_frames: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Code sequences -> (motions (B, max_frames, D) unnormalised, zero-padded; lengths (B,)).
 
-    Sequences of equal length are decoded together (exactly as one by one: no padding enters
-    the convolutions); longer motions are cut to `max_frames` as the original evaluation does.
+    Each sequence is decoded on its own (`VQVAE.decode_each`, as the pipeline does); longer
+    motions are cut to `max_frames` as the original evaluation does.
     """
     dev = _device(vqvae)
     mean, std = _stats(normalizer, dev)
     out = torch.zeros(len(codes), max_frames, mean.shape[0], device=dev)
     lens = torch.zeros(len(codes), dtype=torch.long)
-    by_len: dict[int, list[int]] = {}
-    for i, c in enumerate(codes):
-        by_len.setdefault(int(c.numel()), []).append(i)
-    for n, rows in by_len.items():
-        x = vqvae.decode(torch.stack([codes[i].to(dev) for i in rows]))  # (g, 4n, D) normalised
-        x = (x * std + mean)[:, :max_frames]
-        out[rows, :x.shape[1]] = x
-        lens[rows] = x.shape[1]
+    for i, x in enumerate(vqvae.decode_each(codes)):  # (4n, D) normalised
+        x = (x * std + mean)[:max_frames]
+        out[i, :len(x)] = x
+        lens[i] = len(x)
     return out, lens
 
 
@@ -132,16 +129,15 @@ class TextFeatureCache:
 
 
 def generate_motions(models: GenerationModels, texts: Sequence[str], seeds: Sequence[int] | None,
-                     max_frames: int = 196, greedy: bool = False, temperature: float = 1.0,
-                     top_k: int | None = None, text_features: Callable | None = None
+                     max_frames: int = 196, sampling: Sampling = Sampling(), text_features: Callable | None = None
                      ) -> tuple[torch.Tensor, torch.Tensor]:
     """Batched text -> motion: (B, max_frames, D) unnormalised motions and their lengths (B,).
 
-    All texts are decoded together with the GPT's KV-cached sampling; row i uses `seeds[i]`.
+    All texts are decoded together by `MotionGPT.generate` (as the pipeline); row i uses `seeds[i]`.
     """
     feats = (text_features or models.text_encoder.encode)(list(texts))
-    codes = models.gpt.generate(feats, greedy=greedy, temperature=temperature, top_k=top_k,
-                                seed=None if greedy else list(seeds))
+    codes = models.gpt.generate(feats, sampling.greedy, sampling.temperature, sampling.top_k, sampling.top_p,
+                                seed=None if sampling.greedy else list(seeds))
     return decode_codes(models.vqvae, codes, models.normalizer, max_frames)
 
 
@@ -375,6 +371,7 @@ def evaluate_generation(
     greedy: bool = False,
     temperature: float = 1.0,
     top_k: int | None = None,
+    top_p: float | None = None,
     progress: bool = True,
 ) -> EvaluationResult:
     """Text-to-motion metrics of a model (a `T2MGPT` pipeline or `GenerationModels`) on `dataset`.
@@ -395,20 +392,22 @@ def evaluate_generation(
     mm_batches = math.ceil(n_mm * mm_samples / _mm_rows(batch_size, mm_samples)) if mm else 0
     max_frames = dataset.max_motion_length
     text_features = TextFeatureCache(models.text_encoder)
+    sampling = Sampling(greedy, temperature, top_k, top_p)
+    sampling.check()
 
     def model_motions(batch: EvalBatch, rng: np.random.Generator):
         seeds = rng.integers(0, 2**62, size=len(batch)).tolist()
-        return generate_motions(models, batch.texts, seeds, max_frames, greedy, temperature, top_k, text_features)
+        return generate_motions(models, batch.texts, seeds, max_frames, sampling, text_features)
 
     result = EvaluationResult("generation", info=_info(dataset, evaluator, replications, batch_size, seed, div_times,
-                                                       n_batches, greedy=greedy, temperature=temperature, top_k=top_k))
+                                                       n_batches, **asdict(sampling)))
     if mm:
         result.info.update(mm_texts=n_mm, mm_samples=mm_samples, mm_times=mm_times)
     bar = _Progress(replications * (n_batches + mm_batches), "evaluating", progress)
 
     def multimodality(seeds: dict[str, int], model: dict) -> None:
         model["multimodality"] = _multimodality(models, dataset, evaluator, seeds, n_mm, mm_samples, mm_times,
-                                                batch_size, greedy, temperature, top_k, text_features, bar)
+                                                batch_size, sampling, text_features, bar)
 
     with eval_mode(models.gpt, models.vqvae), torch.no_grad():
         return _replicate(result, evaluator, dataset, replications, seed, batch_size, model_motions, div_times, bar,
@@ -432,8 +431,8 @@ def _mm_rows(batch_size: int, mm_samples: int) -> int:
     return max(1, (8 * batch_size) // mm_samples) * mm_samples
 
 
-def _multimodality(models, dataset, evaluator, seeds, n_texts, n_samples, times, batch_size, greedy, temperature,
-                   top_k, text_features, bar) -> float:
+def _multimodality(models, dataset, evaluator, seeds, n_texts, n_samples, times, batch_size, sampling, text_features,
+                   bar) -> float:
     rng = np.random.default_rng(seeds["mm"])
     picked = rng.choice(len(dataset), n_texts, replace=False)
     texts = [dataset.draw(int(i), rng)[0].text for i in picked]
@@ -443,8 +442,7 @@ def _multimodality(models, dataset, evaluator, seeds, n_texts, n_samples, times,
     for s in range(0, len(rows), chunk):
         part = rows[s:s + chunk]
         seeds_ = rng.integers(0, 2**62, size=len(part)).tolist()
-        motions, lens = generate_motions(models, part, seeds_, dataset.max_motion_length, greedy, temperature, top_k,
-                                         text_features)
+        motions, lens = generate_motions(models, part, seeds_, dataset.max_motion_length, sampling, text_features)
         emb.append(_embed(evaluator.motion_embedding, motions, lens))
         bar.step()
     emb = np.concatenate(emb).reshape(n_texts, n_samples, -1)

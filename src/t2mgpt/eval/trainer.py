@@ -118,7 +118,7 @@ def train_evaluator(
     """
     from tqdm import tqdm
 
-    from t2mgpt.eval.evaluators import normalize_padded
+    from t2mgpt.models.evaluator import normalize_padded
     from t2mgpt.utils.device import resolve_device
 
     cfg = config or EvaluatorTrainConfig()

@@ -37,6 +37,7 @@ from t2mgpt.errors import DataError, InputError
 from t2mgpt.eval.dataset import EvalDataset
 from t2mgpt.eval.protocol import (TextFeatureCache, _Progress, _run_replication, _seeds, as_generation_models,
                                   diversity_times_for, eval_mode, generate_motions, reconstruct_motions)
+from t2mgpt.generator.decoding import Sampling
 
 
 def make_validation_fn(
@@ -84,7 +85,7 @@ def make_validation_fn(
 
             def model_motions(batch, rng):
                 row_seeds = rng.integers(0, 2**62, size=len(batch)).tolist()
-                return generate_motions(models, batch.texts, row_seeds, dataset.max_motion_length, greedy=greedy,
+                return generate_motions(models, batch.texts, row_seeds, dataset.max_motion_length, Sampling(greedy),
                                         text_features=cache)
 
         bar = _Progress(dataset.num_batches(batch_size), "validation", progress)

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from t2mgpt.errors import CheckpointError, InputError
 from t2mgpt.models.evaluator import (N_FOOT_CONTACTS, MotionEncoderBiGRUCo, MovementConvEncoder, _bigru_last,
-                                     _output_net, init_weight)
+                                     _output_net, init_weight, normalize_padded)
 
 KIND = "t2mgpt.contrastive_evaluator"
 PAD, UNK = "<pad>", "<unk>"
@@ -187,8 +187,6 @@ class ContrastiveEvaluator(nn.Module):
     @torch.no_grad()
     def motion_embedding(self, motions, m_lens) -> torch.Tensor:
         """Unnormalised motions (B, T, D) valid for m_lens frames -> (B, dim_embed)."""
-        from t2mgpt.eval.evaluators import normalize_padded
-
         lens = torch.as_tensor(np.asarray(m_lens)).long()
         if (lens < self.unit_length).any():
             raise InputError(f"motion lengths must be at least {self.unit_length} frames, got {lens.tolist()}")

@@ -17,13 +17,30 @@ import dataclasses
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from t2mgpt.data.spec import get_dataset_spec
 from t2mgpt.errors import CheckpointError, InputError
 from t2mgpt.utils.device import resolve_device
 from t2mgpt.utils.io import safe_torch_load
+
+
+def normalize_padded(motions, m_lens, mean: np.ndarray, std: np.ndarray, device) -> torch.Tensor:
+    """(B, T, D) unnormalised -> normalised float32 tensor on `device`, zero after each length."""
+    x = torch.as_tensor(np.asarray(motions, dtype=np.float32) if not torch.is_tensor(motions) else motions)
+    x = x.to(device=device, dtype=torch.float32)
+    if x.ndim != 3 or x.shape[-1] != mean.shape[0]:
+        raise InputError(f"motions must have shape (batch, frames, {mean.shape[0]}), got {tuple(x.shape)}")
+    lens = torch.as_tensor(np.asarray(m_lens), device=device).long()
+    if lens.shape != (x.shape[0],):
+        raise InputError(f"need one length per motion ({x.shape[0]}), got shape {tuple(lens.shape)}")
+    x = (x - torch.as_tensor(mean, device=device)) / torch.as_tensor(std, device=device)
+    valid = torch.arange(x.shape[1], device=device)[None, :] < lens[:, None]  # (B, T)
+    return x * valid[..., None]
+
 
 N_FOOT_CONTACTS = 4  # last 4 feature dims, not seen by the evaluator
 
@@ -45,10 +62,11 @@ class EvaluatorConfig:
     @classmethod
     def for_dataset(cls, name: str) -> "EvaluatorConfig":
         """Released sizes for 't2m' (HumanML3D, 263 dims) or 'kit' (KIT-ML, 251 dims)."""
-        dims = {"t2m": 263, "humanml3d": 263, "kit": 251}
-        if name.lower() not in dims:
-            raise InputError(f"unknown dataset {name!r}: use 't2m' (HumanML3D) or 'kit'")
-        return cls(dim_pose=dims[name.lower()])
+        try:
+            spec = get_dataset_spec(name)
+        except InputError:
+            raise InputError(f"unknown dataset {name!r}: use 't2m' (HumanML3D) or 'kit'") from None
+        return cls(dim_pose=spec.feature_dim, unit_length=spec.unit_length)
 
 
 def init_weight(m: nn.Module) -> None:

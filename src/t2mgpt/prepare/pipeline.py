@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from t2mgpt.data.humanml3d import mirror_id
+from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import DataError, InputError
 from t2mgpt.motion import features_to_joints, joints_to_features, mirror_features
 from t2mgpt.prepare import writer
@@ -39,10 +40,10 @@ VERSION = 1  # bump when the output of a trial changes: finished trials are then
 
 @dataclass(frozen=True)
 class PrepareConfig:
-    fps: float = 20.0
-    max_frames: int = 200  # joint frames per clip (199 feature frames)
+    fps: float = HUMANML3D.fps
+    max_frames: int = HUMANML3D.max_source_frames  # joint frames per clip (199 feature frames)
     tolerance_frames: int = 10  # up to 10.5 s: crop instead of split
-    min_frames: int = 40  # feature frames (2 s), as the original evaluation's minimum
+    min_frames: int = HUMANML3D.min_motion_len  # feature frames (2 s), as the original evaluation's minimum
     max_speed: float = 12.0  # m/s of the root on the floor plane
     max_height: float = 3.0  # m above the floor, any joint
     feet_threshold: float = 0.002
@@ -72,8 +73,8 @@ def trial_joints(source: Source, trial_id: str, fps: float = 20.0) -> np.ndarray
 
 def clip_problem(features: np.ndarray, joints: np.ndarray, cfg: PrepareConfig) -> str | None:
     """Why a clip is unusable, or None."""
-    if features.ndim != 2 or features.shape[1] != 263:
-        return f"feature dimension {features.shape} is not (T, 263)"
+    if features.ndim != 2 or features.shape[1] != HUMANML3D.feature_dim:
+        return f"feature dimension {features.shape} is not (T, {HUMANML3D.feature_dim})"
     if not np.isfinite(features).all() or not np.isfinite(joints).all():
         return "NaN/inf in the features"
     if len(features) < cfg.min_frames:

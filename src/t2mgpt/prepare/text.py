@@ -239,21 +239,28 @@ def caption_line(caption: str, start: float = 0.0, end: float = 0.0) -> str:
     return f"{caption}#{' '.join(tokenize(caption))}#{float(start)}#{float(end)}"
 
 
-_SWAP = {"left": "right", "right": "left", "clockwise": "counterclockwise",
-         "counterclockwise": "clockwise", "anticlockwise": "clockwise"}
-_SWAP_RE = re.compile(r"\b(" + "|".join(sorted(_SWAP, key=len, reverse=True)) + r")\b", re.IGNORECASE)
+# a mirrored motion turns the other way: both the side and the turning sense swap
+_MIRROR_RE = re.compile(r"\b(left|right|(?:counter|anti)[- ]?clockwise|clockwise)\b", re.IGNORECASE)
+
+
+def _mirrored_word(word: str) -> str:
+    key = word.lower()
+    if key in ("left", "right"):
+        return "right" if key == "left" else "left"
+    return "clockwise" if key.startswith(("counter", "anti")) else "counterclockwise"
 
 
 def swap_left_right(text: str) -> str:
-    """Caption of the mirrored motion: 'left' <-> 'right' (as HumanML3D), and the turning sense
-    'clockwise' <-> 'counterclockwise' too (a mirror reverses it). Case is kept."""
+    """Caption of the mirrored motion: 'left' <-> 'right' (as HumanML3D) and the turning sense,
+    'clockwise' <-> 'counterclockwise' ('counter-clockwise', 'anticlockwise', ... -> 'clockwise').
+    Case is kept; works on whole caption lines (text#word/POS tokens#start#end)."""
     def repl(m: re.Match) -> str:
         word = m.group(0)
-        new = _SWAP[word.lower()]
+        new = _mirrored_word(word)
         if word.isupper():
             return new.upper()
         if word[0].isupper():
             return new.capitalize()
         return new
 
-    return _SWAP_RE.sub(repl, text)
+    return _MIRROR_RE.sub(repl, text)

@@ -16,6 +16,8 @@ from t2mgpt.motion.skeleton import Skeleton
 from t2mgpt.motion.validate import validate_joints
 from t2mgpt.render.style import RenderConfig
 
+MAX_REACH = 1e4  # metres: farther joints are not a human motion in metres (and overflow the camera maths)
+
 __all__ = [
     "RenderConfig", "check_joints", "iter_frames", "render_frames", "render_motion",
     "render_strip", "painter",
@@ -32,6 +34,10 @@ def check_joints(joints, skeleton: str | Skeleton | None = None) -> tuple[np.nda
         joints = joints.detach().cpu().numpy()
     joints = np.asarray(joints)
     sk = validate_joints(joints, skeleton, min_frames=2)
+    reach = float(np.abs(joints).max())
+    if reach > MAX_REACH:
+        raise InputError(f"joint positions reach {reach:.3g} m from the origin; the renderer draws motions in "
+                         f"metres within {MAX_REACH:g} m (convert the units, or check the file)")
     joints = joints.astype(np.float32)
     return joints - np.array([0.0, joints[..., 1].min(), 0.0], dtype=np.float32), sk
 
@@ -60,7 +66,16 @@ def iter_frames(joints, title: str | None = None, skeleton: str | Skeleton | Non
 def render_frames(joints, title: str | None = None, skeleton: str | Skeleton | None = None,
                   config: RenderConfig | None = None, **options) -> np.ndarray:
     """All frames as one (T, H, W, 3) uint8 array."""
-    return np.stack(list(iter_frames(joints, title, skeleton, config, **options)))
+    p = painter(joints, title, skeleton, config, **options)
+    _check_length(len(p), p.cfg)
+    return np.stack([np.asarray(p(t)) for t in range(len(p))])
+
+
+def _check_length(frames: int, cfg: RenderConfig) -> None:
+    if frames > cfg.max_frames:
+        raise InputError(f"the motion has {frames} frames, over the limit of {cfg.max_frames} for a video "
+                         f"({cfg.max_frames / cfg.fps:g} s at {cfg.fps:g} fps); render a part of it, or raise "
+                         "the limit (max_frames=..., CLI: --max-frames)")
 
 
 def render_motion(joints, path: str | os.PathLike, title: str | None = None, fps: float | None = None,
@@ -86,6 +101,7 @@ def render_motion(joints, path: str | os.PathLike, title: str | None = None, fps
     if fmt == "mp4" and (cfg.width % 2 or cfg.height % 2):
         cfg = cfg.updated(width=cfg.width + cfg.width % 2, height=cfg.height + cfg.height % 2)
     p = painter(joints, title, skeleton, cfg)
+    _check_length(len(p), cfg)
     frames = (p(t) for t in range(len(p)))
     with atomic_path(path) as tmp:
         if fmt == "mp4":

@@ -27,8 +27,11 @@ class RenderConfig:
     trajectory: bool = True
     timeline: bool = True  # thin progress bar and clock at the bottom
     max_title_lines: int = 3
+    max_frames: int = 6000  # longest motion drawn as a video (5 min at 20 fps); bounds the work
 
     def validated(self) -> "RenderConfig":
+        if not (isinstance(self.max_frames, int) and self.max_frames >= 1):
+            raise InputError(f"max_frames must be a positive integer, got {self.max_frames!r}")
         if self.camera not in CAMERAS:
             raise InputError(f"unknown camera {self.camera!r}; choose one of: {', '.join(CAMERAS)}")
         if not (16 <= self.width <= 2048 and 16 <= self.height <= 2048):

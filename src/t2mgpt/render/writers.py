@@ -53,7 +53,12 @@ def write_mp4(frames: Iterable[Image.Image], path: Path, size: tuple[int, int], 
         raise
     err = proc.stderr.read().decode(errors="replace").strip()
     if proc.wait() != 0:
-        raise T2MGPTError(f"ffmpeg failed to encode {path.name}: {err or 'no message'}")
+        lines = [line for line in err.splitlines() if line.strip()] or ["no message"]
+        # the first line usually names the cause (e.g. "No space left on device"); errors stay one line
+        cause = lines[0] if len(lines) == 1 else f"{lines[0]} (+{len(lines) - 1} more line(s) of ffmpeg output)"
+        if any("No space left" in line for line in lines):
+            cause = "No space left on device; free some space or write elsewhere"
+        raise T2MGPTError(f"ffmpeg failed to encode the video: {cause}")
     return count
 
 

@@ -7,20 +7,16 @@
 One worker thread owns the model and runs generation jobs from a bounded queue (429 when
 full); another renders MP4 files on demand. Results live in a bounded LRU store.
 """
-import asyncio
 import base64
-import concurrent.futures
 import hashlib
-import io
-import json
 import math
 import re
 import secrets
-import time
+import threading
 from contextlib import asynccontextmanager
 from enum import Enum
 from pathlib import Path as FilePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Sequence
 
 import numpy as np
 from fastapi import FastAPI, Path, Request
@@ -30,9 +26,12 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from t2mgpt import export
 from t2mgpt.errors import InputError
+from t2mgpt.export.files import slugify
+from t2mgpt.serve.jobs import ClientGone, generate_job, result_unless_gone
+from t2mgpt.serve.middleware import LOOPBACK_NAMES, BodyLimit, HostCheck
 from t2mgpt.serve.queue import JobQueue, QueueFull
 from t2mgpt.serve.schemas import (ErrorMessage, GenerateResponse, Health, Info, Limits, MAX_SEED,
                                   generate_request_model)
@@ -53,33 +52,23 @@ EXAMPLES = [
 ]
 
 
-class Format(str, Enum):
-    bvh = "bvh"
-    npy = "npy"
-    mp4 = "mp4"
-    json = "json"
-
-
-MEDIA_TYPES = {
-    "bvh": "text/plain; charset=utf-8",  # BVH is plain text; no registered media type
-    "npy": "application/octet-stream",
-    "mp4": "video/mp4",
-    "json": "application/json",
-}
-
-
 def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: int = 16,
                max_results: int = 64, max_samples: int = 8, max_text_length: int = 300,
-               examples: list[str] | None = None, render_options: dict | None = None) -> FastAPI:
+               examples: list[str] | None = None, render_options: dict | None = None,
+               allowed_hosts: Sequence[str] | None = None) -> FastAPI:
     """The FastAPI app serving `pipeline_or_model_path` (a T2MGPT, a model folder or a model name).
 
     max_queue: generation requests that may wait for the worker (more get 429);
     max_results: motions kept for download (least recently used dropped first);
-    render_options: RenderConfig fields for the MP4 downloads (width, height, camera, ...).
+    render_options: RenderConfig fields for the MP4 downloads (width, height, camera, max_frames, ...);
+    allowed_hosts: the names the server answers to in the Host header (default: the loopback
+    names localhost, 127.0.0.1, [::1]; "*" for any), against DNS rebinding.
     """
     import t2mgpt
 
     pipe = _load_pipeline(pipeline_or_model_path, device)
+    downloads = {f.name: f for f in export.formats() if f.web}
+    Format = Enum("Format", {name: name for name in downloads}, type=str)  # the {fmt} of download URLs
     step = round(pipe.seconds_per_token, 9)  # 0.2 s, not 0.2000000001
     limits = Limits(min_seconds=step, max_seconds=round(pipe.max_seconds, 9), seconds_step=step,
                     max_samples=min(int(max_samples), int(pipe.max_batch)), max_text_length=int(max_text_length))
@@ -102,7 +91,7 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
     app = FastAPI(
         title="t2mgpt", version=t2mgpt.__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
         description="Text to 3D human motion (T2M-GPT). POST a sentence to /api/generate, then download "
-                    "the motions as BVH, NPY, MP4 or JSON from /api/motions/{id}.{format}.",
+                    f"the motions ({', '.join(downloads)}) from /api/motions/{{id}}.{{format}}.",
     )
     app.state.pipeline = pipe
     app.state.store = store
@@ -118,6 +107,7 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
         return JSONResponse({"detail": errors, "message": _summary(errors)}, status_code=422)
 
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(HostCheck, allowed=LOOPBACK_NAMES if allowed_hosts is None else allowed_hosts)
 
     def input_error(msg: str) -> JSONResponse:  # same shape as FastAPI's validation errors
         return JSONResponse({"detail": [{"loc": ["body"], "msg": msg, "type": "value_error"}], "message": msg},
@@ -143,8 +133,10 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
     async def generate(req: GenerateRequest, request: Request):  # type: ignore[valid-type]
         """Generate `num_samples` motions for one sentence. Joints are in metres (y up), rounded to mm."""
         seed = req.seed if req.seed is not None else secrets.randbelow(MAX_SEED + 1)
+        cancel = threading.Event()
         try:
-            body = await _result_unless_gone(request, generate_queue.submit(_generate_job, pipe, store, req, seed))
+            job = generate_queue.submit(generate_job, pipe, store, req, seed, list(downloads), cancel)
+            body = await result_unless_gone(request, job, cancel)
         except ClientGone:
             return Response(status_code=499)  # nobody reads it; the access log shows it
         except QueueFull as e:
@@ -154,27 +146,29 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
         return Response(body, media_type="application/json")
 
     @app.get("/api/motions/{motion_id}.{fmt}", response_class=Response, tags=["api"],
-             responses={200: {"content": {t.split(";")[0]: {} for t in MEDIA_TYPES.values()},
+             responses={200: {"content": {f.media_type.split(";")[0]: {} for f in downloads.values()},
                               "description": "The motion file"},
                         404: error_responses[404], 429: error_responses[429]})
     async def download(motion_id: Annotated[str, Path(pattern=ID_PATTERN, description="Motion id")],
                        fmt: Annotated[Format, Path(description="File format")]):
         """Download a generated motion: BVH (animation), NPY (joints, float32 (T, J, 3)),
-        MP4 (rendered video, made on first request) or JSON (metadata + joints in mm)."""
-        fmt = fmt.value
+        MP4 (rendered video, made on first request), JSON (metadata + joints in mm), ..."""
+        fmt = downloads[fmt.value]
         try:
             entry = store.get(motion_id)
-            data = entry.files.get(fmt)
+            data = entry.files.get(fmt.name)
             if data is None:
-                if fmt == "mp4":
+                if fmt.renders:
                     data = await render_queue.run(_make_file, entry, fmt, render_options)
                 else:  # quick, but not for the event loop
-                    data = await run_in_threadpool(_make_file, entry, fmt, render_options)
+                    data = await run_in_threadpool(_make_file, entry, fmt, {})
         except MotionNotFound as e:
             return not_found(e)
         except QueueFull as e:
             return busy(e)
-        return Response(data, media_type=MEDIA_TYPES[fmt], headers={
+        except InputError as e:  # e.g. a motion over the renderer's frame limit
+            return input_error(str(e))
+        return Response(data, media_type=fmt.media_type, headers={
             "Content-Disposition": f'attachment; filename="{download_name(entry, fmt)}"',
             "X-Content-Type-Options": "nosniff",
             "Cache-Control": "private, max-age=3600",
@@ -191,7 +185,7 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
             "version": t2mgpt.__version__,
         }
 
-    info_doc = _info(pipe, limits, examples, t2mgpt.__version__)
+    info_doc = _info(pipe, limits, examples, t2mgpt.__version__, list(downloads))
 
     @app.get("/api/info", response_model=Info, tags=["api"])
     async def info():
@@ -223,128 +217,16 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
     return app
 
 
-class BodyLimit:
-    """ASGI middleware: 413 for a request body over `max_bytes`.
-
-    A Content-Length over the limit is refused before anything is read; a body without one
-    (chunked) is counted as it arrives and refused once it passes the limit.
-    """
-
-    def __init__(self, app, max_bytes: int):
-        self.app = app
-        self.max_bytes = max_bytes
-
-    def _too_large(self) -> JSONResponse:
-        return JSONResponse({"detail": f"request body over {self.max_bytes} bytes"}, status_code=413)
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            return await self._too_large()(scope, receive, send)
-        received = 0
-
-        async def counted_receive():
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    # an HTTPException passes through FastAPI's body parsing and becomes this status
-                    raise StarletteHTTPException(413, f"request body over {self.max_bytes} bytes")
-            return message
-
-        return await self.app(scope, counted_receive, send)
-
-
-# ------------------------------------------------------------------------------ jobs
-
-
-class ClientGone(Exception):
-    """The client disconnected before its job finished."""
-
-
-async def _result_unless_gone(request: Request, future: concurrent.futures.Future, poll: float = 0.5):
-    """Await a queued job; if the client goes away first, cancel the job (dropped unless it has
-    already started) so abandoned requests do not keep the model busy."""
-    waiter = asyncio.wrap_future(future)
-    try:
-        while not waiter.done():
-            await asyncio.wait({waiter}, timeout=poll)
-            if not waiter.done() and await request.is_disconnected():
-                future.cancel()
-                raise ClientGone
-    except asyncio.CancelledError:
-        future.cancel()
-        raise
-    return waiter.result()
-
-
-
-def _generate_job(pipe, store: ResultStore, req, seed: int) -> bytes:
-    """Runs on the generation worker: generate, store, and encode the response JSON."""
-    start = time.perf_counter()
-    (motions,) = pipe([req.text], num_samples=req.num_samples, seconds=req.seconds,
-                      temperature=req.temperature, top_k=req.top_k, top_p=req.top_p, seed=seed)
-    elapsed = time.perf_counter() - start
-    samples = []
-    for motion in motions:
-        joints = np.asarray(motion.joints, dtype=np.float64)
-        if not np.isfinite(joints).all():
-            raise RuntimeError("the model produced non-finite joint positions")
-        entry = store.add(motion)
-        samples.append({
-            "id": entry.id, "index": int(motion.sample),
-            "seed": None if motion.seed is None else int(motion.seed),
-            "fps": float(motion.fps), "num_frames": int(joints.shape[0]),
-            "duration": round(joints.shape[0] / motion.fps, 4),
-            "tokens": [int(t) for t in motion.tokens],
-            "joints": np.round(joints, 3).tolist(),
-            "downloads": {f.value: f"/api/motions/{entry.id}.{f.value}" for f in Format},
-        })
-    doc = {"text": req.text, "model": str(pipe.name), "skeleton": str(pipe.skeleton),
-           "seconds": req.seconds, "elapsed": round(elapsed, 4), "samples": samples}
-    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode("utf-8")
-
-
-def _make_file(entry: StoredMotion, fmt: str, render_options: dict) -> bytes:
+def _make_file(entry: StoredMotion, fmt: export.Format, options: dict) -> bytes:
     """The bytes of one download (cached in the entry)."""
-    if fmt in entry.files:
-        return entry.files[fmt]
-    m = entry.motion
-    if fmt == "bvh":
-        from t2mgpt.bvh import bvh_string
-
-        data = bvh_string(m.joints, skeleton=m.skeleton, fps=m.fps).encode("ascii")
-    elif fmt == "npy":
-        buf = io.BytesIO()
-        np.save(buf, np.asarray(m.joints, dtype=np.float32), allow_pickle=False)
-        data = buf.getvalue()
-    elif fmt == "json":
-        from t2mgpt.outputs import motion_json
-
-        data = json.dumps(motion_json(m), separators=(",", ":"), allow_nan=False).encode("utf-8")
-    elif fmt == "mp4":
-        import tempfile
-
-        from t2mgpt.render import render_motion
-
-        with tempfile.TemporaryDirectory(prefix="t2mgpt-serve-") as tmp:
-            path = FilePath(tmp) / "motion.mp4"
-            render_motion(m.joints, path, title=m.text, fps=m.fps, skeleton=m.skeleton, **render_options)
-            data = path.read_bytes()
-    else:  # pragma: no cover - Format enum guards this
-        raise ValueError(fmt)
-    entry.files[fmt] = data
-    return data
+    if fmt.name not in entry.files:
+        entry.files[fmt.name] = fmt.to_bytes(entry.motion, **options)
+    return entry.files[fmt.name]
 
 
-def download_name(entry: StoredMotion, fmt: str) -> str:
-    """'<prompt slug>_<sample>.<fmt>': ASCII letters, digits, '_' and '-' only (safe in a header)."""
-    from t2mgpt.outputs import slugify
-
-    return f"{slugify(entry.motion.text)}_{int(entry.motion.sample)}.{fmt}"
+def download_name(entry: StoredMotion, fmt: export.Format) -> str:
+    """'<prompt slug>_<sample><suffix>': ASCII letters, digits, '_' and '-' only (safe in a header)."""
+    return f"{slugify(entry.motion.text)}_{int(entry.motion.sample)}{fmt.suffix}"
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -358,7 +240,7 @@ def _load_pipeline(pipeline_or_model_path: Any, device: str):
     return T2MGPT.from_pretrained(pipeline_or_model_path, device=device)
 
 
-def _info(pipe, limits: Limits, examples: list[str], version: str) -> dict:
+def _info(pipe, limits: Limits, examples: list[str], version: str, formats: list[str]) -> dict:
     from t2mgpt.motion.skeleton import get_skeleton
     from t2mgpt.render.style import chain_colours, head_joint
 
@@ -381,7 +263,7 @@ def _info(pipe, limits: Limits, examples: list[str], version: str) -> dict:
                      "sides": sides, "colors": colours, "head": int(head_joint(sk))},
         "limits": limits.to_dict(),
         "examples": examples,
-        "formats": [f.value for f in Format],
+        "formats": formats,
         "version": version,
     }
 

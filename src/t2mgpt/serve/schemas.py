@@ -28,6 +28,7 @@ class Limits:
     min_temperature: float = 0.01
     max_temperature: float = 10.0
     max_top_k: int = 100_000
+    min_top_p: float = 1e-6  # far above float32's smallest probability (1e-45), where nucleus sampling breaks
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -76,8 +77,9 @@ def generate_request_model(limits: Limits) -> type[BaseModel]:
     top_k = Annotated[Optional[Annotated[int, Field(ge=1, le=L.max_top_k), JSONInt]], Field(
         description="Sample among the k most likely codes only.")]
     top_p = Annotated[Optional[float], Field(
-        default=None, gt=0.0, le=1.0, allow_inf_nan=False,
-        description="Sample among the most likely codes of total probability p only (0 < p <= 1).")]
+        default=None, ge=L.min_top_p, le=1.0, allow_inf_nan=False,
+        description=f"Sample among the most likely codes of total probability p only ({L.min_top_p:g} <= p <= 1; "
+                    "smaller values would keep no code at all in float32: use top_k=1 to always take the likeliest).")]
     return create_model(
         "GenerateRequest",
         __config__=ConfigDict(extra="forbid", strict=True,  # strict: no "5" -> 5 or false -> 0

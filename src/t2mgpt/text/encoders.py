@@ -75,9 +75,18 @@ def check_texts(texts: Sequence[str] | str) -> list[str]:
 
 
 def tokenize(tokenizer, texts: list[str], max_tokens: int, encoder_name: str, device) -> dict:
-    """Pad to the longest text and cut texts over `max_tokens` (special tokens included),
-    keeping the closing special token as the original encoders do, with a warning."""
+    """With a `transformers` tokenizer: pad to the longest text and cut texts over `max_tokens`
+    (special tokens included), keeping the closing special token as the original encoders do,
+    with a warning."""
     lengths = [len(ids) for ids in tokenizer(texts, verbose=False)["input_ids"]]
+    warn_truncated(texts, lengths, max_tokens, encoder_name)
+    batch = tokenizer(texts, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt")
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+def warn_truncated(texts: list[str], lengths: list[int], max_tokens: int, encoder_name: str,
+                   stacklevel: int = 5) -> None:
+    """A `TruncationWarning` when some of the token counts `lengths` are over `max_tokens`."""
     too_long = [i for i, n in enumerate(lengths) if n > max_tokens]
     if too_long:
         first = texts[too_long[0]]
@@ -86,10 +95,8 @@ def tokenize(tokenizer, texts: list[str], max_tokens: int, encoder_name: str, de
             f"{encoder_name} text encoder and were truncated (first: {first[:60]!r}, "
             f"{lengths[too_long[0]]} tokens); only the beginning is used",
             TruncationWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
-    batch = tokenizer(texts, padding=True, truncation=True, max_length=max_tokens, return_tensors="pt")
-    return {k: v.to(device) for k, v in batch.items()}
 
 
 @contextlib.contextmanager

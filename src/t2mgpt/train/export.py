@@ -40,7 +40,7 @@ def resolve_gpt_checkpoint(path: str | Path, checkpoint: str = "auto") -> Path:
 
 def load_gpt_checkpoint(path: str | Path):
     """(MotionGPT in eval mode, checkpoint dict) from a train-gpt checkpoint."""
-    from t2mgpt.models.gpt import GPTConfig, MotionGPT
+    from t2mgpt.generator.gpt import GPTConfig, MotionGPT
     from t2mgpt.train.checkpoint import load_checkpoint
     from t2mgpt.train.train_gpt import KIND
 

@@ -85,7 +85,7 @@ TRAIN_HELP = {
     "val_max_samples": "validation (caption, codes) pairs at most (0: all)",
 }
 
-# The fields of t2mgpt.models.gpt.GPTConfig set by hand (num_vq comes from the VQ-VAE; clip_dim
+# The fields of t2mgpt.generator.gpt.GPTConfig set by hand (num_vq comes from the VQ-VAE; clip_dim
 # from the text encoder, only the weight-free 'hashing' encoder takes it from here); listed
 # without importing torch; tests check they match the dataclass.
 MODEL_FLAGS = [

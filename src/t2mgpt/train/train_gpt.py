@@ -279,7 +279,7 @@ def train_gpt(data: str | Path, vq: str | Path, out: str | Path, model_config=No
     `lambda: make_fid_validation(evaluator, data, device=...)`.
     Under torchrun every process calls this; rank 0 logs and writes checkpoints.
     """
-    from t2mgpt.models.gpt import GPTConfig, MotionGPT
+    from t2mgpt.generator.gpt import GPTConfig, MotionGPT
     from t2mgpt.tokenize import load_vq
     from t2mgpt.train.checkpoint import load_checkpoint, save_checkpoint
     from t2mgpt.train.logging import RunLogger, format_duration

@@ -163,7 +163,7 @@ def train_vq(data: str | Path, out: str | Path, model_config=None, train_config:
     Under torchrun every process calls this; rank 0 logs and writes checkpoints.
     """
     from t2mgpt.losses import VQLoss, VQLossConfig
-    from t2mgpt.models.vqvae import VQVAE, VQVAEConfig
+    from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
     from t2mgpt.train.checkpoint import load_checkpoint, save_checkpoint
     from t2mgpt.train.logging import RunLogger, format_duration
 

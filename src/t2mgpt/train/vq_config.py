@@ -86,7 +86,7 @@ TRAIN_HELP = {
     "val_max_windows": "validation windows at most (0: all)",
 }
 
-# The fields of t2mgpt.models.vqvae.VQVAEConfig (beta excepted: it is `commit` here), listed
+# The fields of t2mgpt.tokenizer.vqvae.VQVAEConfig (beta excepted: it is `commit` here), listed
 # without importing torch; tests check they match the dataclass.
 MODEL_FLAGS = [
     Flag("input_dim", int, None, "motion feature size (read from the dataset when not given)"),

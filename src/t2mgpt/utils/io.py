@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from t2mgpt.errors import CheckpointError, InputError
+from t2mgpt.errors import CheckpointError, InputError, OutputError
 
 
 @contextlib.contextmanager
@@ -24,7 +25,10 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         raise InputError(f"output folder {parent} does not exist; create it first")
     if not os.access(parent, os.W_OK):
         raise InputError(f"cannot write to {parent}: permission denied")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=parent)
+    except OSError as e:
+        raise _write_error(path, e) from e
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -34,9 +38,23 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         # mkstemp makes the file 0600; give it the mode an ordinary open() would
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as e:
+        if e.errno in _STORAGE_ERRORS:
+            raise _write_error(path, e) from e
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+# errors of the storage, not of the program: reported in one line (the CLI exits with 2)
+_STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+
+
+def _write_error(path: Path, e: OSError) -> OutputError:
+    hint = {errno.ENOSPC: "free some space or write elsewhere", errno.EDQUOT: "free some space or write elsewhere",
+            errno.EROFS: "write elsewhere"}.get(e.errno, "check the folder")
+    return OutputError(f"cannot write {path}: {e.strerror or e}; {hint} (nothing was written)")
 
 
 def _umask() -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-from t2mgpt.models.resnet import Resnet1D
+from t2mgpt.tokenizer.resnet import Resnet1D
 
 
 class Encoder(nn.Module):

@@ -1,45 +1,19 @@
-"""Writing generated motions: safe file names, one writer per format, all-or-nothing batches.
-
-Formats: mp4 / gif (stick-figure video), bvh (skeletal animation), npy (joint positions
-(T, J, 3) in metres, y up), json (joints rounded to millimetres + metadata).
-"""
+"""Files of a run: safe names from prompts, target paths, all-or-nothing batches."""
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import unicodedata
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
-
-import numpy as np
+from typing import Iterator, Sequence
 
 from t2mgpt.errors import InputError
 
-FORMATS = ("mp4", "gif", "bvh", "npy", "json")
-JSON_FORMAT = "t2mgpt-motion"
 # letters that Unicode does not decompose into ASCII ones
 _TRANSLITERATE = str.maketrans({"ø": "o", "Ø": "O", "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE",
                                 "đ": "d", "Đ": "D", "ł": "l", "Ł": "L", "þ": "th", "Þ": "Th", "ð": "d", "Ð": "D"})
-
-
-def parse_formats(spec: str | Sequence[str]) -> list[str]:
-    """'mp4,bvh' or ['mp4', 'bvh'] -> checked, de-duplicated list of formats."""
-    items = spec.split(",") if isinstance(spec, str) else list(spec)
-    out = []
-    for item in items:
-        fmt = str(item).strip().lower().lstrip(".")
-        if not fmt:
-            continue
-        if fmt not in FORMATS:
-            raise InputError(f"unknown output format {item!r}; choose from {', '.join(FORMATS)}")
-        if fmt not in out:
-            out.append(fmt)
-    if not out:
-        raise InputError(f"no output format given; choose from {', '.join(FORMATS)}")
-    return out
 
 
 def slugify(text: str, max_len: int = 60) -> str:
@@ -62,11 +36,14 @@ def slugify(text: str, max_len: int = 60) -> str:
 
 def plan_outputs(texts: Sequence[str], num_samples: int, formats: Sequence[str],
                  out_dir: str | os.PathLike) -> list[list[dict[str, Path]]]:
-    """Target paths `[prompt][sample][format]` = out_dir/<slug>_<sample>.<format>.
+    """Target paths `[prompt][sample][format]` = out_dir/<slug>_<sample><suffix of format>.
 
     Prompts with the same slug get '-2', '-3', ... so that every path of a run is unique.
     """
+    from t2mgpt.export import get_format
+
     out_dir = Path(out_dir)
+    suffixes = {fmt: get_format(fmt).suffix for fmt in formats}
     used: set[str] = set()
     plan = []
     for text in texts:
@@ -76,7 +53,7 @@ def plan_outputs(texts: Sequence[str], num_samples: int, formats: Sequence[str],
             k += 1
             slug = f"{base}-{k}"
         used.add(slug)
-        plan.append([{fmt: out_dir / f"{slug}_{j}.{fmt}" for fmt in formats} for j in range(num_samples)])
+        plan.append([{fmt: out_dir / f"{slug}_{j}{suffixes[fmt]}" for fmt in formats} for j in range(num_samples)])
     return plan
 
 
@@ -90,89 +67,6 @@ def check_free(paths: Sequence[Path], overwrite: bool) -> None:
         more = f" and {len(existing) - 3} more" if len(existing) > 3 else ""
         raise InputError(f"{', '.join(map(str, existing[:3]))}{more} already exist(s); pass --overwrite to "
                          "replace them or choose another --out-dir")
-
-
-# ------------------------------------------------------------------------------ writers
-# Each writer takes a motion (an object with text, joints (T, J, 3), features, fps, skeleton,
-# tokens, seed, model) and writes exactly `path`, atomically.
-
-
-def _write_video(motion, path: Path, **options) -> None:
-    from t2mgpt.render import render_motion
-
-    render_motion(motion.joints, path, title=options.pop("title", motion.text), fps=motion.fps,
-                  skeleton=motion.skeleton, **options)
-
-
-def _write_bvh(motion, path: Path, scale: float = 1.0, rotation_order: str = "auto") -> None:
-    from t2mgpt.bvh import write_bvh
-
-    write_bvh(path, motion.joints, skeleton=motion.skeleton, fps=motion.fps, scale=scale,
-              rotation_order=rotation_order)
-
-
-def _write_npy(motion, path: Path, what: str = "joints") -> None:
-    from t2mgpt.utils.io import atomic_path
-
-    if what not in ("joints", "features"):
-        raise InputError(f"npy holds 'joints' or 'features', not {what!r}")
-    array = np.asarray(motion.joints if what == "joints" else motion.features, dtype=np.float32)
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.save(f, array, allow_pickle=False)
-
-
-def motion_json(motion) -> dict[str, Any]:
-    """The JSON document of a motion: metadata + joints rounded to millimetres."""
-    from t2mgpt.motion.skeleton import get_skeleton
-
-    sk = get_skeleton(motion.skeleton)
-    joints = np.asarray(motion.joints, dtype=np.float64)
-    return {
-        "format": JSON_FORMAT,
-        "version": 1,
-        "text": motion.text,
-        "model": motion.model,
-        "seed": motion.seed,
-        "fps": motion.fps,
-        "num_frames": int(joints.shape[0]),
-        "duration": round(joints.shape[0] / motion.fps, 4),
-        "tokens": [int(t) for t in motion.tokens],
-        "skeleton": {"name": sk.name, "joint_names": list(sk.joint_names), "parents": list(sk.parents)},
-        "units": "metres, y up; joints[frame][joint] = [x, y, z]",
-        "joints": np.round(joints, 3).tolist(),
-    }
-
-
-def _write_json(motion, path: Path) -> None:
-    from t2mgpt.utils.io import atomic_path
-
-    text = json.dumps(motion_json(motion), separators=(",", ":"), allow_nan=False)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text + "\n", encoding="utf-8")
-
-
-WRITERS: dict[str, Callable[..., None]] = {
-    "mp4": _write_video, "gif": _write_video, "bvh": _write_bvh, "npy": _write_npy, "json": _write_json,
-}
-
-
-def format_of(path: str | os.PathLike) -> str:
-    fmt = Path(path).suffix.lower().lstrip(".")
-    if fmt not in FORMATS:
-        raise InputError(f"cannot tell the output format of {path}: use a name ending in "
-                         f"{', '.join('.' + f for f in FORMATS)}")
-    return fmt
-
-
-def write_motion(motion, path: str | os.PathLike, fmt: str | None = None, **options) -> Path:
-    """Write `motion` to `path` in `fmt` (default: from the suffix). Options go to the writer
-    (mp4/gif: render options such as width, height, camera, title; bvh: scale; npy: what)."""
-    path = Path(path)
-    fmt = format_of(path) if fmt is None else parse_formats(fmt)[0]
-    if path.is_dir():
-        raise InputError(f"{path} is a folder; give a file name")
-    WRITERS[fmt](motion, path, **options)
-    return path
 
 
 # ------------------------------------------------------------------------------ batches

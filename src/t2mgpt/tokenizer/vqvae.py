@@ -8,18 +8,17 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 import torch.nn as nn
 
 from t2mgpt.errors import CheckpointError, InputError
-from t2mgpt.models.encdec import Decoder, Encoder
-from t2mgpt.models.quantizer import QUANTIZERS, VectorQuantizer, make_quantizer
-from t2mgpt.models.resnet import ACTIVATIONS, NORMS
-
-DATANAME_DIMS = {"t2m": 263, "kit": 251}  # HumanML3D, KIT-ML feature sizes
-
+from t2mgpt.tokenizer.encdec import Decoder, Encoder
+from t2mgpt.tokenizer.quantizers import QUANTIZERS, make_quantizer
+from t2mgpt.tokenizer.quantizers.base import VectorQuantizer
+from t2mgpt.tokenizer.resnet import ACTIVATIONS, NORMS
+from t2mgpt.tokenizer.vocab import CodeVocab
 
 @dataclass
 class VQVAEConfig:
@@ -56,9 +55,14 @@ class VQVAEConfig:
         if self.norm == "GN" and self.width % 32:
             raise InputError(f"norm 'GN' uses 32 groups, so width must be a multiple of 32, got {self.width}")
         if self.quantizer not in QUANTIZERS:
-            raise InputError(f"quantizer must be one of {QUANTIZERS}, got {self.quantizer!r}")
+            raise InputError(f"quantizer must be one of {tuple(QUANTIZERS)}, got {self.quantizer!r}")
         if not 0.0 <= self.mu < 1.0:
             raise InputError(f"mu must be in [0, 1), got {self.mu!r}")
+
+    @property
+    def vocab(self) -> CodeVocab:
+        """Code ids 0 .. nb_code - 1 (and the GPT's END / PAD after them)."""
+        return CodeVocab(self.nb_code)
 
     @property
     def downsample(self) -> int:
@@ -111,18 +115,25 @@ class VQVAE(nn.Module):
         """(B, T, D) -> (reconstruction (B, T, D), commit_loss (), perplexity ())."""
         self._check_motion(x, need_multiple=True)
         z = self.encoder(x.permute(0, 2, 1).float())  # (B, C, T/4)
-        z_q, commit_loss, perplexity = self.quantizer(z)  # (B, C, T/4)
+        z_q, _, commit_loss, perplexity = self.quantizer(z)  # (B, C, T/4)
         x_hat = self.decoder(z_q).permute(0, 2, 1)  # (B, T, D)
         return x_hat, commit_loss, perplexity
+
+    @property
+    def vocab(self) -> CodeVocab:
+        return self.config.vocab
 
     @torch.no_grad()
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, D) normalised features -> (B, T // downsample) long code indices."""
         self._check_motion(x, need_multiple=False)
         z = self.encoder(x.permute(0, 2, 1).float())  # (B, C, N)
-        B, C, N = z.shape
-        code_idx = self.quantizer.quantize(z.permute(0, 2, 1).reshape(B * N, C))  # (B*N,)
-        return code_idx.view(B, N)
+        was_training = self.quantizer.training
+        self.quantizer.eval()  # encoding must never move the codebook
+        try:
+            return self.quantizer(z)[1]  # (B, N)
+        finally:
+            self.quantizer.train(was_training)
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
@@ -131,11 +142,20 @@ class VQVAE(nn.Module):
             codes = codes[None]
         if codes.ndim != 2 or codes.numel() == 0 or codes.dtype.is_floating_point:
             raise InputError(f"expected integer codes of shape (batch, n_codes), got {codes.dtype} {tuple(codes.shape)}")
-        lo, hi = int(codes.min()), int(codes.max())
-        if lo < 0 or hi >= self.config.nb_code:
-            raise InputError(f"code indices must be in [0, {self.config.nb_code}), got values in [{lo}, {hi}]")
+        self.vocab.check_codes(codes, "code indices")
         z_q = self.quantizer.dequantize(codes.long()).permute(0, 2, 1)  # (B, C, N)
         return self.decoder(z_q).permute(0, 2, 1)  # (B, 4N, D)
+
+    @torch.no_grad()
+    def decode_each(self, codes: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Code sequences (1-D, any lengths) -> their (4N, D) normalised features, one at a time.
+
+        One sequence per decoder call: padding would change the result (the convolutions see
+        the whole sequence), and batching equal lengths together changes the float rounding
+        with the batch size, so a motion would depend on what it was generated with.
+        """
+        device = self.quantizer.codebook.device
+        return [self.decode(c.reshape(1, -1).to(device))[0] for c in codes]
 
     # --- config and checkpoints ------------------------------------------------------------------
 
@@ -171,13 +191,9 @@ class VQVAE(nn.Module):
 
     def original_state_dict(self) -> dict[str, torch.Tensor]:
         """Weights in the original layout ('vqvae.encoder.*', ...), i.e. `{'net': this}` loads there."""
-        sd = {}
-        for k, v in self.state_dict().items():
-            if k.startswith(("encoder.", "decoder.")):
-                sd["vqvae." + k] = v
-        key = "embedding.weight" if self.config.quantizer == "orig" else "codebook"
-        sd["vqvae.quantizer." + key] = self.quantizer.codebook.detach()
-        return sd
+        from t2mgpt.io.original import vqvae_original_state_dict
+
+        return vqvae_original_state_dict(self)
 
     @classmethod
     def from_original(cls, path: str | os.PathLike, **hparams) -> "VQVAE":
@@ -187,119 +203,6 @@ class VQVAE(nn.Module):
         down_t, stride_t, width, depth, dilation_growth_rate, activation/vq_act, norm/vq_norm,
         quantizer, mu). Sizes not given are read from the weights' shapes.
         """
-        from t2mgpt.utils.io import safe_torch_load
+        from t2mgpt.io.original import vqvae_from_original
 
-        sd = _original_net(safe_torch_load(path), path)
-        config = _original_config(sd, hparams, path)
-        model = cls(config)
-        _load_original_weights(model, sd, path)
-        return model
-
-
-# -------------------------------------------------------------------------------------------------
-# import of original checkpoints
-
-_ALIASES = {"vq_act": "activation", "vq_norm": "norm"}
-_HPARAMS = {"dataname", *(f.name for f in dataclasses.fields(VQVAEConfig))}
-
-
-def _original_net(obj: Any, path) -> dict[str, torch.Tensor]:
-    """The HumanVQVAE state_dict inside an original checkpoint, without the 'vqvae.' prefix."""
-    if not isinstance(obj, dict):
-        raise CheckpointError(f"{path} holds a {type(obj).__name__}, not an original T2M-GPT VQ-VAE checkpoint "
-                              "(a dict {'net': state_dict})")
-    if "net" in obj:
-        sd = obj["net"]
-    elif "trans" in obj:
-        raise CheckpointError(f"{path} is a T2M-GPT transformer checkpoint ('trans'), not a VQ-VAE one "
-                              "(the VQ-VAE is usually VQVAE_*/net_last.pth)")
-    elif obj.get("kind") == "t2mgpt.vqvae":
-        raise CheckpointError(f"{path} is a t2mgpt VQ-VAE file, not an original one: load it with VQVAE.load")
-    else:
-        sd = obj
-    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise CheckpointError(f"{path} is not an original T2M-GPT VQ-VAE checkpoint: expected {{'net': state_dict}}, "
-                              f"found keys {sorted(map(str, obj))[:8]}")
-    sd = {(k[len("vqvae."):] if k.startswith("vqvae.") else k): v for k, v in sd.items()}
-    if "encoder.model.0.weight" not in sd or not any(k.startswith("quantizer.") for k in sd):
-        raise CheckpointError(f"{path} is not a T2M-GPT VQ-VAE checkpoint: no 'vqvae.encoder.*' / "
-                              f"'vqvae.quantizer.*' weights (found e.g. {sorted(sd)[:5]})")
-    return sd
-
-
-def _infer_sizes(sd: dict[str, torch.Tensor]) -> dict[str, Any]:
-    """Hyper-parameters that can be read off the weight shapes."""
-    width, input_dim, _ = sd["encoder.model.0.weight"].shape
-    down_t = 0
-    while f"encoder.model.{2 + down_t}.0.weight" in sd:
-        down_t += 1
-    out = dict(input_dim=int(input_dim), width=int(width), down_t=down_t)
-    if down_t:
-        out["stride_t"] = int(sd["encoder.model.2.0.weight"].shape[-1]) // 2
-        out["depth"] = sum(1 for k in sd if k.startswith("encoder.model.2.1.model.") and k.endswith(".conv1.weight"))
-    last = sd.get(f"encoder.model.{2 + down_t}.weight")
-    if last is not None:
-        out["output_emb_width"] = int(last.shape[0])
-    codebook = sd.get("quantizer.codebook", sd.get("quantizer.embedding.weight"))
-    if codebook is not None and codebook.ndim == 2:
-        out["nb_code"], out["code_dim"] = map(int, codebook.shape)
-    if "quantizer.embedding.weight" in sd:
-        out["quantizer"] = "orig"
-    if any(k.endswith("norm1.running_mean") for k in sd):
-        out["norm"] = "BN"
-    elif not any(k.endswith("norm1.weight") for k in sd):
-        out["norm"] = None
-    return out
-
-
-def _original_config(sd: dict[str, torch.Tensor], hparams: dict[str, Any], path) -> VQVAEConfig:
-    given = {_ALIASES.get(k, k): v for k, v in hparams.items()}
-    unknown = sorted(set(given) - _HPARAMS)
-    if unknown:
-        raise InputError(f"unknown VQ-VAE hyper-parameters {unknown}; known: {sorted(_HPARAMS | set(_ALIASES))}")
-    if "dataname" in given:
-        dataname = given.pop("dataname")
-        if dataname not in DATANAME_DIMS:
-            raise InputError(f"dataname must be one of {sorted(DATANAME_DIMS)}, got {dataname!r}")
-        given.setdefault("input_dim", DATANAME_DIMS[dataname])
-    inferred = _infer_sizes(sd)
-    wrong = [f"{k}={given[k]!r} was given but the weights have {k}={v!r}"
-             for k, v in inferred.items() if k in given and given[k] != v]
-    if wrong:
-        hint = ""
-        if any(w.startswith("input_dim") for w in wrong):
-            names = {d: n for n, d in DATANAME_DIMS.items()}
-            hint = f" (input_dim {inferred['input_dim']} is dataname={names.get(inferred['input_dim'], '?')!r})"
-        raise CheckpointError(f"{path} does not match the given hyper-parameters: " + "; ".join(wrong) + hint)
-    if "norm" not in inferred and "norm" not in given:
-        raise CheckpointError(f"{path} has normalisation layers: pass norm='LN' or norm='GN' (vq_norm in the original)")
-    if given.get("quantizer") == "orig" and "quantizer" not in inferred:
-        raise CheckpointError(f"{path} has an EMA/reset codebook ('quantizer.codebook'), not the 'orig' "
-                              "quantizer's embedding: drop quantizer='orig'")
-    try:
-        return VQVAEConfig(**{**inferred, **given})
-    except InputError as e:
-        raise CheckpointError(f"{path}: the weights imply an unsupported VQ-VAE configuration: {e}") from e
-
-
-def _load_original_weights(model: VQVAE, sd: dict[str, torch.Tensor], path) -> None:
-    codebook = sd.get("quantizer.codebook", sd.get("quantizer.embedding.weight"))
-    extra_q = sorted(k for k in sd if k.startswith("quantizer.") and k not in
-                     ("quantizer.codebook", "quantizer.embedding.weight"))
-    for name in ("encoder", "decoder"):
-        part = {k[len(name) + 1:]: v for k, v in sd.items() if k.startswith(name + ".")}
-        try:
-            getattr(model, name).load_state_dict(part, strict=True)
-        except RuntimeError as e:
-            raise CheckpointError(
-                f"{path}: the {name} weights do not fit a VQ-VAE with {model.config}: "
-                f"{str(e).splitlines()[-1].strip()} (check depth, down_t, width, norm, dataname)") from e
-    others = sorted(k for k in sd if not k.startswith(("encoder.", "decoder.", "quantizer.")))
-    if others or extra_q:
-        raise CheckpointError(f"{path} has unexpected weights {(others + extra_q)[:5]}: not a T2M-GPT VQ-VAE")
-    if codebook is None or tuple(codebook.shape) != (model.config.nb_code, model.config.code_dim):
-        raise CheckpointError(f"{path}: codebook shape {None if codebook is None else tuple(codebook.shape)} does not "
-                              f"match nb_code={model.config.nb_code}, code_dim={model.config.code_dim}")
-    if not all(torch.isfinite(v).all() for v in sd.values() if v.is_floating_point()):
-        raise CheckpointError(f"{path} contains NaN or infinite weights (a diverged or corrupt checkpoint)")
-    model.quantizer.load_codebook(codebook.float())
+        return vqvae_from_original(path, **hparams)

@@ -61,7 +61,8 @@ def filter_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int | N
         sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
         probs = torch.softmax(sorted_logits, dim=-1)
         mass_before = torch.cumsum(probs, dim=-1) - probs  # (B, V) probability of strictly better tokens
-        drop_sorted = mass_before >= top_p  # smallest prefix whose mass reaches top_p is kept; the top token always
+        drop_sorted = mass_before >= top_p  # smallest prefix whose mass reaches top_p is kept
+        drop_sorted[:, 0] = False  # and the top token always: a tiny top_p rounds to 0 in float32
         drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
         logits = logits.masked_fill(drop, float("-inf"))
     return logits

@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from t2mgpt.errors import InputError
+from t2mgpt.export import Format, MotionData, Option, register
 from t2mgpt.motion.quaternion import matrix_to_quaternion, qbetween, qinv, qmul, qrot
 from t2mgpt.motion.skeleton import Skeleton
 from t2mgpt.motion.validate import validate_joints
@@ -100,13 +101,28 @@ def bvh_string(joints, skeleton: str | Skeleton | None = None, fps: float = 20.0
 def write_bvh(path: str | os.PathLike, joints, skeleton: str | Skeleton | None = None,
               fps: float = 20.0, scale: float = 1.0, rotation_order: str = "auto") -> Path:
     """Write joint positions (T, J, 3) as a BVH file (atomically) and return its path."""
-    from t2mgpt.utils.io import atomic_path
+    motion = MotionData(text="", joints=joints, fps=fps, skeleton=skeleton)
+    return FORMAT.save(motion, path, scale=scale, rotation_order=rotation_order)
 
-    text = bvh_string(joints, skeleton, fps, scale, rotation_order)
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="ascii")
-    return path
+
+def _encode(motion, scale: float = 1.0, rotation_order: str = "auto") -> bytes:
+    return bvh_string(motion.joints, motion.skeleton, motion.fps, scale, rotation_order).encode("ascii")
+
+
+def _length_unit(text: str) -> float:
+    """'m' -> 1, 'cm' -> 100 (the command line's --scale)."""
+    return {"m": 1.0, "cm": 100.0}[text.lower()]
+
+
+FORMAT = register(Format(
+    name="bvh", suffixes=(".bvh",), media_type="text/plain; charset=utf-8",  # no registered media type
+    description="skeletal animation for Blender, Maya, Unity, Unreal (BVH)", encode=_encode,
+    options=(Option("scale", "bvh: length unit, m (Blender; default) or cm (Maya, MotionBuilder, Unreal); "
+                             "Python: a factor (100 for cm)", parse=_length_unit, choices=("m", "cm")),
+             Option("rotation_order", "bvh: Euler order of the rotation channels: auto (per joint, away from "
+                                      "gimbal lock; default) or one order for every joint",
+                    choices=("auto",) + EULER_ORDERS)),
+))
 
 
 def joints_to_animation(joints, skeleton: str | Skeleton | None = None,
@@ -285,6 +301,8 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 def _swing(rest: np.ndarray, bone: np.ndarray) -> np.ndarray:
     """Shortest-arc quaternions (T, 4) turning `rest` (3,) onto `bone` (T, 3); identity for empty bones."""
+    if np.linalg.norm(rest) <= _EPS:  # a bone of zero length at rest: nothing to turn
+        return np.tile(_IDENTITY, (len(bone), 1))
     bone = np.where(np.linalg.norm(bone, axis=-1, keepdims=True) > _EPS, bone, rest)
     return qbetween(np.broadcast_to(rest, bone.shape), bone)
 
@@ -344,4 +362,9 @@ def _check_joints(joints, skeleton) -> tuple[np.ndarray, Skeleton]:
     sk = validate_joints(joints, skeleton)
     if sum(p < 0 for p in sk.parents) != 1:
         raise InputError(f"skeleton {sk.name} must have exactly one root joint")
-    return joints.astype(np.float64), sk
+    joints = joints.astype(np.float64)
+    parents = np.array(sk.parents)
+    if np.abs(joints[:, 1:] - joints[:, parents[1:]]).max(initial=0.0) <= 1e-6:
+        raise InputError("all joints sit at one point in every frame (every bone has zero length), so there is "
+                         "no pose to export; check that this is the right motion file")
+    return joints, sk

@@ -1,0 +1,1 @@
+"""Reading and writing models; `original.py` converts the original T2M-GPT checkpoints."""
