@@ -4,8 +4,10 @@ Random weights (the output head is scaled so logits spread like a trained model'
 50 codes per motion (= 10 s at 20 fps; END suppressed with min_tokens=50). Compares
   - the original's way: one prompt at a time, whole prefix recomputed at every step;
   - KV-cached decoding, batch 1 and batch 32;
-  - the same in bfloat16, and with int8 dynamic quantisation (per-channel) of the
-    transformer blocks' nn.Linear layers, plus how much these change the output.
+  - the same in bfloat16, and with int8 dynamic quantisation (per-channel weights, per-row
+    activations) of the transformer blocks' nn.Linear layers, plus how much these change the
+    output: "int8" is the library's `MotionGPT.quantize_int8()` (t2mgpt.generator.int8,
+    torch._int_mm), "int8-ao" the deprecated torch.ao.quantization.quantize_dynamic it replaced.
 Each case runs in its own subprocess so its peak RSS is its own. Results can be merged
 over several runs (e.g. different thread counts) with --results:
 
@@ -37,8 +39,11 @@ CASES = {
     "cached-b32-bf16": (32, True, "bf16"),
     "cached-b1-int8": (1, True, "int8"),
     "cached-b32-int8": (32, True, "int8"),
+    "cached-b1-int8-ao": (1, True, "int8-ao"),
+    "cached-b32-int8-ao": (32, True, "int8-ao"),
 }
-DEFAULT_CASES = [c for c in CASES if c != "cached-b32-bf16"]  # bf16 GEMMs crawl without AVX512-BF16/AMX
+DEFAULT_CASES = [c for c in CASES if c != "cached-b32-bf16" and not c.endswith("-ao")]  # bf16 GEMMs crawl
+# without AVX512-BF16/AMX; the -ao cases compare with the recipe the library no longer uses
 
 
 def build_model(precision: str = "fp32"):
@@ -54,20 +59,22 @@ def build_model(precision: str = "fp32"):
 
 
 def convert(model, precision: str):
-    """bf16: cast everything. int8: dynamic per-channel quantisation of the blocks' linears
-    (the text projection and output head, 0.8M of 228M weights, stay fp32)."""
+    """bf16: cast everything. int8: the library's int8 blocks (the text projection and output
+    head, 0.8M of 228M weights, stay fp32). int8-ao: torch.ao's dynamic quantisation, per channel."""
     import torch
 
     if precision == "bf16":
         return model.to(torch.bfloat16)
     if precision == "int8":
+        model.quantize_int8()
+    if precision == "int8-ao":
         warnings.filterwarnings("ignore", category=DeprecationWarning)  # torch.ao.quantization
         warnings.filterwarnings("ignore", category=UserWarning)
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
         for blocks in (model.base_blocks, model.head_blocks):
             quantize_dynamic(blocks, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
-        gc.collect()  # the replaced fp32 linears sit in reference cycles
+    gc.collect()  # the replaced fp32 linears sit in reference cycles
     return model
 
 
@@ -124,7 +131,7 @@ def quality(threads: int) -> dict:
         ref_logits = ref(codes, text)
     ref_greedy = ref.generate(text, greedy=True, min_tokens=TOKENS, max_tokens=TOKENS)
     result = {"threads": threads, "logit_std": ref_logits.std().item()}
-    for precision in ("fp32-one-at-a-time", "bf16", "int8"):
+    for precision in ("fp32-one-at-a-time", "bf16", "int8", "int8-ao"):
         if precision == "fp32-one-at-a-time":  # noise floor: same weights, other GEMM shapes -> rounding only
             model = ref
             with torch.no_grad():
@@ -162,6 +169,8 @@ LABELS = {
     "cached-b32-bf16": "KV cache, batch 32, bf16",
     "cached-b1-int8": "KV cache, batch 1, int8 blocks",
     "cached-b32-int8": "KV cache, batch 32, int8 blocks",
+    "cached-b1-int8-ao": "KV cache, batch 1, int8 blocks (torch.ao, deprecated)",
+    "cached-b32-int8-ao": "KV cache, batch 32, int8 blocks (torch.ao, deprecated)",
 }
 
 
@@ -238,7 +247,7 @@ def markdown(results: list[dict], q: dict | None) -> str:
                   f"check on your checkpoint before relying on int8.", "",
                   "| precision | logits max abs diff | mean abs diff | argmax agreement | identical greedy sequences | mean common greedy prefix |",
                   "|---|---:|---:|---:|---:|---:|"]
-        for p in ("fp32-one-at-a-time", "bf16", "int8"):
+        for p in ("fp32-one-at-a-time", "bf16", "int8", "int8-ao"):
             if p not in q:
                 continue
             d = q[p]
@@ -248,13 +257,10 @@ def markdown(results: list[dict], q: dict | None) -> str:
     lines += ["", "## int8 recipe", "",
               "On CPUs without bf16 hardware, int8 dynamic quantisation of the transformer blocks is the "
               "one option that shortens batch-1 latency (it reads 4x fewer weight bytes per token); it "
-              "changes the output (see above), so the library keeps fp32 by default:", "",
-              "```python",
-              "import torch",
-              "from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic",
-              "for blocks in (gpt.base_blocks, gpt.head_blocks):",
-              "    quantize_dynamic(blocks, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True)",
-              "```"]
+              "changes the output (see above), so the library keeps fp32 by default. "
+              "`MotionGPT.quantize_int8()` replaces every `nn.Linear` of the blocks by "
+              "`t2mgpt.generator.int8.Int8Linear`: int8 weights with one scale per output channel, "
+              "activations quantised per row at each call, int32 products by `torch._int_mm`."]
     return "\n".join(lines) + "\n"
 
 

@@ -115,6 +115,34 @@ def _help(command: str) -> str:
     return buf.getvalue()
 
 
+def test_a_broken_format_module_breaks_only_itself(tmp_path, monkeypatch, capsys):
+    """A format whose library is missing is left out, says why when asked for, and clashing
+    option flags stay Python-only: the CLI keeps working."""
+    folder = tmp_path / "plugin"
+    folder.mkdir()
+    (folder / "fbx.py").write_text("import fbx_sdk_that_is_not_installed\n")
+    (folder / "clash.py").write_text(textwrap.dedent('''
+        from t2mgpt.export import Format, Option, register
+        register(Format(name="clash", suffixes=(".clash",), media_type="x/y", description="clash",
+                        encode=lambda motion, fps=None: b"", options=(Option("fps", "taken"),)))
+    '''))
+    export.formats()
+    monkeypatch.setattr(export, "_FORMATS", dict(export._FORMATS))
+    monkeypatch.setattr(export, "_BROKEN", {})
+    monkeypatch.setattr(export, "__path__", [*export.__path__, str(folder)])
+    try:
+        assert "clash" in export.names()
+        with pytest.raises(InputError, match="could not be loaded: No module named 'fbx_sdk_that_is_not_installed'"):
+            export.get_format("fbx")
+        np.save(tmp_path / "m.npy", np.load(export.__path__[0] + "/../assets/sample_motion.npy")[:10])
+        assert main(["export", str(tmp_path / "m.npy"), "-o", str(tmp_path / "m.json")]) == 0
+        assert main(["export", str(tmp_path / "m.npy"), "-o", str(tmp_path / "m.fbx")]) == 2
+        err = capsys.readouterr().err
+        assert "cannot tell the output format" in err and "fbx_sdk_that_is_not_installed" in err
+    finally:
+        sys.modules.pop("t2mgpt.export.clash", None)
+
+
 def test_bytes_and_files_agree_for_every_format(pipe, tmp_path):
     """What the web serves (bytes) is what the CLI and .save write (files), for every format
     whose output is deterministic (videos are encoded twice, so they are only checked to decode)."""

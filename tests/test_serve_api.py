@@ -83,6 +83,22 @@ def test_generate_matches_the_pipeline(client, pipe):
     assert doc["samples"][0]["seed"] == 5 and doc["samples"][1]["seed"] == 6
 
 
+def test_a_repeated_prompt_is_not_encoded_again(client, pipe, monkeypatch):
+    encoded = []
+    encode = pipe.text_encoder.encode
+    monkeypatch.setattr(pipe.text_encoder, "encode", lambda texts: encoded.append(list(texts)) or encode(texts))
+    body = {"text": "a person waves twice with the left hand", "seconds": 1.0}
+    first = client.post("/api/generate", json={**body, "seed": 1})
+    again = client.post("/api/generate", json={**body, "seed": 2})
+    other = client.post("/api/generate", json={"text": "a person sits down on a low stool", "seconds": 1.0,
+                                               "seed": 1})
+    assert first.status_code == again.status_code == other.status_code == 200
+    assert encoded == [["a person waves twice with the left hand"], ["a person sits down on a low stool"]]
+    # the remembered features are those the encoder gives: same seed, same motion
+    assert client.post("/api/generate", json={**body, "seed": 1}).json()["samples"][0]["tokens"] == \
+        first.json()["samples"][0]["tokens"]
+
+
 def test_control_characters_are_dropped_from_the_text(client):
     r = client.post("/api/generate", json={"text": "a person\x00 walks\x1b[31m\u0085 fast", "seconds": 0.4})
     assert r.status_code == 200 and r.json()["text"] == "a person walks [31m fast"

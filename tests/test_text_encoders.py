@@ -463,3 +463,29 @@ def test_registry_round_trip(minilm, tiny_clip):
         get_text_encoder("minilm", dim=512)
     with pytest.raises(InputError, match="48-d"):  # the config says 512-d CLIP, the weights disagree
         get_text_encoder("clip", device="cpu", path=str(tiny_clip[0]), dim=512)
+
+
+def test_recent_text_features_encode_each_text_once_and_forget_the_oldest():
+    from t2mgpt.text.cache import RecentTextFeatures
+    from t2mgpt.text.hashing import HashingTextEncoder
+
+    class Counting(HashingTextEncoder):
+        def __init__(self):
+            super().__init__(dim=16)
+            self.calls = []
+
+        def encode(self, texts):
+            self.calls.append(list(texts))
+            return super().encode(texts)
+
+    enc = Counting()
+    recent = RecentTextFeatures(enc, max_texts=2)
+    a, b, c = "a person walks", "a person jumps", "a person sits"
+    out = recent.encode([a, b, a])
+    assert enc.calls == [[a, b]]  # duplicates in one call are encoded once
+    torch.testing.assert_close(out, HashingTextEncoder(dim=16).encode([a, b, a]), atol=0, rtol=0)
+    recent.encode([b])
+    assert enc.calls == [[a, b]] and len(recent) == 2
+    recent.encode([c])  # a is now the least recently used: dropped
+    recent.encode([b, a])
+    assert enc.calls == [[a, b], [c], [a]] and len(recent) == 2

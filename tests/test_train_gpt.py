@@ -10,7 +10,7 @@ import torch
 from helpers import make_tiny_dataset
 from test_gpt_dataset import cap, write_codes
 from t2mgpt.cli import main
-from t2mgpt.train.train_gpt import corrupt_codes, token_loss
+from t2mgpt.train.gpt_task import corrupt_codes, token_loss
 from t2mgpt.utils.io import safe_torch_load
 
 VQ_TINY = ["--nb-code", "32", "--code-dim", "32", "--width", "32", "--depth", "1", "--batch-size", "8",
@@ -94,7 +94,7 @@ def test_learns_a_fixed_code_sequence_per_caption(tmp_path):
     from t2mgpt.generator.gpt import GPTConfig
     from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
     from t2mgpt.train.export import load_gpt_checkpoint
-    from t2mgpt.train.train_gpt import GPTTrainConfig, train_gpt
+    from t2mgpt.train.gpt_task import GPTTrainConfig, train_gpt
 
     rng = np.random.default_rng(0)
     words = ["walks", "jumps", "runs", "waves", "kicks", "sits", "turns", "crawls"]
@@ -149,7 +149,7 @@ def test_trains_logs_checkpoints_and_resumes_exactly(prepared, tmp_path):
 
 def test_fid_validation_hook_keeps_best_fid(prepared, tmp_path):
     from t2mgpt.generator.gpt import GPTConfig
-    from t2mgpt.train.train_gpt import GPTTrainConfig, train_gpt
+    from t2mgpt.train.gpt_task import GPTTrainConfig, train_gpt
 
     data, vq, codes = prepared
     seen, fids = [], iter([3.0, 2.0, 2.5])

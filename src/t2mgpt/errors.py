@@ -19,3 +19,7 @@ class DataError(T2MGPTError):
 
 class OutputError(T2MGPTError):
     """A file that cannot be written (disk full, read-only file system, no permission)."""
+
+
+class TrainingError(T2MGPTError):
+    """Training cannot go on (e.g. the loss became NaN); the last good checkpoint is kept."""

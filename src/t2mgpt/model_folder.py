@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 import shutil
@@ -111,6 +112,20 @@ class ModelConfig:
     def max_tokens(self) -> int:
         return int(self.gpt["block_size"]) - 1
 
+    @property
+    def seconds_per_token(self) -> float:
+        return self.unit_length / self.fps
+
+    def tokens_for_seconds(self, seconds: float) -> int:
+        """The code count for a duration (nearest multiple of the code length), checked."""
+        lo, hi = self.seconds_per_token, self.max_tokens * self.seconds_per_token
+        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds):
+            raise InputError(f"seconds must be a number, got {seconds!r}")
+        if not lo - 1e-9 <= seconds <= hi + 1e-9:
+            raise InputError(f"seconds must be between {lo:g} and {hi:g} for this model (it makes 1 to "
+                             f"{self.max_tokens} codes of {lo:g} s), got {seconds:g}")
+        return min(max(int(math.floor(seconds / lo + 0.5)), 1), self.max_tokens)
+
     def check(self) -> "ModelConfig":
         """Raise InputError if the VQ-VAE, GPT, text encoder and dataset do not fit together."""
         self.dataset = canonical_dataset(self.dataset)
@@ -168,7 +183,7 @@ class ModelConfig:
         }
 
     @classmethod
-    def from_dict(cls, d: Any, where: str = CONFIG_FILE) -> "ModelConfig":
+    def from_dict(cls, d: Any, where: str = CONFIG_FILE, check: bool = True) -> "ModelConfig":
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             found = d.get("format") if isinstance(d, dict) else type(d).__name__
             raise CheckpointError(f"{where} is not a t2mgpt model config (format {found!r}, expected {FORMAT!r})")
@@ -188,7 +203,7 @@ class ModelConfig:
                 mean_file=norm.get("mean", MEAN_FILE), std_file=norm.get("std", STD_FILE),
                 card=ModelCard.from_dict(d.get("card")), t2mgpt_version=str(d.get("t2mgpt_version", "")),
             )
-            return cfg.check()
+            return cfg.check() if check else cfg
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, InputError):
                 raise CheckpointError(f"{where}: {e}") from e
@@ -269,18 +284,22 @@ def list_models() -> list[ModelEntry]:
     """Bundled models first, then locally saved ones (a local model hidden by a bundled one of the
     same name is still listed)."""
     entries = []
-    for source, root in (("bundled", bundled_models_dir()), ("local", models_home())):
-        if not root.is_dir():
-            continue
-        for p in sorted(root.iterdir()):
-            if not p.is_dir() or p.name.startswith(".") or not _is_model_dir(p):
-                continue
-            try:
-                cfg, err = read_config(p), None
-            except (CheckpointError, InputError) as e:
-                cfg, err = None, str(e)
-            entries.append(ModelEntry(p.name, p, source, cfg, _folder_size(p), err))
+    for source, p in _model_dirs():
+        try:
+            cfg, err = read_config(p), None
+        except (CheckpointError, InputError) as e:
+            cfg, err = None, str(e)
+        entries.append(ModelEntry(p.name, p, source, cfg, _folder_size(p), err))
     return entries
+
+
+def _model_dirs():
+    """(source, folder) of the bundled and then the locally saved models, configs unread."""
+    for source, root in (("bundled", bundled_models_dir()), ("local", models_home())):
+        if root.is_dir():
+            for p in sorted(root.iterdir()):
+                if p.is_dir() and not p.name.startswith(".") and _is_model_dir(p):
+                    yield source, p
 
 
 def resolve_model(path_or_name: str | os.PathLike) -> Path:
@@ -299,7 +318,7 @@ def resolve_model(path_or_name: str | os.PathLike) -> Path:
         for root in (bundled_models_dir(), models_home()):
             if _is_model_dir(root / name):
                 return root / name
-    names = sorted({e.name for e in list_models()})
+    names = sorted({p.name for _, p in _model_dirs()})
     available = ", ".join(names) if names else "none installed"
     raise CheckpointError(
         f"unknown model {name!r} (available: {available}). Give a model folder path, save one with "
@@ -310,7 +329,9 @@ def resolve_model(path_or_name: str | os.PathLike) -> Path:
 # ------------------------------------------------------------------------------------ read
 
 
-def read_config(folder: str | os.PathLike) -> ModelConfig:
+def read_config(folder: str | os.PathLike, check: bool = True) -> ModelConfig:
+    """`check=False` skips the consistency check, which imports torch: for a quick look at the
+    timing fields (fps, unit_length, max_tokens) before loading."""
     path = Path(folder) / CONFIG_FILE
     if not path.is_file():
         raise CheckpointError(f"{folder} is not a t2mgpt model folder: {CONFIG_FILE} is missing")
@@ -318,7 +339,7 @@ def read_config(folder: str | os.PathLike) -> ModelConfig:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path} is not valid JSON: {e}") from e
-    return ModelConfig.from_dict(data, where=str(path))
+    return ModelConfig.from_dict(data, where=str(path), check=check)
 
 
 def check_files(folder: Path, config: ModelConfig) -> None:

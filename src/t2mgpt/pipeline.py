@@ -10,7 +10,6 @@ VQ-VAE decoder, de-normalised and converted to joint positions.
 """
 from __future__ import annotations
 
-import math
 import os
 import secrets
 import warnings
@@ -102,6 +101,7 @@ class T2MGPT:
         self.vqvae = vqvae.eval()
         self.gpt = gpt.eval()
         self.text_encoder = text_encoder
+        self._recent_text = None  # RecentTextFeatures around text_encoder, made on first use
         self.normalizer = normalizer
         self.name = name or config.card.name
         self.max_batch = int(max_batch)
@@ -172,7 +172,7 @@ class T2MGPT:
 
     @property
     def seconds_per_token(self) -> float:
-        return self.config.unit_length / self.config.fps
+        return self.config.seconds_per_token
 
     @property
     def max_seconds(self) -> float:
@@ -205,13 +205,17 @@ class T2MGPT:
 
     def tokens_for_seconds(self, seconds: float) -> int:
         """The code count for a duration (nearest multiple of the code length), checked."""
-        lo, hi = self.seconds_per_token, self.max_seconds
-        if not isinstance(seconds, (int, float)) or isinstance(seconds, bool) or not math.isfinite(seconds):
-            raise InputError(f"seconds must be a number, got {seconds!r}")
-        if not lo - 1e-9 <= seconds <= hi + 1e-9:
-            raise InputError(f"seconds must be between {lo:g} and {hi:g} for this model (it makes 1 to "
-                             f"{self.config.max_tokens} codes of {lo:g} s), got {seconds:g}")
-        return min(max(int(math.floor(seconds / lo + 0.5)), 1), self.config.max_tokens)
+        return self.config.tokens_for_seconds(seconds)
+
+    def text_features(self, texts: list[str]) -> torch.Tensor:
+        """(P, dim) float32 text features on the model's device. The last few thousand prompts'
+        features are remembered, so a repeated prompt (`t2mgpt serve`, batches) is encoded once."""
+        from t2mgpt.text.cache import RecentTextFeatures
+
+        cache = self._recent_text
+        if cache is None or cache.encoder is not self.text_encoder:  # new or replaced encoder
+            cache = self._recent_text = RecentTextFeatures(self.text_encoder)
+        return cache.encode(texts).to(self.device, torch.float32)
 
     @torch.inference_mode()
     def __call__(self, texts: str | Sequence[str], num_samples: int = 1, seconds: float | None = None,
@@ -248,7 +252,7 @@ class T2MGPT:
         n_tokens = None if seconds is None else self.tokens_for_seconds(seconds)
         seeds = None if greedy else self._row_seeds(seed, total)
 
-        features = self.text_encoder.encode(texts).to(self.device, torch.float32)  # (P, dim)
+        features = self.text_features(texts)  # (P, dim)
         features = features.repeat_interleave(num_samples, dim=0)  # (P * S, dim), prompt-major
         codes = self.gpt.generate(
             features, greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p,

@@ -34,8 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         for opt in fmt.options:
             if opt.cli and opt.name not in seen:
                 seen.add(opt.name)
-                parser.add_argument(opt.flag, dest=f"option_{opt.name}", type=_cli_value(opt), help=opt.help,
-                                    metavar="{" + ",".join(opt.choices) + "}" if opt.choices else None)
+                try:
+                    parser.add_argument(opt.flag, dest=f"option_{opt.name}", type=_cli_value(opt), help=opt.help,
+                                        metavar="{" + ",".join(opt.choices) + "}" if opt.choices else None)
+                except argparse.ArgumentError:  # the flag is taken (e.g. --fps): a Python-only option
+                    pass
 
 
 def _cli_value(opt):

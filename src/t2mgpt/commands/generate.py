@@ -90,24 +90,36 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 def _run(args: argparse.Namespace) -> int:
     import secrets
 
-    from tqdm import tqdm
-
     from t2mgpt.errors import InputError
-    from t2mgpt.export import parse_formats, write_motion
-    from t2mgpt.export.files import StagedFiles, check_free, output_folder, plan_outputs
+    from t2mgpt.export import parse_formats
+    from t2mgpt.export.files import check_free, plan_outputs
+    from t2mgpt.model_folder import read_config, resolve_model
+    from t2mgpt.utils.io import check_writable_folder
 
+    # everything that can be wrong with the arguments is found before torch and the model load
     formats = parse_formats(args.format)
     prompts = read_prompts(args.texts, args.file)
     if args.num_samples < 1:
         raise InputError(f"--num-samples must be at least 1, got {args.num_samples}")
+    chunks = prompt_batches(len(prompts), args.num_samples, args.batch_size)
+    folder = resolve_model(args.model)
+    if args.seconds is not None:
+        read_config(folder, check=False).tokens_for_seconds(args.seconds)
+    check_writable_folder(args.out_dir)
     plan = plan_outputs(prompts, args.num_samples, formats, args.out_dir)
     targets = [path for per_prompt in plan for per_sample in per_prompt for path in per_sample.values()]
-    check_free(targets, args.overwrite)  # before any work
-    chunks = prompt_batches(len(prompts), args.num_samples, args.batch_size)
+    check_free(targets, args.overwrite)
 
+    from tqdm import tqdm
+
+    from t2mgpt.export import write_motion
+    from t2mgpt.export.files import StagedFiles, output_folder
+    from t2mgpt.generator.sampling import check_sampling_args
     from t2mgpt.pipeline import T2MGPT
 
-    pipe = T2MGPT.from_pretrained(args.model, device=args.device, text_encoder_path=args.clip_path,
+    if not args.greedy:
+        check_sampling_args(args.temperature, args.top_k, args.top_p)
+    pipe = T2MGPT.from_pretrained(folder, device=args.device, text_encoder_path=args.clip_path,
                                   max_batch=args.batch_size, quantize="int8" if args.int8 else None)
     options = dict(num_samples=args.num_samples, seconds=args.seconds, temperature=args.temperature,
                    top_k=args.top_k, top_p=args.top_p, greedy=args.greedy)

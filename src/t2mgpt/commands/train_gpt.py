@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 
+from t2mgpt.commands._training import RUN_FILES
+
 NAME = "train-gpt"
 HELP = "train the text-conditioned code GPT on the codes of a VQ-VAE, on CPU, a GPU or many (torchrun)"
 
@@ -20,47 +22,26 @@ mirror); without it the codes are made here, into RUN_DIR/tokens. --vq is the VQ
 come from (a train-vq run folder: best.pt, else last.pt; or a checkpoint file). Every caption's
 text feature is computed once, into RUN_DIR/text_features.safetensors.
 
-RUN_DIR receives config.json, last.pt (every --save-every updates and at the end), best.pt
-(lowest validation loss), best_fid.pt (lowest FID, with --evaluator), metrics.jsonl, train.log
-and TensorBoard logs in tb/. A folder holding another run is never overwritten. --resume
-continues a run exactly (model, optimizer, schedule, random and data-order state); only --iters,
---log-every, --eval-every and --save-every may change on resume. Ctrl-C saves last.pt (single
-process). Turn the result into a model folder with `t2mgpt export-model --vq VQ_RUN --gpt RUN_DIR`.
-
---batch-size is the GLOBAL batch: with N processes each one takes batch/N pairs per update.
+""" + RUN_FILES.format(best="lowest validation loss", fid="FID of generated motions",
+                       state="model, optimizer, schedule, random and data-order state",
+                       items="pairs") + """
+Turn the result into a model folder with `t2mgpt export-model --vq VQ_RUN --gpt RUN_DIR`.
 Many devices or machines (DDP; nccl on CUDA, gloo on CPU):
   torchrun --nproc_per_node=4 -m t2mgpt train-gpt --data DIR --tokens CODES --vq VQ_RUN --out RUN_DIR
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from t2mgpt.train.config import add_flag_arguments, dataclass_flags
+    from t2mgpt.commands._training import add_arguments as add_training_arguments
     from t2mgpt.train.gpt_config import MODEL_FLAGS, TRAIN_HELP, GPTTrainConfig
 
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EPILOG
-    parser.add_argument("--data", required=True, metavar="DIR",
-                        help="dataset folder: texts/, Mean.npy, Std.npy, train.txt, val.txt (and new_joint_vecs/)")
+    add_training_arguments(parser, GPTTrainConfig, TRAIN_HELP, MODEL_FLAGS, EPILOG,
+                           "dataset folder: texts/, Mean.npy, Std.npy, train.txt, val.txt (and new_joint_vecs/)")
     parser.add_argument("--tokens", metavar="DIR", help="codes made by `t2mgpt tokenize` (default: made into RUN_DIR/tokens)")
     parser.add_argument("--vq", required=True, metavar="VQ_RUN", help="the VQ-VAE: train-vq run folder or checkpoint")
-    parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (created)")
     parser.add_argument("--text-encoder", metavar="NAME",
                         help="minilm (offline, 384-d; default), clip (ViT-B/32, 512-d, the paper's) or hashing (tests)")
     parser.add_argument("--clip-path", metavar="DIR", help="where the CLIP (or MiniLM) weights are")
-    parser.add_argument("--config", metavar="FILE.json", help="hyper-parameters (see below)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue the run in RUN_DIR from last.pt (starts it if it has none)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
-    parser.add_argument("--progress", dest="progress", action="store_true", default=None,
-                        help="show a progress bar (default: when stderr is a terminal)")
-    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-    ev = parser.add_argument_group("FID validation (optional, every --eval-every updates, keeps best_fid.pt)")
-    ev.add_argument("--evaluator", metavar="PATH",
-                    help="released finest.tar of Guo et al. or a folder made by `t2mgpt train-evaluator`")
-    ev.add_argument("--glove", metavar="DIR", help="GloVe folder (our_vab_*) for the released evaluator")
-    ev.add_argument("--evaluator-meta", metavar="DIR", help="mean.npy/std.npy of the released evaluator")
-    add_flag_arguments(parser, dataclass_flags(GPTTrainConfig, help=TRAIN_HELP), "training", "train")
-    add_flag_arguments(parser, MODEL_FLAGS, "model", "model")
 
 
 def resolve_configs(args: argparse.Namespace):
@@ -68,26 +49,18 @@ def resolve_configs(args: argparse.Namespace):
 
     num_vq is not a flag (the VQ-VAE sets it); a config file may state it, then it is checked.
     """
+    from t2mgpt.commands._training import config_sections
     from t2mgpt.errors import InputError
     from t2mgpt.model_folder import canonical_text_encoder
     from t2mgpt.generator.gpt import GPTConfig
     from t2mgpt.text import TEXT_ENCODER_DIMS
-    from t2mgpt.train.config import config_from_dict, flag_overrides, read_json
+    from t2mgpt.train.config import config_from_dict
     from t2mgpt.train.gpt_config import GPTTrainConfig
 
-    model, train, encoder = {}, {}, None
-    if args.config:
-        cfg = read_json(args.config)
-        unknown = sorted(set(cfg) - {"model", "train", "text_encoder", "vq"})
-        if unknown:
-            raise InputError(f"{args.config}: unknown sections {unknown}; expected 'model', 'train', 'text_encoder'")
-        model.update(cfg.get("model", {}))
-        train.update(cfg.get("train", {}))
-        enc = cfg.get("text_encoder")
-        encoder = enc.get("name") if isinstance(enc, dict) else enc
-    model.update(flag_overrides(args, "model"))
-    train.update(flag_overrides(args, "train"))
-    encoder = canonical_text_encoder(args.text_encoder or encoder or "minilm")
+    model, train, cfg = config_sections(args, ("text_encoder", "vq"))
+    enc = cfg.get("text_encoder")
+    encoder = canonical_text_encoder(args.text_encoder or (enc.get("name") if isinstance(enc, dict) else enc)
+                                     or "minilm")
     num_vq = model.pop("num_vq", None)
     dim = TEXT_ENCODER_DIMS.get(encoder)
     if dim is not None:
@@ -99,10 +72,9 @@ def resolve_configs(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from t2mgpt.commands._training import done_line, fid_validation_factory
+    from t2mgpt.commands._training import fid_validation_factory, run_training
     from t2mgpt.errors import DataError
-    from t2mgpt.train.distributed import cleanup_distributed, env_dist_info
-    from t2mgpt.train.train_gpt import make_fid_validation, train_gpt
+    from t2mgpt.train.gpt_task import make_fid_validation, train_gpt
 
     model_cfg, train_cfg, encoder, num_vq = resolve_configs(args)
     if num_vq is not None:
@@ -113,13 +85,8 @@ def run(args: argparse.Namespace) -> int:
             raise DataError(f"{args.config} says num_vq {num_vq} but the VQ-VAE {args.vq} has {nb_code} codes; "
                             f"remove num_vq from the config (the VQ-VAE sets it) or pass the matching --vq")
     fid = fid_validation_factory(make_fid_validation, args, train_cfg.val_split or "val")
-    try:
-        result = train_gpt(args.data, args.vq, args.out, model_cfg, train_cfg, tokens=args.tokens,
-                           text_encoder=encoder, text_encoder_path=args.clip_path, resume=args.resume,
-                           device=args.device, progress=args.progress, fid_validation=fid)
-    finally:
-        cleanup_distributed()
-    if env_dist_info().is_main:
-        print(done_line(result.step, result.run_dir, result.best, "val_loss", "val loss",
-                        f"{result.sequences_per_s:.1f} sequences/s"))
-    return 0
+    return run_training(lambda: train_gpt(args.data, args.vq, args.out, model_cfg, train_cfg, tokens=args.tokens,
+                                          text_encoder=encoder, text_encoder_path=args.clip_path,
+                                          resume=args.resume, device=args.device, progress=args.progress,
+                                          fid_validation=fid),
+                        args, "val_loss", "val loss")

@@ -126,14 +126,10 @@ class MotionGPT(nn.Module):
                              f"load the model on the CPU or leave quantisation off on a GPU")
         if self.quantized:
             return self
-        import warnings
+        from t2mgpt.generator.int8 import quantize_linears_int8
 
-        from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
-
-        with warnings.catch_warnings():  # torch.ao.quantization's deprecation notices: the recipe still works
-            warnings.filterwarnings("ignore", message=r".*(torch\.ao\.quantization is deprecated|quantize_per_)")
-            for blocks in (self.base_blocks, self.head_blocks):
-                quantize_dynamic(blocks, {nn.Linear: per_channel_dynamic_qconfig}, inplace=True)
+        for blocks in (self.base_blocks, self.head_blocks):
+            quantize_linears_int8(blocks)
         self._quantized = "int8"
         return self.eval()
 

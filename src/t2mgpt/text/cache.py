@@ -151,3 +151,47 @@ class TextFeatureCache(TextEncoder):
         self.max_tokens = self.max_tokens or int(meta.get("max_tokens", 0))
         self._index = {t: i for i, t in enumerate(texts)}
         self._chunks = [feats.float()]
+
+
+class RecentTextFeatures(TextEncoder):
+    """A `TextEncoder` that remembers the features of the last `max_texts` distinct texts (in
+    memory, least recently used dropped first), so that a prompt repeated in `t2mgpt serve` or
+    across the batches of a run is encoded once. Texts not seen recently go to `encoder` in one
+    batch. Thread-safe."""
+
+    def __init__(self, encoder: TextEncoder, max_texts: int = 4096):
+        import threading
+        from collections import OrderedDict
+
+        if max_texts < 1:
+            raise InputError(f"max_texts must be >= 1, got {max_texts}")
+        self.encoder, self.max_texts = encoder, int(max_texts)
+        self.name, self.dim, self.max_tokens = encoder.name, encoder.dim, getattr(encoder, "max_tokens", 0)
+        self._features: OrderedDict[str, torch.Tensor] = OrderedDict()  # text -> (dim,) float32 on CPU
+        self._lock = threading.Lock()
+
+    @property
+    def device(self) -> torch.device:
+        return self.encoder.device
+
+    def __len__(self) -> int:
+        return len(self._features)
+
+    def _encode(self, texts: list[str]) -> torch.Tensor:
+        with self._lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._features]
+            if missing:
+                for t, f in zip(missing, self.encoder.encode(missing).float().cpu()):
+                    self._features[t] = f
+            rows = []
+            for t in texts:
+                self._features.move_to_end(t)
+                rows.append(self._features[t])
+            out = torch.stack(rows)
+            while len(self._features) > self.max_texts:
+                self._features.popitem(last=False)
+        return out.to(self.device)
+
+    def to(self, device) -> "RecentTextFeatures":
+        self.encoder.to(device)
+        return self

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from t2mgpt.errors import CheckpointError
-from t2mgpt.utils.io import safe_torch_load, torch_save_atomic
+from t2mgpt.utils.io import atomic_path, safe_torch_load
 
 
 def capture_rng_state() -> dict:
@@ -51,8 +51,13 @@ def restore_rng_state(state: dict) -> None:
 
 
 def save_checkpoint(obj: dict, path: str | Path) -> None:
-    """Atomic `torch.save` (see `t2mgpt.utils.io.atomic_path`)."""
-    torch_save_atomic(obj, path)
+    """Atomic `torch.save` (see `t2mgpt.utils.io.atomic_path`).
+
+    Written through a Python file object, so a full disk raises OSError(ENOSPC) (torch's own
+    writer turns it into an opaque RuntimeError).
+    """
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
 
 
 def load_checkpoint(path: str | Path, kind: str | None = None, map_location="cpu") -> dict:

@@ -52,18 +52,43 @@ def make_scheduler(optimizer, warmup_iters: int, milestones, gamma: float):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_multistep(warmup_iters, milestones, gamma))
 
 
+@dataclass
+class ValShare:
+    """This rank's share of the fixed validation entries of `source` (windows, pairs): at most
+    `max_n` evenly spaced ones (0: all), every world-th to this rank, so the ranks together
+    cover each once. `columns` are parallel arrays (e.g. motion index and window offset)."""
+
+    source: Any
+    columns: tuple[np.ndarray, ...]
+
+    @classmethod
+    def make(cls, source, columns: tuple[np.ndarray, ...], max_n: int, rank: int, world: int) -> "ValShare":
+        n = len(columns[0])
+        if max_n and n > max_n:
+            keep = np.linspace(0, n - 1, max_n).round().astype(np.int64)
+            columns = tuple(c[keep] for c in columns)
+        return cls(source, tuple(c[rank::world] for c in columns))
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    def chunk(self, i: int, n: int) -> tuple[np.ndarray, ...]:
+        return tuple(c[i:i + n] for c in self.columns)
+
+
 # --------------------------------------------------------------------------------------------
 # run folders
 
 
 def prepare_run_dir(run_dir: str | Path, config: dict, resume: bool, resumable: typing.Iterable[str] = (),
-                    write: bool = True) -> Path | None:
+                    write: bool = True, defaults: dict | None = None) -> Path | None:
     """Check RUN_DIR against `config`; return the checkpoint to resume from (or None).
 
     - without `resume`, a folder that already holds a run (config.json) is refused;
     - with `resume`, the stored config must equal `config` except for the dotted keys in
       `resumable` (e.g. 'train.iters' to extend a run); a folder without a checkpoint
-      simply starts (so `--resume` is safe to put in a job script that may be preempted).
+      simply starts (so `--resume` is safe to put in a job script that may be preempted);
+      options absent from the stored config count as their value in `defaults`.
     Writes config.json (the new one) when `write`; otherwise call `write_run_config` once
     the run is known to start (so a failure before that leaves no half-made run behind).
     """
@@ -75,7 +100,7 @@ def prepare_run_dir(run_dir: str | Path, config: dict, resume: bool, resumable: 
     ckpt = None
     if cfg_path.exists():
         old = read_json(cfg_path)
-        diff = config_diff(old, config)
+        diff = config_diff(old, config, defaults=defaults)
         if not resume:
             what = "with a different config:\n  " + "\n  ".join(diff) if diff else "with the same config"
             raise InputError(
@@ -96,6 +121,18 @@ def prepare_run_dir(run_dir: str | Path, config: dict, resume: bool, resumable: 
     if write:
         write_run_config(run_dir, config)
     return ckpt
+
+
+def remove_orphan_temp_files(run_dir: str | Path) -> list[Path]:
+    """Delete the hidden temporary files of atomic writes (`.last.pt.XXXX.tmp.pt`) that a kill
+    during a save left behind; one run writes a folder at a time, so none is in use."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return []
+    orphans = [p for p in run_dir.glob(".*.tmp*") if p.is_file()]
+    for p in orphans:
+        p.unlink()
+    return orphans
 
 
 def write_run_config(run_dir: str | Path, config: dict) -> None:

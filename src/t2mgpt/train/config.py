@@ -1,4 +1,5 @@
-"""Typed configs for the training commands: dataclass <-> JSON and `--flag` overrides.
+"""Typed configs for the training commands: the base `TrainConfig` that the VQ-VAE and GPT
+configs extend, dataclass <-> JSON and `--flag` overrides.
 
 Torch-free on purpose: the CLI builds its parsers from these at start-up.
 """
@@ -9,7 +10,7 @@ import dataclasses
 import json
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,74 @@ class Flag:
     default: Any
     help: str = ""
     is_list: bool = False
+
+
+@dataclass
+class TrainConfig:
+    """What every training run has: schedule, optimiser, splits and the log/eval/save cadence.
+
+    A task's config extends it (`VQTrainConfig`, `GPTTrainConfig`), redeclaring fields whose
+    default differs in the paper's recipe.
+    """
+
+    iters: int = 300_000  # optimizer updates in total (warm-up included)
+    batch_size: int = 256  # GLOBAL batch: split evenly over the torchrun processes
+    lr: float = 2e-4
+    betas: tuple[float, float] = (0.9, 0.99)
+    weight_decay: float = 0.0
+    warmup_iters: int = 0  # linear warm-up updates
+    lr_milestones: list[int] = field(default_factory=list)
+    gamma: float = 0.05  # LR factor at each milestone
+    grad_clip: float = 0.0  # max gradient norm (0: no clipping, as the original)
+    seed: int = 123
+    train_split: str = "train"
+    val_split: str = "val"  # "" disables validation
+    log_every: int = 200  # average and log training losses every N updates
+    eval_every: int = 2000  # validation loss (keeps best.pt) every N updates
+    save_every: int = 0  # also write last.pt every N updates (0: by time only)
+    save_minutes: float = 5.0  # write last.pt when this many minutes passed since the last save (0: never)
+
+    POSITIVE = ("iters", "batch_size", "log_every", "eval_every")  # integer fields >= 1 (a task adds its own)
+    NON_NEGATIVE = ("save_every", "warmup_iters", "weight_decay", "grad_clip", "save_minutes")
+
+    def __post_init__(self):
+        self.betas = tuple(float(b) for b in self.betas)
+        self.lr_milestones = [int(m) for m in self.lr_milestones]
+        for name in self.POSITIVE:
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise InputError(f"{name} must be a positive integer, got {v!r}")
+        for name in self.NON_NEGATIVE:
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+                raise InputError(f"{name} must be a number >= 0, got {v!r}")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise InputError(f"betas must be two numbers in [0, 1), got {self.betas}")
+        if not self.lr > 0 or not self.gamma > 0:
+            raise InputError(f"lr and gamma must be positive, got lr {self.lr}, gamma {self.gamma}")
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+
+# Fields that may change on --resume: they change how long the run goes and how often it
+# logs and saves, not what each update computes.
+RESUMABLE = {"train.iters", "train.log_every", "train.eval_every", "train.save_every", "train.save_minutes"}
+
+TRAIN_HELP = {
+    "iters": "optimizer updates in total, warm-up included",
+    "warmup_iters": "linear learning-rate warm-up updates",
+    "lr_milestones": "updates after which the lr is multiplied by --gamma",
+    "grad_clip": "clip the gradient norm (0: no clipping, as the original)",
+    "val_split": "validation split ('' disables validation and best.pt)",
+    "log_every": "log averaged training losses every N updates",
+    "eval_every": "validation loss (keeps best.pt) and, with --evaluator, FID (keeps best_fid.pt) every N updates",
+    "save_every": "also write last.pt every N updates (0: only by time and at the end)",
+    "save_minutes": "write last.pt every M minutes (0: only with --save-every and at the end); "
+                    "Ctrl-C and SIGTERM save too",
+}
 
 
 def config_from_dict(cls, d: dict[str, Any]):
@@ -108,13 +177,20 @@ def read_json(path: str | Path) -> dict:
     return obj
 
 
-def config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
-    """Differences between two nested config dicts, as 'dotted.key: old -> new' lines."""
-    out = []
+def config_diff(old: dict, new: dict, prefix: str = "", defaults: dict | None = None) -> list[str]:
+    """Differences between two nested config dicts, as 'dotted.key: old -> new' lines.
+
+    A key absent from `old` whose new value is its value in `defaults` (same nesting) is
+    no difference: an option added by a later version, left at its neutral default.
+    """
+    out, defaults = [], defaults or {}
     for k in sorted(set(old) | set(new)):
         a, b = old.get(k, "<absent>"), new.get(k, "<absent>")
         if isinstance(a, dict) and isinstance(b, dict):
-            out += config_diff(a, b, f"{prefix}{k}.")
+            sub = defaults.get(k)
+            out += config_diff(a, b, f"{prefix}{k}.", sub if isinstance(sub, dict) else None)
+        elif k not in old and k in defaults and b == defaults[k]:
+            continue
         elif a != b and not (isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and list(a) == list(b)):
             out.append(f"{prefix}{k}: {a!r} -> {b!r}")
     return out

@@ -42,7 +42,7 @@ def load_gpt_checkpoint(path: str | Path):
     """(MotionGPT in eval mode, checkpoint dict) from a train-gpt checkpoint."""
     from t2mgpt.generator.gpt import GPTConfig, MotionGPT
     from t2mgpt.train.checkpoint import load_checkpoint
-    from t2mgpt.train.train_gpt import KIND
+    from t2mgpt.train.gpt_task import KIND
 
     ckpt = load_checkpoint(path, kind=KIND)
     try:
@@ -80,7 +80,7 @@ def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | 
     from t2mgpt.model_folder import ModelCard, check_model_name, make_config, save_model_folder
     from t2mgpt.motion.normalize import Normalizer
     from t2mgpt.tokenize import load_vq
-    from t2mgpt.train.train_gpt import vq_fingerprint
+    from t2mgpt.train.gpt_task import vq_fingerprint
 
     out_dir = Path(out_dir).expanduser()
     name = check_model_name(name) if name is not None else out_dir.name

@@ -9,79 +9,49 @@ with `--gamma 0.05 --weight-decay 1e-6 --seed 123` from `option_transformer.py`)
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 from t2mgpt.errors import InputError
-from t2mgpt.train.config import Flag
+from t2mgpt.train.config import TRAIN_HELP as BASE_HELP
+from t2mgpt.train.config import Flag, TrainConfig
 
 
 @dataclass
-class GPTTrainConfig:
-    iters: int = 300_000  # optimizer updates in total
+class GPTTrainConfig(TrainConfig):
     batch_size: int = 128  # GLOBAL batch of (caption, code sequence) pairs
     lr: float = 1e-4
     betas: tuple[float, float] = (0.5, 0.9)
     weight_decay: float = 1e-6
-    warmup_iters: int = 0  # linear warm-up updates (the original has none for the GPT)
     lr_milestones: list[int] = field(default_factory=lambda: [150_000])
-    gamma: float = 0.05  # LR factor at each milestone
+    eval_every: int = 10_000  # validation loss (best.pt), and FID with an evaluator (best_fid.pt)
     pkeep: float = 0.5  # keep each input code with this probability, else a random code; -1: U[0,1] per batch
-    grad_clip: float = 0.0  # max gradient norm (0: no clipping, as the original)
     cond_drop: float = 0.0  # share of samples trained with a zero text feature (for classifier-free guidance)
     init_from: str = ""  # model folder or name whose GPT weights start the run (fine-tuning); "": random
     amp: bool = False  # bfloat16 autocast (worth it on recent GPUs; off = the original's float32)
-    seed: int = 123
-    train_split: str = "train"
-    val_split: str = "val"  # "" disables validation
-    log_every: int = 200  # average and log training loss / accuracy every N updates
-    eval_every: int = 10_000  # validation loss (best.pt), and FID with an evaluator (best_fid.pt)
-    save_every: int = 2000  # write last.pt every N updates (and at the end)
     val_max_samples: int = 4096  # cap on validation (caption, codes) pairs (0: all)
 
+    NON_NEGATIVE = TrainConfig.NON_NEGATIVE + ("val_max_samples",)
+
     def __post_init__(self):
-        self.betas = tuple(float(b) for b in self.betas)
-        self.lr_milestones = [int(m) for m in self.lr_milestones]
-        for name in ("iters", "batch_size", "log_every", "eval_every", "save_every"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise InputError(f"{name} must be a positive integer, got {v!r}")
-        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
-            raise InputError(f"betas must be two numbers in [0, 1), got {self.betas}")
-        if not self.lr > 0 or not self.gamma > 0:
-            raise InputError(f"lr and gamma must be positive, got lr {self.lr}, gamma {self.gamma}")
-        if self.warmup_iters < 0 or self.val_max_samples < 0 or self.weight_decay < 0 or self.grad_clip < 0:
-            raise InputError("warmup_iters, val_max_samples, weight_decay and grad_clip must be >= 0")
+        super().__post_init__()
         if not 0.0 <= self.cond_drop < 1.0:
             raise InputError(f"cond_drop must be in [0, 1), got {self.cond_drop}")
         if not (self.pkeep == -1 or 0.0 <= self.pkeep <= 1.0):
             raise InputError(f"pkeep must be in [0, 1] (or -1: drawn uniformly per batch), got {self.pkeep}")
 
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["betas"] = list(self.betas)
-        return d
-
-
-# Fields that may change on --resume: how long the run goes and how often it logs and saves.
-RESUMABLE = {"train.iters", "train.log_every", "train.eval_every", "train.save_every"}
 
 TRAIN_HELP = {
+    **BASE_HELP,
     "iters": "optimizer updates in total",
     "batch_size": "GLOBAL batch: (caption, codes) pairs per update over all processes",
     "warmup_iters": "linear learning-rate warm-up updates (the original: none)",
-    "lr_milestones": "updates after which the lr is multiplied by --gamma",
     "pkeep": "corruption: keep each input code with probability P, else a random code (-1: P ~ U[0,1] per batch)",
     "cond_drop": "train this share of samples with a zero text feature, the unconditional input of "
                  "classifier-free guidance (0: never, as the original)",
     "init_from": "start from the GPT weights of this model folder or name (fine-tuning; same sizes and "
                  "VQ-VAE codes) instead of random weights",
-    "grad_clip": "clip the gradient norm (0: no clipping, as the original)",
     "amp": "bfloat16 autocast (GPU speed-up; the original trains in float32)",
-    "val_split": "validation split ('' disables validation and best.pt)",
     "log_every": "log averaged training loss and accuracy every N updates",
-    "eval_every": "validation loss (keeps best.pt) and, with --evaluator, FID (keeps best_fid.pt) every N updates",
-    "save_every": "write last.pt every N updates",
     "val_max_samples": "validation (caption, codes) pairs at most (0: all)",
 }
 

@@ -11,78 +11,44 @@ are the first of `iters` and milestones count every update.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 from t2mgpt.errors import InputError
-from t2mgpt.train.config import Flag
+from t2mgpt.train.config import TRAIN_HELP as BASE_HELP
+from t2mgpt.train.config import Flag, TrainConfig
 
 RECONS_LOSSES = ("l1_smooth", "l1", "l2")  # = t2mgpt.losses.RECONS_LOSSES
 
 
 @dataclass
-class VQTrainConfig:
-    iters: int = 300_000  # optimizer updates in total (warm-up included)
-    batch_size: int = 256  # GLOBAL batch: split evenly over the torchrun processes
-    window_size: int = 64  # frames per training window
+class VQTrainConfig(TrainConfig):
+    batch_size: int = 256  # GLOBAL batch of windows
     lr: float = 2e-4
     betas: tuple[float, float] = (0.9, 0.99)
-    weight_decay: float = 0.0
     warmup_iters: int = 1000  # linear warm-up updates
     lr_milestones: list[int] = field(default_factory=lambda: [200_000])
-    gamma: float = 0.05  # LR factor at each milestone
+    window_size: int = 64  # frames per training window
     recons_loss: str = "l1_smooth"  # l1_smooth | l1 | l2
     commit: float = 0.02  # commitment loss weight (beta)
     loss_vel: float = 0.5  # weight of the joint-position loss (the original's "velocity" loss)
-    seed: int = 123
-    train_split: str = "train"
-    val_split: str = "val"  # "" disables validation
-    log_every: int = 200  # average and log training losses every N updates
-    eval_every: int = 2000  # validation reconstruction loss (keeps best.pt) every N updates
-    save_every: int = 2000  # write last.pt every N updates (and at the end)
     val_max_windows: int = 2048  # cap on validation windows (0: all)
 
+    POSITIVE = TrainConfig.POSITIVE + ("window_size",)
+    NON_NEGATIVE = TrainConfig.NON_NEGATIVE + ("val_max_windows", "commit", "loss_vel")
+
     def __post_init__(self):
-        self.betas = tuple(float(b) for b in self.betas)
-        self.lr_milestones = [int(m) for m in self.lr_milestones]
-        for name in ("iters", "batch_size", "window_size", "log_every", "eval_every", "save_every"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise InputError(f"{name} must be a positive integer, got {v!r}")
-        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
-            raise InputError(f"betas must be two numbers in [0, 1), got {self.betas}")
-        if not self.lr > 0 or not self.gamma > 0:
-            raise InputError(f"lr and gamma must be positive, got lr {self.lr}, gamma {self.gamma}")
-        if self.warmup_iters < 0 or self.val_max_windows < 0 or self.weight_decay < 0:
-            raise InputError("warmup_iters, val_max_windows and weight_decay must be >= 0")
-        if self.commit < 0 or self.loss_vel < 0:
-            raise InputError("commit and loss_vel must be >= 0")
+        super().__post_init__()
         if self.recons_loss not in RECONS_LOSSES:
             raise InputError(f"recons_loss must be one of {RECONS_LOSSES}, got {self.recons_loss!r}")
 
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["betas"] = list(self.betas)
-        return d
-
-
-# Fields that may change on --resume: they change how long the run goes and how often it
-# logs and saves, not what each update computes.
-RESUMABLE = {"train.iters", "train.log_every", "train.eval_every", "train.save_every"}
 
 TRAIN_HELP = {
-    "iters": "optimizer updates in total, warm-up included",
+    **BASE_HELP,
     "batch_size": "GLOBAL batch: windows per update over all processes",
     "window_size": "frames per training window",
-    "warmup_iters": "linear learning-rate warm-up updates",
-    "lr_milestones": "updates after which the lr is multiplied by --gamma",
     "recons_loss": "l1_smooth, l1 or l2",
     "commit": "commitment loss weight (the original's --commit)",
     "loss_vel": "joint-position loss weight (the original's --loss-vel)",
-    "val_split": "validation split ('' disables validation and best.pt)",
-    "log_every": "log averaged training losses every N updates",
-    "eval_every": "validation loss (keeps best.pt) every N updates",
-    "save_every": "write last.pt every N updates",
     "val_max_windows": "validation windows at most (0: all)",
 }
 

@@ -47,6 +47,24 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
             tmp.unlink()
 
 
+def check_writable_folder(path: str | os.PathLike, what: str = "output folder") -> None:
+    """InputError unless `path` is a folder we can write into, or one we can create: checked
+    before a long job so that it does not fail at the end. Probes with a temporary file in the
+    nearest existing folder (removed at once); creates nothing."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{what} {path} exists and is not a folder")
+    existing = next(p for p in (path, *path.parents) if p.exists() or p == Path(p.anchor or "."))
+    if not existing.is_dir():
+        raise InputError(f"cannot create the {what} {path}: {existing} is a file, not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as e:
+        reason = e.strerror or str(e)
+        raise InputError(f"cannot write to the {what} {path}: {existing}: {reason}") from None
+
+
 # errors of the storage, not of the program: reported in one line (the CLI exits with 2)
 _STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
 
