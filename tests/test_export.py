@@ -100,7 +100,7 @@ def test_a_new_format_is_one_file(csv_format, tiny_dir, pipe, ref_motion, tmp_pa
         assert "csv" in c.get("/api/info").json()["formats"]
         schema = c.get("/openapi.json").json()
         path = schema["paths"]["/api/motions/{motion_id}.{fmt}"]["get"]
-        assert schema["components"]["schemas"]["Format"]["enum"] == ["bvh", "csv", "json", "mp4", "npy"]
+        assert schema["components"]["schemas"]["Format"]["enum"] == ["bvh", "csv", "glb", "json", "mp4", "npy", "npz"]
         assert "text/csv" in path["responses"]["200"]["content"]
 
 
@@ -162,11 +162,11 @@ def test_bytes_and_files_agree_for_every_format(pipe, tmp_path):
 
 def test_options_and_names_are_checked(pipe, tmp_path):
     m = pipe(["a person walks"], seconds=0.8, seed=0)[0][0]
-    with pytest.raises(InputError, match="bvh takes rotation_order, scale; got width"):
+    with pytest.raises(InputError, match="bvh takes rig, rotation_order, scale; got width"):
         m.save(tmp_path / "m.bvh", width=3)
     with pytest.raises(InputError, match="json takes no options; got scale"):
         m.save(tmp_path / "m.json", scale=2.0)
-    with pytest.raises(InputError, match="unknown output format 'fbx'; choose from bvh, gif, json, mp4, npy"):
+    with pytest.raises(InputError, match="unknown output format 'fbx'; choose from bvh, gif, glb, json, mp4, npy, npz"):
         m.save(tmp_path / "m.bvh", "fbx")
     m.save(tmp_path / "m.txt", "json")  # an explicit format beats the suffix
     assert json.loads((tmp_path / "m.txt").read_text())["text"] == "a person walks"

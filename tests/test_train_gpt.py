@@ -237,6 +237,15 @@ def test_clear_errors_and_run_folder_safety(prepared, tmp_path, capsys):
     assert not any((tmp_path / r / "config.json").exists() for r in ("r2", "r3", "r4", "r5"))
 
 
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_folder(prepared, tmp_path, capsys):
+    data, vq, _ = prepared
+    run = tmp_path / "run"  # the codes are made into RUN/tokens, then the text encoder is missing
+    assert main(["train-gpt", "--data", str(data), "--vq", str(vq), "--out", str(run), *GPT_SMALL, "--iters", "1",
+                 "--text-encoder", "clip", "--clip-path", str(tmp_path / "no-clip")]) == 2
+    assert "needs the clip-vit-b-32 text encoder" in capsys.readouterr().err
+    assert not run.exists()
+
+
 def test_config_files_and_flags(prepared, tmp_path):
     import dataclasses
     from pathlib import Path
@@ -303,7 +312,7 @@ def test_end_to_end_minilm_export_and_generate(prepared, tmp_path, capsys):
     assert main(["export-model", "--vq", str(vq), "--gpt", str(run), "--out", str(model_dir)]) == 2  # exists
 
     # the model card: an evaluation table from `evaluate --json-out` results, licence and data text from files
-    from t2mgpt.eval.protocol import EvaluationResult
+    from t2mgpt.eval.result import EvaluationResult
 
     res = EvaluationResult("generation", model={"fid": [0.5, 0.7], "top1": [0.2, 0.2]},
                            ground_truth={"fid": [0.01, 0.01], "top1": [0.3, 0.3]},

@@ -27,8 +27,6 @@ Reproducing the paper's HumanML3D table: see docs/evaluation.md.
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EPILOG
     parser.add_argument("--model", metavar="MODEL_DIR", help="model folder (or installed model name)")
     parser.add_argument("--baseline", choices=["shuffled", "train-motions"],
                         help="instead of a model, score text-blind real motions: 'shuffled' gives each caption "
@@ -104,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate_baseline(args.baseline, dataset, evaluator, args.replications, args.seed,
                                    reference=reference, batch_size=args.batch_size, progress=progress)
     elif args.reconstruction:
-        from t2mgpt.model_folder import load_model_folder, resolve_model
+        from t2mgpt.io.folder import load_model_folder
+        from t2mgpt.io.lookup import resolve_model
 
         config, vqvae, _, normalizer = load_model_folder(resolve_model(args.model))
         _check_dim(config.feature_dim, dataset)

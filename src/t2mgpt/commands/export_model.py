@@ -16,8 +16,6 @@ upcast to float32 when loaded). Then:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EPILOG
     parser.add_argument("--vq", required=True, metavar="VQ_RUN", help="train-vq run folder or VQ-VAE checkpoint")
     parser.add_argument("--gpt", required=True, metavar="GPT_RUN", help="train-gpt run folder or checkpoint")
     parser.add_argument("--out", required=True, metavar="MODEL_DIR", help="model folder to create")
@@ -40,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from t2mgpt.model_folder import _folder_size
+    from t2mgpt.io.lookup import folder_size
     from t2mgpt.train.export import export_model_folder
 
     from t2mgpt.eval.report import markdown_table, read_results
@@ -53,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
                               evaluation=evaluation,
                               description=_text(args.description, args.description_file, "--description"),
                               trained_on=_text(args.trained_on, args.trained_on_file, "--trained-on"))
-    print(f"wrote model folder {out} ({_folder_size(out) / 1e6:.1f} MB)")
+    print(f"wrote model folder {out} ({folder_size(out) / 1e6:.1f} MB)")
     print(f'use it with: t2mgpt generate "a person walks forward" --model {out}')
     return 0
 

@@ -13,8 +13,9 @@ is one new file here: `t2mgpt generate --format`, `t2mgpt export`, `GeneratedMot
 the web downloads all list formats from the registry.
 
 A motion is any object with `text`, `joints` (T, J, 3) in metres (y up), `fps`, `skeleton`,
-and optionally `features`, `tokens`, `seed`, `model`, `sample` (`MotionData` for files read
-from disk; `t2mgpt.pipeline.GeneratedMotion` for generated ones).
+and optionally `features`, `tokens`, `seed`, `model`, `sample` and `rigid` (its
+`RigidMotion`: rotations for BVH, glTF, .npz; `rigid_of`) (`MotionData` for files read from
+disk; `t2mgpt.pipeline.GeneratedMotion` for generated ones).
 """
 from __future__ import annotations
 
@@ -118,6 +119,18 @@ class MotionData:
     seed: int | None = None
     model: str | None = None
     sample: int = 0
+    rigid: Any = None  # its RigidMotion (t2mgpt.motion.rigid), when known; else fitted on demand
+
+
+def rigid_of(motion):
+    """The motion's `RigidMotion` (root + local rotations of one rigid skeleton), which BVH, glTF
+    and .npz write: the one it carries, else a rigid fit of its joints (no foot cleanup)."""
+    rigid = getattr(motion, "rigid", None)
+    if rigid is not None:
+        return rigid
+    from t2mgpt.motion.postprocess import postprocess
+
+    return postprocess(motion.joints, motion.skeleton, motion.fps, cleanup=False)
 
 
 # ------------------------------------------------------------------------------ registry

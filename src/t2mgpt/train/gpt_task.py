@@ -33,7 +33,7 @@ TRAIN_KIND = "gpt"
 TEXT_CACHE = "text_features.safetensors"
 
 # `validate(models) -> {"fid": ..., ...}`, called on rank 0 with a
-# t2mgpt.eval.protocol.GenerationModels (see `make_fid_validation`).
+# t2mgpt.eval.generation.GenerationModels (see `make_fid_validation`).
 FIDValidation = Callable[[object], dict]
 
 
@@ -103,7 +103,7 @@ def text_encoder_spec(text_encoder, clip_dim: int) -> tuple[str, int]:
 
     The weight-free 'hashing' encoder (tests, smoke runs) takes any size: `clip_dim`.
     """
-    from t2mgpt.model_folder import canonical_text_encoder
+    from t2mgpt.io.config import canonical_text_encoder
     from t2mgpt.text import TEXT_ENCODER_DIMS
 
     if not isinstance(text_encoder, str):
@@ -187,7 +187,7 @@ def check_tokens(tokens: Path, vq_model, vq_path: Path) -> str | None:
 def tokenize_into_run(data: Path, vq_path: Path, tokens: Path, splits: tuple[str, ...], device) -> None:
     """RUN_DIR/tokens: encode the dataset with the VQ-VAE unless that is already done."""
     from t2mgpt.data.gpt_dataset import read_manifest
-    from t2mgpt.tokenize import tokenize_dataset
+    from t2mgpt.data.codes import tokenize_dataset
 
     try:
         manifest = read_manifest(tokens) if tokens.is_dir() else None
@@ -248,7 +248,7 @@ class GPTTask:
     def __init__(self, data: str | Path, vq: str | Path, model_config, tc: GPTTrainConfig, *,
                  tokens: str | Path | None, text_encoder, text_encoder_path: str | None):
         from t2mgpt.generator.gpt import GPTConfig
-        from t2mgpt.tokenize import load_vq
+        from t2mgpt.io.checkpoint import load_vq
 
         self.data, self.tc, self.tokens = Path(data), tc, tokens
         self.text_encoder, self.text_encoder_path = text_encoder, text_encoder_path
@@ -351,7 +351,7 @@ class GPTTask:
 
     def fid_input(self, model):
         if self._fid_models is None:
-            from t2mgpt.eval.protocol import GenerationModels
+            from t2mgpt.eval.generation import GenerationModels
             from t2mgpt.motion.normalize import Normalizer
 
             vq = self.vq_model.to(self.device).eval()
