@@ -89,7 +89,8 @@ def vq_fingerprint(model: torch.nn.Module) -> str:
 
 def init_from_model_folder(model: torch.nn.Module, name: str) -> None:
     """Copy the GPT weights of a model folder (or bundled name) into `model` (fine-tuning)."""
-    from t2mgpt.model_folder import load_model_folder, resolve_model
+    from t2mgpt.io.folder import load_model_folder
+    from t2mgpt.io.lookup import resolve_model
 
     _, _, gpt, _ = load_model_folder(resolve_model(name))
     try:
