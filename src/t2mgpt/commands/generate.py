@@ -39,6 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"comma-separated formats among {', '.join(names())} (default: {DEFAULT_FORMATS})")
     parser.add_argument("--no-cleanup", action="store_true",
                         help="leave the feet as the model drew them (no foot-contact cleanup)")
+    parser.add_argument("--rig", default="smpl",
+                        help="bvh/glb bone names and rest pose: smpl (default), mixamo or ue5 (see docs/outputs.md)")
     parser.add_argument("--raw-joints", action="store_true",
                         help="npy/json/mp4/gif hold the network's unfitted joints (research use); BVH, glTF "
                              "and npz always hold the rigid skeleton")
@@ -97,7 +99,8 @@ def _run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from t2mgpt.errors import InputError
-    from t2mgpt.export import parse_formats
+    from t2mgpt.export import get_format, parse_formats
+    from t2mgpt.export._rigs import check_rig
     from t2mgpt.export.files import check_free, plan_outputs
     from t2mgpt.io.folder import read_config
     from t2mgpt.io.lookup import resolve_model
@@ -105,6 +108,8 @@ def _run(args: argparse.Namespace) -> int:
 
     # everything that can be wrong with the arguments is found before torch and the model load
     formats = parse_formats(args.format)
+    rig = check_rig(args.rig)
+    rigged = {f for f in formats if "rig" in {o.name for o in get_format(f).options}}
     prompts = read_prompts(args.texts, args.file)
     if args.num_samples < 1:
         raise InputError(f"--num-samples must be at least 1, got {args.num_samples}")
@@ -148,7 +153,7 @@ def _run(args: argparse.Namespace) -> int:
                 for paths, motion in zip(per_prompt, samples):
                     for fmt, path in paths.items():
                         bar.set_postfix_str(path.name)
-                        write_motion(motion, stage.temp_for(path), fmt)
+                        write_motion(motion, stage.temp_for(path), fmt, **({"rig": rig} if fmt in rigged else {}))
                         bar.update(1)
 
     print(f"wrote {len(targets)} file(s) to {args.out_dir}/ ({pipe.name}):")
