@@ -33,7 +33,7 @@ TRAIN_KIND = "gpt"
 TEXT_CACHE = "text_features.safetensors"
 
 # `validate(models) -> {"fid": ..., ...}`, called on rank 0 with a
-# t2mgpt.eval.protocol.GenerationModels (see `make_fid_validation`).
+# t2mgpt.eval.generation.GenerationModels (see `make_fid_validation`).
 FIDValidation = Callable[[object], dict]
 
 
@@ -335,7 +335,7 @@ class GPTTask:
 
     def fid_input(self, model):
         if self._fid_models is None:
-            from t2mgpt.eval.protocol import GenerationModels
+            from t2mgpt.eval.generation import GenerationModels
             from t2mgpt.motion.normalize import Normalizer
 
             vq = self.vq_model.to(self.device).eval()
