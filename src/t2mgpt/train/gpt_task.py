@@ -238,6 +238,7 @@ class GPTTask:
                  tokens: str | Path | None, text_encoder, text_encoder_path: str | None):
         from t2mgpt.generator.gpt import GPTConfig
         from t2mgpt.io.checkpoint import load_vq
+        from t2mgpt.io.config import check_sizes
 
         self.data, self.tc, self.tokens = Path(data), tc, tokens
         self.text_encoder, self.text_encoder_path = text_encoder, text_encoder_path
@@ -250,6 +251,7 @@ class GPTTask:
         self.enc_name, self.enc_dim = text_encoder_spec(text_encoder, (model_config or GPTConfig()).clip_dim)
         self.mc = dataclasses.replace(model_config or GPTConfig(), num_vq=self.vq_model.config.nb_code,
                                       clip_dim=self.enc_dim)
+        check_sizes(self.vq_model.config_dict(), dataclasses.asdict(self.mc))  # what a model folder may hold
         self.vq_sha = vq_fingerprint(self.vq_model)
         self._fid_models = None
 
