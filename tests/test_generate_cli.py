@@ -236,6 +236,22 @@ def test_help_does_not_import_torch():
     assert result.stdout.strip() == "False"
 
 
+def test_models_command_does_not_import_torch(tiny_dir, tmp_path):
+    import os
+    import shutil
+
+    shutil.copytree(tiny_dir, tmp_path / "models" / "walker")
+    code = ("import sys; from t2mgpt.cli import main; main(['models', '--json']); "
+            "print(any(m in sys.modules for m in ('torch', 'transformers')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "T2MGPT_HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    listing, torch_imported = result.stdout.rsplit("\n", 2)[:2]
+    assert torch_imported == "False"
+    walker = [m for m in json.loads(listing) if m["name"] == "walker"]
+    assert walker and walker[0]["text_encoder"] == "hashing" and walker[0]["error"] is None
+
+
 def test_help(capsys):
     with pytest.raises(SystemExit) as e:
         main(["generate", "--help"])

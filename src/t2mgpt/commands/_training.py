@@ -28,13 +28,11 @@ DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPER
 
 
 def add_arguments(parser: argparse.ArgumentParser, config_cls, train_help: dict, model_flags: list,
-                  epilog: str, data_help: str) -> None:
+                  data_help: str) -> None:
     """The flags of both training commands: data, run folder, device, FID validation, then one
     `--field` per training-config field and per model-config field."""
     from t2mgpt.train.config import add_flag_arguments, dataclass_flags
 
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = epilog
     parser.add_argument("--data", required=True, metavar="DIR", help=data_help)
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (created)")
     parser.add_argument("--config", metavar="FILE.json", help="hyper-parameters (see below)")

@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from t2mgpt.commands._training import add_arguments as add_training_arguments
     from t2mgpt.train.gpt_config import MODEL_FLAGS, TRAIN_HELP, GPTTrainConfig
 
-    add_training_arguments(parser, GPTTrainConfig, TRAIN_HELP, MODEL_FLAGS, EPILOG,
+    add_training_arguments(parser, GPTTrainConfig, TRAIN_HELP, MODEL_FLAGS,
                            "dataset folder: texts/, Mean.npy, Std.npy, train.txt, val.txt (and new_joint_vecs/)")
     parser.add_argument("--tokens", metavar="DIR", help="codes made by `t2mgpt tokenize` (default: made into RUN_DIR/tokens)")
     parser.add_argument("--vq", required=True, metavar="VQ_RUN", help="the VQ-VAE: train-vq run folder or checkpoint")

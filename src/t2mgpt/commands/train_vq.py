@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from t2mgpt.commands._training import add_arguments as add_training_arguments
     from t2mgpt.train.vq_config import MODEL_FLAGS, TRAIN_HELP, VQTrainConfig
 
-    add_training_arguments(parser, VQTrainConfig, TRAIN_HELP, MODEL_FLAGS, EPILOG,
+    add_training_arguments(parser, VQTrainConfig, TRAIN_HELP, MODEL_FLAGS,
                            "dataset folder: new_joint_vecs/, Mean.npy, Std.npy, train.txt, val.txt")
 
 
