@@ -13,6 +13,7 @@ from fastapi import Request
 
 from t2mgpt.generator.decoding import cancel_when
 from t2mgpt.serve.store import ResultStore
+from t2mgpt.text.language import english_warning
 
 
 class ClientGone(Exception):
@@ -46,8 +47,10 @@ def generate_job(pipe, store: ResultStore, req, seed: int, formats: list[str], c
                       top_k=req.top_k, top_p=req.top_p, seed=seed, hooks=[cancel_when(cancel.is_set)])
     elapsed = time.perf_counter() - start
     samples = [sample_doc(motion, store.add(checked(motion)), formats) for motion in motions]
+    language = english_warning(req.text)
     doc = {"text": req.text, "model": str(pipe.name), "skeleton": str(pipe.skeleton),
-           "seconds": req.seconds, "elapsed": round(elapsed, 4), "samples": samples}
+           "seconds": req.seconds, "elapsed": round(elapsed, 4), "samples": samples,
+           "warnings": [language] if language else []}
     return _json(doc)
 
 
@@ -60,8 +63,10 @@ def stream_job(pipe, store: ResultStore, req, seed: int, formats: list[str], can
     Samples are decoded one after another (sample k with seed + k, as in /api/generate).
     """
     start = time.perf_counter()
+    language = english_warning(req.text)
     emit("start", {"text": req.text, "model": str(pipe.name), "skeleton": str(pipe.skeleton),
-                   "seconds": req.seconds, "num_samples": req.num_samples, "fps": float(pipe.fps), "seed": seed})
+                   "seconds": req.seconds, "num_samples": req.num_samples, "fps": float(pipe.fps), "seed": seed,
+                   "warnings": [language] if language else []})
     for k in range(req.num_samples):
         with pipe.stream(req.text, seconds=req.seconds, temperature=req.temperature, top_k=req.top_k,
                          top_p=req.top_p, seed=seed + k, hooks=[cancel_when(cancel.is_set)]) as stream:
@@ -101,7 +106,6 @@ def sample_doc(motion, entry, formats: list[str], joints: bool = True) -> dict:
 
 
 def _json(doc) -> bytes:
-    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
 async def server_sent_events(request: Request, future: concurrent.futures.Future, events: asyncio.Queue,

@@ -335,7 +335,7 @@ const ui = {
   form: $('form'), prompt: $('prompt'), counter: $('counter'), examples: $('examples'),
   seconds: $('seconds'), secondsValue: $('seconds-value'), auto: $('auto-length'), samples: $('samples'),
   seed: $('seed'), dice: $('dice'), temperature: $('temperature'), temperatureValue: $('temperature-value'),
-  topK: $('top-k'), topP: $('top-p'), generate: $('generate'), error: $('error'), modelCard: $('model-card'),
+  topK: $('top-k'), topP: $('top-p'), generate: $('generate'), error: $('error'), warning: $('warning'), modelCard: $('model-card'),
   modelName: $('model-name'), dot: $('status-dot'), tabs: $('tabs'), sideToggle: $('side-toggle'),
   sideBySide: $('side-by-side'), characterToggle: $('character-toggle'), character: $('character'), viewport: $('viewport'), caption: $('caption'), empty: $('empty'), busy: $('busy'),
   nogl: $('nogl'), play: $('play'), time: $('time'), scrub: $('scrub'), speed: $('speed'), loop: $('loop'),
@@ -534,7 +534,7 @@ async function readEvents(res) {
 let streamed = null;  // the response being built from the events
 function onEvent(name, d) {
   if (name === 'start') {
-    streamed = { text: d.text, model: d.model, skeleton: d.skeleton, seconds: d.seconds, seed: d.seed, fps: d.fps, samples: [] };
+    streamed = { text: d.text, model: d.model, skeleton: d.skeleton, seconds: d.seconds, seed: d.seed, fps: d.fps, warnings: d.warnings, samples: [] };
     state.streaming = true;
   } else if (name === 'frames') {
     let s = streamed.samples[d.sample];
@@ -573,6 +573,9 @@ function grow() {
 
 function show(data, restart = true) {
   response = data;
+  const warnings = data.warnings || [];  // e.g. the prompt does not look like English
+  ui.warning.textContent = warnings.join(' ');
+  ui.warning.hidden = !warnings.length;
   window.__t2mgpt.response = data;
   state.text = data.text;
   state.samples = data.samples.length;
