@@ -106,6 +106,7 @@ def sample_doc(motion, entry, formats: list[str], joints: bool = True) -> dict:
 
 
 def _json(doc) -> bytes:
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
 async def server_sent_events(request: Request, future: concurrent.futures.Future, events: asyncio.Queue,
