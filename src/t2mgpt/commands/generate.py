@@ -1,4 +1,10 @@
-"""`t2mgpt generate`: text prompts -> motion files in any format of `t2mgpt.export`."""
+"""`t2mgpt generate`: text prompts -> motion files in any format of `t2mgpt.export`.
+
+Arguments, the model name and the output folder are checked before torch is imported. Under
+`torchrun --nproc_per_node=N -m t2mgpt generate --file prompts.txt ...` every process makes a
+contiguous share of the prompts (one GPU each with CUDA) into the same folder, with the files
+and seeds one process would give.
+"""
 from __future__ import annotations
 
 import argparse
@@ -62,8 +68,10 @@ def read_prompts(texts: list[str], file: str | None) -> list[str]:
     return prompts
 
 
-def prompt_batches(n_prompts: int, num_samples: int, batch_size: int) -> list[tuple[int, int]]:
-    """[start, stop) prompt ranges whose motions (prompts x samples) fit in `batch_size`."""
+def prompt_batches(n_prompts: int, num_samples: int, batch_size: int, first: int = 0,
+                   last: int | None = None) -> list[tuple[int, int]]:
+    """[start, stop) ranges of prompts `first` to `last` (default: all) whose motions
+    (prompts x samples) fit in `batch_size`."""
     from t2mgpt.errors import InputError
 
     if batch_size < 1:
@@ -71,8 +79,14 @@ def prompt_batches(n_prompts: int, num_samples: int, batch_size: int) -> list[tu
     if num_samples > batch_size:
         raise InputError(f"--num-samples {num_samples} is over the batch size of {batch_size} motions; "
                          f"ask for fewer samples or raise --batch-size")
-    per = batch_size // num_samples
-    return [(i, min(i + per, n_prompts)) for i in range(0, n_prompts, per)]
+    per, last = batch_size // num_samples, n_prompts if last is None else last
+    return [(i, min(i + per, last)) for i in range(first, last, per)]
+
+
+def shard(n_prompts: int, rank: int, world_size: int) -> tuple[int, int]:
+    """The [first, last) prompts of process `rank` under torchrun: contiguous, in order, sizes
+    differing by at most one, together every prompt exactly once."""
+    return n_prompts * rank // world_size, n_prompts * (rank + 1) // world_size
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,45 +102,77 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _run(args: argparse.Namespace) -> int:
-    import secrets
+    prompts, folder, plan = _check_before_loading(args)
 
+    from t2mgpt.generator.sampling import check_sampling_args
+    from t2mgpt.pipeline import T2MGPT
+    from t2mgpt.train.distributed import all_gather_objects, cleanup_distributed, env_dist_info, setup_distributed
+
+    if not args.greedy:
+        check_sampling_args(args.temperature, args.top_k, args.top_p)
+    info, device = env_dist_info(), args.device
+    if info.enabled:  # under torchrun: each process makes its own contiguous share of the prompts
+        info, device = setup_distributed(args.device)
+    try:
+        pipe = T2MGPT.from_pretrained(folder, device=device, text_encoder_path=args.clip_path,
+                                      max_batch=args.batch_size, quantize="int8" if args.int8 else None)
+        first, last = shard(len(prompts), info.rank, info.world_size)
+        lines = _generate_share(args, pipe, prompts, plan, first, last, progress=info.is_main)
+        lines = [line for rank_lines in all_gather_objects(lines) for line in rank_lines]
+    finally:
+        cleanup_distributed()
+    if info.is_main:
+        n_files = sum(len(paths) for per_prompt in plan for paths in per_prompt)
+        where = f", {info.world_size} processes" if info.enabled else ""
+        print(f"wrote {n_files} file(s) to {args.out_dir}/ ({pipe.name}{where}):")
+        print("\n".join(lines))
+    return 0
+
+
+def _check_before_loading(args: argparse.Namespace):
+    """-> (prompts, model folder, output plan), having found everything that can be wrong with
+    the arguments before torch is imported and the model loaded."""
     from t2mgpt.errors import InputError
     from t2mgpt.export import parse_formats
     from t2mgpt.export.files import check_free, plan_outputs
     from t2mgpt.model_folder import read_config, resolve_model
     from t2mgpt.utils.io import check_writable_folder
 
-    # everything that can be wrong with the arguments is found before torch and the model load
     formats = parse_formats(args.format)
     prompts = read_prompts(args.texts, args.file)
     if args.num_samples < 1:
         raise InputError(f"--num-samples must be at least 1, got {args.num_samples}")
-    chunks = prompt_batches(len(prompts), args.num_samples, args.batch_size)
+    prompt_batches(len(prompts), args.num_samples, args.batch_size)  # checks --batch-size
     folder = resolve_model(args.model)
     if args.seconds is not None:
         read_config(folder, check=False).tokens_for_seconds(args.seconds)
     check_writable_folder(args.out_dir)
     plan = plan_outputs(prompts, args.num_samples, formats, args.out_dir)
-    targets = [path for per_prompt in plan for per_sample in per_prompt for path in per_sample.values()]
-    check_free(targets, args.overwrite)
+    # every process checks every target before any process can write (they meet in between)
+    check_free([path for per_prompt in plan for per_sample in per_prompt for path in per_sample.values()],
+               args.overwrite)
+    return prompts, folder, plan
+
+
+def _generate_share(args, pipe, prompts: list[str], plan, first: int, last: int, progress: bool) -> list[str]:
+    """Generate and write prompts `first` to `last`; -> one summary line per motion."""
+    import secrets
 
     from tqdm import tqdm
 
     from t2mgpt.export import write_motion
     from t2mgpt.export.files import StagedFiles, output_folder
-    from t2mgpt.generator.sampling import check_sampling_args
-    from t2mgpt.pipeline import T2MGPT
+    from t2mgpt.train.distributed import broadcast_object
 
-    if not args.greedy:
-        check_sampling_args(args.temperature, args.top_k, args.top_p)
-    pipe = T2MGPT.from_pretrained(folder, device=args.device, text_encoder_path=args.clip_path,
-                                  max_batch=args.batch_size, quantize="int8" if args.int8 else None)
     options = dict(num_samples=args.num_samples, seconds=args.seconds, temperature=args.temperature,
                    top_k=args.top_k, top_p=args.top_p, greedy=args.greedy)
     seed = args.seed if args.seed is not None or args.greedy else secrets.randbelow(2**62 - 2**20)
-    motions = []
-    with tqdm(total=len(chunks) + len(targets), desc="generating", unit="step", file=sys.stderr,
-              disable=None, leave=False) as bar:
+    seed = broadcast_object(seed)  # rank 0's under torchrun: motion k of the run has seed + k on any rank
+    chunks = prompt_batches(len(prompts), args.num_samples, args.batch_size, first, last)
+    plan, motions = plan[first:last], []
+    n_files = sum(len(paths) for per_prompt in plan for paths in per_prompt)
+    with tqdm(total=len(chunks) + n_files, desc="generating", unit="step", file=sys.stderr,
+              disable=None if progress else True, leave=False) as bar:
         for start, stop in chunks:
             # motion k of the run uses seed + k, as if all prompts were one batch
             chunk_seed = None if args.greedy else seed + start * args.num_samples
@@ -140,11 +186,10 @@ def _run(args: argparse.Namespace) -> int:
                         bar.set_postfix_str(path.name)
                         write_motion(motion, stage.temp_for(path), fmt)
                         bar.update(1)
-
-    print(f"wrote {len(targets)} file(s) to {args.out_dir}/ ({pipe.name}):")
+    lines = []
     for per_prompt, samples in zip(plan, motions):
         for paths, motion in zip(per_prompt, samples):
             names = ", ".join(p.name for p in paths.values())
             note = "" if motion.seed is None else f", seed {motion.seed}"
-            print(f"  {motion.text[:60]!r} #{motion.sample}: {motion.duration:.1f} s{note} -> {names}")
-    return 0
+            lines.append(f"  {motion.text[:60]!r} #{motion.sample}: {motion.duration:.1f} s{note} -> {names}")
+    return lines
