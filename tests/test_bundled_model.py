@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from t2mgpt.cli import main
-from t2mgpt.model_folder import DEFAULT_MODEL, bundled_models_dir, list_models
+from t2mgpt.io.lookup import DEFAULT_MODEL, bundled_models_dir, list_models
 from t2mgpt.pipeline import T2MGPT
 
 FOLDER = bundled_models_dir() / DEFAULT_MODEL

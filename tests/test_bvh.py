@@ -177,12 +177,14 @@ def test_rest_pose_is_a_t_pose_with_dataset_bone_lengths(ref_motion):
     assert sorted(np.flatnonzero(np.abs(anim.end_sites).sum(-1))) == sorted(leaves)
 
 
-def test_single_frame_and_torch_input(ref_motion):
+def test_two_frames_and_torch_input(ref_motion):
     import torch
 
-    joints = ref_motion["joints"][:1]
+    joints = ref_motion["joints"][:2]
     back, mocap = read_bvh(bvh_string(torch.from_numpy(joints)), HUMANML3D)
-    assert mocap.nframes == 1 and max_error(back, joints) < CM
+    assert mocap.nframes == 2 and max_error(back, joints) < CM
+    with pytest.raises(InputError, match="at least 2 are needed"):  # one frame is no motion
+        bvh_string(joints[:1])
 
 
 @pytest.mark.parametrize("bad, match", [
@@ -215,11 +217,16 @@ def test_cli_features(ref_motion, tmp_path, capsys):
     vecs = ref_motion["vecs"]  # (170, 263)
     np.save(tmp_path / "m.npy", vecs)
     out = tmp_path / "m.bvh"
-    assert main(["export", str(tmp_path / "m.npy"), "-o", str(out)]) == 0
+    assert main(["export", str(tmp_path / "m.npy"), "-o", str(out), "--no-cleanup"]) == 0
     assert str(out) in capsys.readouterr().out
     back, mocap = read_bvh(out.read_text(), HUMANML3D)
     assert max_error(back, ref_motion["joints"]) < CM
     assert max_error(back, features_to_joints(vecs)) < CM
+    # with the foot cleanup (the default for features) the BVH is the cleaned motion of the .npy
+    assert main(["export", str(tmp_path / "m.npy"), "-o", str(tmp_path / "c.bvh")]) == 0
+    assert main(["export", str(tmp_path / "m.npy"), "-o", str(tmp_path / "c.npy")]) == 0
+    back, _ = read_bvh((tmp_path / "c.bvh").read_text(), HUMANML3D)
+    assert max_error(back, np.load(tmp_path / "c.npy")) < 1e-4
 
 
 def test_cli_normalized_features_in_cm(ref_motion, tmp_path, capsys):
@@ -230,7 +237,7 @@ def test_cli_normalized_features_in_cm(ref_motion, tmp_path, capsys):
     assert main(["export", str(tmp_path / "z.npy"), "-o", str(out)]) == 0
     assert "--normalized" in capsys.readouterr().err
     assert main(["export", str(tmp_path / "z.npy"), "-o", str(out), "--normalized",
-                 "--scale", "cm", "--fps", "30", "--overwrite"]) == 0
+                 "--scale", "cm", "--fps", "30", "--overwrite", "--no-cleanup"]) == 0
     assert "--normalized" not in capsys.readouterr().err
     back, mocap = read_bvh(out.read_text(), HUMANML3D)
     assert abs(mocap.frame_time - 1 / 30) < 1e-7

@@ -154,5 +154,10 @@ def test_classifier_free_guidance_fits_in_one_hook(model, texts):
     assert same >= len(texts) - 1  # equal up to float rounding at a near-tie
     guided = model.generate(texts, greedy=True, hooks=[ClassifierFreeGuidance(model, null, 3.0, use_cache=False)])
     assert [g.tolist() for g in guided] != [p.tolist() for p in plain] and all(len(g) >= 1 for g in guided)
-    cached = model.generate(texts, greedy=True, hooks=[ClassifierFreeGuidance(model, null, 3.0)])
+    cfg = ClassifierFreeGuidance(model, null, 3.0)
+    cached = model.generate(texts, greedy=True, hooks=[cfg])
     assert all(torch.equal(a, b) for a, b in zip(guided, cached))  # rows dropped in step with the engine
+    # the same hook serves the next call, here one that starts after a prefilled prefix
+    prefix = [g[:3] for g in guided]
+    again = model.generate(texts, greedy=True, prefix=prefix, hooks=[cfg])
+    assert sum(torch.equal(a, b) for a, b in zip(again, guided)) >= len(texts) - 1

@@ -15,7 +15,8 @@ from t2mgpt.errors import DataError, InputError
 from t2mgpt.eval import EvalDataset, EvaluatorTrainConfig, evaluate_generation, evaluate_reconstruction, \
     load_evaluator, make_validation_fn, train_evaluator
 from t2mgpt.eval.evaluators import GuoEvaluator
-from t2mgpt.eval.protocol import evaluate_baseline, decode_codes, generate_motions, reconstruct_motions
+from t2mgpt.eval.generation import decode_codes, generate_motions, reconstruct_motions
+from t2mgpt.eval.protocol import evaluate_baseline
 from t2mgpt.generator.decoding import Sampling
 from t2mgpt.pipeline import T2MGPT
 
@@ -275,7 +276,7 @@ def test_baselines_are_text_blind_real_motions(work, test_set, ev):
 
 @pytest.mark.filterwarnings("ignore::scipy.linalg.LinAlgWarning")  # constant fake embeddings
 def test_shuffled_baseline_pairs_every_caption_with_another_motion(test_set, monkeypatch):
-    from t2mgpt.eval import protocol
+    from t2mgpt.eval import replication
 
     seen = []
 
@@ -291,7 +292,7 @@ def test_shuffled_baseline_pairs_every_caption_with_another_motion(test_set, mon
         def motion_embedding(self, motions, lens):
             return torch.zeros(len(lens), 2)
 
-    monkeypatch.setattr(protocol, "_run_replication", fake_run)
+    monkeypatch.setattr(replication, "run_replication", fake_run)
     evaluate_baseline("shuffled", test_set, _Ev(), replications=3, batch_size=BS, progress=False)
     assert len(seen) == 3
     for batch, motions, lens in seen:

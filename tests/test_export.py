@@ -100,7 +100,7 @@ def test_a_new_format_is_one_file(csv_format, tiny_dir, pipe, ref_motion, tmp_pa
         assert "csv" in c.get("/api/info").json()["formats"]
         schema = c.get("/openapi.json").json()
         path = schema["paths"]["/api/motions/{motion_id}.{fmt}"]["get"]
-        assert schema["components"]["schemas"]["Format"]["enum"] == ["bvh", "csv", "json", "mp4", "npy"]
+        assert schema["components"]["schemas"]["Format"]["enum"] == ["bvh", "csv", "glb", "json", "mp4", "npy", "npz"]
         assert "text/csv" in path["responses"]["200"]["content"]
 
 
@@ -113,6 +113,34 @@ def _help(command: str) -> str:
     finally:
         sys.stdout = stdout
     return buf.getvalue()
+
+
+def test_a_broken_format_module_breaks_only_itself(tmp_path, monkeypatch, capsys):
+    """A format whose library is missing is left out, says why when asked for, and clashing
+    option flags stay Python-only: the CLI keeps working."""
+    folder = tmp_path / "plugin"
+    folder.mkdir()
+    (folder / "fbx.py").write_text("import fbx_sdk_that_is_not_installed\n")
+    (folder / "clash.py").write_text(textwrap.dedent('''
+        from t2mgpt.export import Format, Option, register
+        register(Format(name="clash", suffixes=(".clash",), media_type="x/y", description="clash",
+                        encode=lambda motion, fps=None: b"", options=(Option("fps", "taken"),)))
+    '''))
+    export.formats()
+    monkeypatch.setattr(export, "_FORMATS", dict(export._FORMATS))
+    monkeypatch.setattr(export, "_BROKEN", {})
+    monkeypatch.setattr(export, "__path__", [*export.__path__, str(folder)])
+    try:
+        assert "clash" in export.names()
+        with pytest.raises(InputError, match="could not be loaded: No module named 'fbx_sdk_that_is_not_installed'"):
+            export.get_format("fbx")
+        np.save(tmp_path / "m.npy", np.load(export.__path__[0] + "/../assets/sample_motion.npy")[:10])
+        assert main(["export", str(tmp_path / "m.npy"), "-o", str(tmp_path / "m.json")]) == 0
+        assert main(["export", str(tmp_path / "m.npy"), "-o", str(tmp_path / "m.fbx")]) == 2
+        err = capsys.readouterr().err
+        assert "cannot tell the output format" in err and "fbx_sdk_that_is_not_installed" in err
+    finally:
+        sys.modules.pop("t2mgpt.export.clash", None)
 
 
 def test_bytes_and_files_agree_for_every_format(pipe, tmp_path):
@@ -134,11 +162,11 @@ def test_bytes_and_files_agree_for_every_format(pipe, tmp_path):
 
 def test_options_and_names_are_checked(pipe, tmp_path):
     m = pipe(["a person walks"], seconds=0.8, seed=0)[0][0]
-    with pytest.raises(InputError, match="bvh takes rotation_order, scale; got width"):
+    with pytest.raises(InputError, match="bvh takes rig, rotation_order, scale; got width"):
         m.save(tmp_path / "m.bvh", width=3)
     with pytest.raises(InputError, match="json takes no options; got scale"):
         m.save(tmp_path / "m.json", scale=2.0)
-    with pytest.raises(InputError, match="unknown output format 'fbx'; choose from bvh, gif, json, mp4, npy"):
+    with pytest.raises(InputError, match="unknown output format 'fbx'; choose from bvh, gif, glb, json, mp4, npy, npz"):
         m.save(tmp_path / "m.bvh", "fbx")
     m.save(tmp_path / "m.txt", "json")  # an explicit format beats the suffix
     assert json.loads((tmp_path / "m.txt").read_text())["text"] == "a person walks"

@@ -39,7 +39,7 @@ def test_uninitialised_skips_init_but_computes_buffers_and_loads():
 
 
 def test_loading_the_bundled_model_imports_no_compiler_or_transformers():
-    code = ("import sys; from t2mgpt.model_folder import load_model_folder, resolve_model;"
+    code = ("import sys; from t2mgpt.io.folder import load_model_folder; from t2mgpt.io.lookup import resolve_model;"
             "load_model_folder(resolve_model('t2mgpt-cmu-demo'));"
             "print(sorted(m for m in ('torch._dynamo', 'transformers', 'sympy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

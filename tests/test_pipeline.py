@@ -12,9 +12,15 @@ from safetensors.torch import load_file, save_file
 from tiny_model import make_tiny_model_dir, tiny_parts
 
 from t2mgpt import T2MGPT
-from t2mgpt import model_folder as mf
+from t2mgpt.io import folder as model_folder
+from t2mgpt.io import lookup
+from t2mgpt.io.card import ModelCard
+from t2mgpt.io.config import make_config
+from t2mgpt.io.folder import save_model_folder
+from t2mgpt.io.lookup import DEFAULT_MODEL, list_models, models_home
+from t2mgpt.text.hashing import HashingTextEncoder
 from t2mgpt.errors import CheckpointError, InputError
-from t2mgpt.motion import HUMANML3D, KIT, features_to_joints
+from t2mgpt.motion import HUMANML3D, KIT, default_offsets, features_to_joints
 from t2mgpt.pipeline import GeneratedMotion
 from t2mgpt.text import TruncationWarning
 
@@ -68,7 +74,7 @@ def test_save_is_atomic_and_never_overwrites_silently(pipe, tmp_path, monkeypatc
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(mf.np, "save", crash)
+    monkeypatch.setattr(model_folder.np, "save", crash)
     with pytest.raises(OSError, match="disk full"):
         pipe.save_pretrained(target, overwrite=True)  # fails half-way: the old folder stays intact
     with pytest.raises(OSError, match="disk full"):
@@ -87,10 +93,10 @@ def test_lookup_by_name_local_and_bundled(tiny_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("T2MGPT_HOME", str(tmp_path / "home"))
     bundled = tmp_path / "bundled"
     bundled.mkdir()
-    monkeypatch.setattr(mf, "bundled_models_dir", lambda: bundled)
+    monkeypatch.setattr(lookup, "bundled_models_dir", lambda: bundled)
     with pytest.raises(CheckpointError, match="unknown model 'mine' .*none installed"):
         T2MGPT.from_pretrained("mine", device="cpu")
-    copy_model(tiny_dir, mf.models_home() / "mine")
+    copy_model(tiny_dir, models_home() / "mine")
     pipe = T2MGPT.from_pretrained("mine", device="cpu")
     assert pipe.path == tmp_path / "home" / "models" / "mine"
     with pytest.raises(CheckpointError, match=r"unknown model 'other' \(available: mine\)"):
@@ -98,11 +104,11 @@ def test_lookup_by_name_local_and_bundled(tiny_dir, tmp_path, monkeypatch):
     # a bundled model of the same name comes first
     make_tiny_model_dir(bundled / "mine", seed=1)
     assert T2MGPT.from_pretrained("mine", device="cpu").path == bundled / "mine"
-    assert [(e.name, e.source) for e in mf.list_models()] == [("mine", "bundled"), ("mine", "local")]
+    assert [(e.name, e.source) for e in list_models()] == [("mine", "bundled"), ("mine", "local")]
     # names never escape the model folders
     with pytest.raises(CheckpointError, match="does not exist"):
         T2MGPT.from_pretrained("../home/models/mine/../nothing", device="cpu")
-    assert mf.DEFAULT_MODEL == "t2mgpt-cmu-demo"
+    assert DEFAULT_MODEL == "t2mgpt-cmu-demo"
 
 
 def test_missing_files_and_foreign_configs(tiny_dir, tmp_path):
@@ -171,8 +177,8 @@ def test_text_encoder_unavailable_or_wrong(tiny_dir, tmp_path, monkeypatch):
     from t2mgpt.text import clip as clip_module
 
     vq, gpt, norm, _ = tiny_parts(text_encoder="clip-vit-b-32")
-    config = mf.make_config(vq.config, gpt.config, "clip", 512, text_encoder_path=str(tmp_path / "no-clip"))
-    m = mf.save_model_folder(tmp_path / "clip-model", config, vq, gpt, norm)
+    config = make_config(vq.config, gpt.config, "clip", 512, text_encoder_path=str(tmp_path / "no-clip"))
+    m = save_model_folder(tmp_path / "clip-model", config, vq, gpt, norm)
     assert json.loads((m / "config.json").read_text())["text_encoder"]["name"] == "clip-vit-b-32"
     with pytest.raises(CheckpointError, match="needs the clip-vit-b-32 text encoder.*CLIP weights not found") as e:
         T2MGPT.from_pretrained(m, device="cpu", text_encoder_path=tmp_path / "nowhere")
@@ -186,10 +192,10 @@ def test_text_encoder_unavailable_or_wrong(tiny_dir, tmp_path, monkeypatch):
     with pytest.warns(UserWarning, match="does not exist here"), pytest.raises(CheckpointError, match="CLIP weights not found"):
         T2MGPT.from_pretrained(m, device="cpu")
     # an injected encoder replaces it; its size must fit
-    pipe = T2MGPT.from_pretrained(m, device="cpu", text_encoder=mf.HashingTextEncoder(512))
+    pipe = T2MGPT.from_pretrained(m, device="cpu", text_encoder=HashingTextEncoder(512))
     assert pipe(["a person waves"], seconds=1.0, seed=0)[0][0].num_frames == 20
     with pytest.raises(InputError, match="gives 32-d features but the GPT takes 512-d"):
-        T2MGPT.from_pretrained(m, device="cpu", text_encoder=mf.HashingTextEncoder(32))
+        T2MGPT.from_pretrained(m, device="cpu", text_encoder=HashingTextEncoder(32))
 
 
 # ------------------------------------------------------------------------------------ generation
@@ -206,8 +212,13 @@ def test_generation_shapes_fps_duration(pipe):
             assert m.features.shape == (4 * n, 263) and m.joints.shape == (4 * n, 22, 3)
             assert m.fps == 20.0 and m.duration == pytest.approx(0.2 * n)
             assert np.isfinite(m.joints).all() and m.seed == 3 * i + j and m.model == "tiny-test"
-            # joints are the features' joints; features are de-normalised decoder outputs
-            np.testing.assert_allclose(m.joints, features_to_joints(m.features), atol=1e-5)
+            # raw joints are the features' joints; features are de-normalised decoder outputs
+            np.testing.assert_allclose(m.raw_joints, features_to_joints(m.features), atol=1e-5)
+            # joints: one rigid skeleton (the dataset's bone lengths) posed by the rotations
+            bones = np.linalg.norm(m.joints[:, 1:] - m.joints[:, list(HUMANML3D.parents[1:])], axis=-1)
+            reference = np.linalg.norm(default_offsets("humanml3d"), axis=-1)[1:]
+            assert np.abs(bones - reference).max() < 1e-5
+            np.testing.assert_allclose(m.joints, m.rigid.joints, atol=1e-6)
             codes = torch.as_tensor(m.tokens)[None]
             x = pipe.normalizer.denormalize(pipe.vqvae.decode(codes))[0].numpy()
             np.testing.assert_allclose(m.features, x, atol=1e-5)
@@ -363,8 +374,8 @@ def test_motion_saves_every_format(pipe, tmp_path):
 
 def test_pipeline_from_parts(tmp_path):
     vq, gpt, norm, dim = tiny_parts()
-    pipe = T2MGPT(vq, gpt, mf.HashingTextEncoder(dim), dataset="humanml3d",
-                  card=mf.ModelCard(name="from-parts", license="MIT"))
+    pipe = T2MGPT(vq, gpt, HashingTextEncoder(dim), dataset="humanml3d",
+                  card=ModelCard(name="from-parts", license="MIT"))
     assert pipe.config.text_encoder == "hashing" and pipe.config.fps == 20.0
     out = pipe.save_pretrained(tmp_path / "parts")
     loaded = T2MGPT.from_pretrained(out, device="cpu")
@@ -373,7 +384,7 @@ def test_pipeline_from_parts(tmp_path):
     b = loaded(["a person bows"], seconds=1.0, seed=9)[0][0]
     np.testing.assert_array_equal(a.joints, b.joints)
     with pytest.raises(InputError, match="GPT takes 32-d text features .* 'hashing' gives 16"):
-        T2MGPT(vq, gpt, mf.HashingTextEncoder(16))
+        T2MGPT(vq, gpt, HashingTextEncoder(16))
 
 
 def test_minilm_model_shares_the_loaded_encoder(tmp_path):

@@ -79,7 +79,7 @@ def test_generate_matches_the_pipeline(client, pipe):
         # rounded to millimetres, and the same motion as the pipeline makes with that seed
         np.testing.assert_allclose(j * 1000, np.round(j * 1000), atol=1e-6)
         np.testing.assert_allclose(j, m.joints, atol=0.0005 + 1e-6)
-        assert s["downloads"] == {f: f"/api/motions/{s['id']}.{f}" for f in ("bvh", "npy", "mp4", "json")}
+        assert s["downloads"] == {f: f"/api/motions/{s['id']}.{f}" for f in ("bvh", "glb", "npy", "npz", "mp4", "json")}
     assert doc["samples"][0]["seed"] == 5 and doc["samples"][1]["seed"] == 6
 
 
@@ -422,7 +422,7 @@ def test_info(client):
     assert sk["sides"][sk["joint_names"].index("right_ankle")] == "right"
     assert sk["sides"].count("left") == sk["sides"].count("right")
     assert sk["joint_names"][sk["head"]] == "head"
-    assert set(info["formats"]) == {"bvh", "npy", "mp4", "json"}
+    assert set(info["formats"]) == {"bvh", "glb", "npy", "npz", "mp4", "json"}
 
 
 def test_openapi_schema_and_offline_docs(client):

@@ -163,6 +163,19 @@ def test_page_generates_plays_and_downloads(server, sync_playwright, tmp_path):
             assert Path(video.path()).read_bytes()[4:8] == b"ftyp"
             _wait(page, "!document.getElementById('dl-mp4').classList.contains('busy')")
 
+            # the skinned character of each sample's GLB download in place of the sticks
+            page.check("#character")
+            _wait(page, "window.__t2mgpt.state.charactersLoaded === 3")
+            page.wait_for_timeout(300)
+            assert _state(page)["character"]
+            shot = np.asarray(Image.open(io.BytesIO(page.locator("#canvas").screenshot())).convert("RGB")).astype(int)
+            r, g, b = shot[..., 0], shot[..., 1], shot[..., 2]
+            assert (np.abs(shot - background).sum(-1) > 60).mean() > 0.01
+            assert ((r > 120) & (g < 90) & (b < 90)).sum() > 50, "no right-side (red) character limbs drawn"
+            assert ((b > 120) & (r < 90)).sum() > 50, "no left-side (blue) character limbs drawn"
+            page.uncheck("#character")
+            assert not _state(page)["character"]
+
             # the documentation screenshot: sample 1 selected, paused mid-motion
             page.select_option("#speed", "1")
             page.evaluate("() => { const s = document.getElementById('scrub'); s.value = '34'; "

@@ -303,7 +303,7 @@ def test_end_to_end_minilm_export_and_generate(prepared, tmp_path, capsys):
     assert main(["export-model", "--vq", str(vq), "--gpt", str(run), "--out", str(model_dir)]) == 2  # exists
 
     # the model card: an evaluation table from `evaluate --json-out` results, licence and data text from files
-    from t2mgpt.eval.protocol import EvaluationResult
+    from t2mgpt.eval.result import EvaluationResult
 
     res = EvaluationResult("generation", model={"fid": [0.5, 0.7], "top1": [0.2, 0.2]},
                            ground_truth={"fid": [0.01, 0.01], "top1": [0.3, 0.3]},

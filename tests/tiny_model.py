@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from t2mgpt.model_folder import ModelCard, make_config, save_model_folder
+from t2mgpt.io.card import ModelCard
+from t2mgpt.io.config import make_config
+from t2mgpt.io.folder import save_model_folder
 from t2mgpt.generator.gpt import GPTConfig, MotionGPT
 from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
 from t2mgpt.motion.normalize import Normalizer

@@ -21,12 +21,18 @@ import torch
 
 from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import InputError
-from t2mgpt.model_folder import (DEFAULT_MODEL, ModelCard, ModelConfig, load_model_folder, load_text_encoder,
-                                 make_config, resolve_model, save_model_folder)
+from t2mgpt.io.card import ModelCard
+from t2mgpt.io.config import ModelConfig, make_config
+from t2mgpt.io.folder import load_model_folder, save_model_folder
+from t2mgpt.io.lookup import DEFAULT_MODEL, resolve_model
+from t2mgpt.io.text_encoder import encoder_path_in_folder, load_text_encoder
 from t2mgpt.generator.decoding import DecodeStep, Hook
 from t2mgpt.generator.gpt import MotionGPT
 from t2mgpt.tokenizer.vqvae import VQVAE
 from t2mgpt.motion.features import features_to_joints
+from t2mgpt.motion.postprocess import PostProcessor, concat
+from t2mgpt.motion.rigid import RigidMotion, reference_lengths
+from t2mgpt.motion.skeleton import get_skeleton
 from t2mgpt.motion.normalize import Normalizer
 from t2mgpt.utils.device import resolve_device
 
@@ -36,7 +42,11 @@ _MAX_SEED = 2**62
 
 @dataclass
 class GeneratedMotion:
-    """One generated motion. `features` are de-normalised (T, D); `joints` (T, J, 3) in metres, y up."""
+    """One generated motion. `features` are de-normalised (T, D); `joints` (T, J, 3) in metres, y up.
+
+    `joints` are those of `rigid` (the rigid-skeleton fit with foot cleanup that every output
+    format is made from); `raw_joints` are the network's own (`features_to_joints(features)`).
+    """
 
     text: str
     features: np.ndarray
@@ -47,6 +57,8 @@ class GeneratedMotion:
     skeleton: str = "humanml3d"
     model: str | None = None
     sample: int = 0  # index among the samples of its prompt
+    raw_joints: np.ndarray | None = None  # (T, J, 3) before the rigid fit and cleanup
+    rigid: RigidMotion | None = None  # root + local rotations of one rigid skeleton; joints = rigid.joints
 
     @property
     def num_frames(self) -> int:
@@ -127,7 +139,7 @@ class T2MGPT:
         own = text_encoder is None
         if own:
             hint = text_encoder_path is None
-            path = config.text_encoder_path if hint else str(text_encoder_path)
+            path = encoder_path_in_folder(config.text_encoder_path, folder) if hint else str(text_encoder_path)
             text_encoder = load_text_encoder(config.text_encoder, config.text_dim, path, dev, path_is_hint=hint)
         name = folder.name if config.card.name in ("", "t2mgpt model") else config.card.name
         pipe = cls(vqvae.to(dev), gpt.to(dev), text_encoder, normalizer, config=config, name=name, max_batch=max_batch)
@@ -220,7 +232,8 @@ class T2MGPT:
                  temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
                  seed: int | None = None, greedy: bool = False, *, prefix_codes=None,
                  fixed_codes: Sequence[dict[int, int] | None] | None = None, hooks: Sequence[Hook] = (),
-                 callback: Callable[[DecodeStep], None] | None = None) -> list[list[GeneratedMotion]]:
+                 callback: Callable[[DecodeStep], None] | None = None,
+                 cleanup: bool = True) -> list[list[GeneratedMotion]]:
         """Generate `num_samples` motions per prompt. Returns `[prompt][sample]` GeneratedMotions.
 
         - seconds: exact length, rounded to the nearest code (0.2 s at 20 fps); None lets the
@@ -235,6 +248,8 @@ class T2MGPT:
         - hooks: `hook(step) -> logits | None` at every decoding step (constraints; raise
           `StopDecoding` / `DecodingCancelled` to stop); callback: `callback(step)` after each
           step, with the codes so far (streaming, progress). See `t2mgpt.generator.decoding`.
+        - cleanup: pin the feet the model puts on the ground (`t2mgpt.motion.cleanup`); the
+          rigid skeleton fit always runs.
         """
         texts = self._check_texts(texts)
         if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1:
@@ -259,13 +274,20 @@ class T2MGPT:
             row = []
             for j in range(num_samples):
                 k = i * num_samples + j
+                post = self.post_processor(cleanup)
+                rigid = concat([post.push(joints[k], feats[k][:, -4:]), post.finish()])
                 row.append(GeneratedMotion(
-                    text=text, features=feats[k], joints=joints[k], fps=self.fps,
+                    text=text, features=feats[k], joints=rigid.joints.astype(np.float32), fps=self.fps,
                     tokens=codes[k].cpu().numpy().astype(np.int64), seed=None if seeds is None else seeds[k],
-                    skeleton=self.skeleton, model=self.name, sample=j,
+                    skeleton=self.skeleton, model=self.name, sample=j, raw_joints=joints[k], rigid=rigid,
                 ))
             out.append(row)
         return out
+
+    def post_processor(self, cleanup: bool = True) -> PostProcessor:
+        """The streaming post-processing of this model's joints: rigid fit on the dataset's target
+        skeleton, then foot cleanup. `push(joints, features[:, -4:])` returns the final frames."""
+        return PostProcessor(self.skeleton, self.fps, cleanup, lengths=reference_lengths(get_skeleton(self.skeleton)))
 
     @torch.inference_mode()
     def decode(self, codes: Sequence[torch.Tensor]) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate_baseline(args.baseline, dataset, evaluator, args.replications, args.seed,
                                    reference=reference, batch_size=args.batch_size, progress=progress)
     elif args.reconstruction:
-        from t2mgpt.model_folder import load_model_folder, resolve_model
+        from t2mgpt.io.folder import load_model_folder
+        from t2mgpt.io.lookup import resolve_model
 
         config, vqvae, _, normalizer = load_model_folder(resolve_model(args.model))
         _check_dim(config.feature_dim, dataset)

@@ -11,11 +11,13 @@ HELP = ("Export a motion (.npy/.npz features or joint positions) as BVH for Blen
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from t2mgpt.commands._motion_input import add_motion_arguments
     from t2mgpt.export import formats
 
     known = formats()
-    parser.add_argument("motion", help="motion .npy/.npz: features (T, 263) / (T, 251) or joint "
-                                       "positions (T, 22, 3) / (T, 21, 3) in metres, y up")
+    parser.add_argument("motion", help="motion .npy/.npz: features (T, 263) / (T, 251), joint "
+                                       "positions (T, 22, 3) / (T, 21, 3) in metres, y up, or a .npz "
+                                       "written by t2mgpt (rotations used as stored)")
     parser.add_argument("-o", "--output", required=True,
                         help="file to write; its suffix gives the format: "
                              + ", ".join(f"{f.suffix} ({f.description})" for f in known))
@@ -23,19 +25,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", type=float, default=20.0,
                         help="frame rate of the motion (default: 20, as HumanML3D and KIT-ML)")
     parser.add_argument("--text", default="", help="the motion's description (JSON metadata; video title)")
-    parser.add_argument("--normalized", action="store_true",
-                        help="the features are normalised by the dataset mean/std (as the models "
-                             "output them): undo that first (HumanML3D statistics unless --mean/--std)")
-    parser.add_argument("--mean", help="Mean.npy for --normalized (needed for KIT-ML features)")
-    parser.add_argument("--std", help="Std.npy for --normalized (needed for KIT-ML features)")
+    add_motion_arguments(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     seen = set()
     for fmt in known:
         for opt in fmt.options:
             if opt.cli and opt.name not in seen:
                 seen.add(opt.name)
-                parser.add_argument(opt.flag, dest=f"option_{opt.name}", type=_cli_value(opt), help=opt.help,
-                                    metavar="{" + ",".join(opt.choices) + "}" if opt.choices else None)
+                try:
+                    parser.add_argument(opt.flag, dest=f"option_{opt.name}", type=_cli_value(opt), help=opt.help,
+                                        metavar="{" + ",".join(opt.choices) + "}" if opt.choices else None)
+                except argparse.ArgumentError:  # the flag is taken (e.g. --fps): a Python-only option
+                    pass
 
 
 def _cli_value(opt):
@@ -57,7 +58,7 @@ def _cli_value(opt):
 def run(args: argparse.Namespace) -> int:
     from t2mgpt.commands._motion_input import read_motion_file
     from t2mgpt.errors import InputError
-    from t2mgpt.export import MotionData, format_of, get_format
+    from t2mgpt.export import format_of, get_format
 
     out = Path(args.output)
     fmt = format_of(out) if args.format is None else get_format(args.format)
@@ -74,11 +75,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{out} already exists; pass --overwrite to replace it")
     if not (args.fps > 0 and args.fps < float("inf")):
         raise InputError(f"--fps must be a positive number, got {args.fps}")
-    joints, skeleton, features = read_motion_file(args.motion, args.normalized, args.mean, args.std,
-                                                  redo_hint="export again")
-    motion = MotionData(text=args.text, joints=joints, fps=args.fps, skeleton=skeleton.name, features=features)
+    motion = read_motion_file(args.motion, args, fps=args.fps, text=args.text, redo_hint="export again")
     fmt.save(motion, out, **options)
-    frames = len(joints)
-    print(f"wrote {out} ({fmt.name}, {frames} frames, {frames / args.fps:.2f} s at {args.fps:g} fps, "
-          f"{skeleton.name} skeleton, {skeleton.num_joints} joints)")
+    frames, sk = len(motion.joints), motion.rigid.skeleton
+    print(f"wrote {out} ({fmt.name}, {frames} frames, {frames / motion.fps:.2f} s at {motion.fps:g} fps, "
+          f"{sk.name} skeleton, {sk.num_joints} joints)")
     return 0

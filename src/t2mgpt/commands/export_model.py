@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from t2mgpt.model_folder import _folder_size
+    from t2mgpt.io.lookup import folder_size
     from t2mgpt.train.export import export_model_folder
 
     from t2mgpt.eval.report import markdown_table, read_results
@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
                               evaluation=evaluation,
                               description=_text(args.description, args.description_file, "--description"),
                               trained_on=_text(args.trained_on, args.trained_on_file, "--trained-on"))
-    print(f"wrote model folder {out} ({_folder_size(out) / 1e6:.1f} MB)")
+    print(f"wrote model folder {out} ({folder_size(out) / 1e6:.1f} MB)")
     print(f'use it with: t2mgpt generate "a person walks forward" --model {out}')
     return 0
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from t2mgpt.model_folder import DEFAULT_MODEL
+from t2mgpt.io.lookup import DEFAULT_MODEL
 
 NAME = "generate"
 HELP = "Generate 3D human motions from text prompts and write them as video, BVH, NPY or JSON files."
@@ -43,6 +43,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--format", default=DEFAULT_FORMATS,
                         help=f"comma-separated formats among {', '.join(names())} (default: {DEFAULT_FORMATS})")
+    parser.add_argument("--no-cleanup", action="store_true",
+                        help="leave the feet as the model drew them (no foot-contact cleanup)")
+    parser.add_argument("--raw-joints", action="store_true",
+                        help="npy/json/mp4/gif hold the network's unfitted joints (research use); BVH, glTF "
+                             "and npz always hold the rigid skeleton")
     parser.add_argument("--clip-path", help="CLIP ViT-B/32 weights (folder or file) for models using CLIP")
     parser.add_argument("--overwrite", action="store_true", help="replace files that already exist")
 
@@ -135,7 +140,8 @@ def _check_before_loading(args: argparse.Namespace):
     from t2mgpt.errors import InputError
     from t2mgpt.export import parse_formats
     from t2mgpt.export.files import check_free, plan_outputs
-    from t2mgpt.model_folder import read_config, resolve_model
+    from t2mgpt.io.folder import read_config
+    from t2mgpt.io.lookup import resolve_model
     from t2mgpt.utils.io import check_writable_folder
 
     formats = parse_formats(args.format)
@@ -157,6 +163,7 @@ def _check_before_loading(args: argparse.Namespace):
 def _generate_share(args, pipe, prompts: list[str], plan, first: int, last: int, progress: bool) -> list[str]:
     """Generate and write prompts `first` to `last`; -> one summary line per motion."""
     import secrets
+    from dataclasses import replace
 
     from tqdm import tqdm
 
@@ -165,7 +172,7 @@ def _generate_share(args, pipe, prompts: list[str], plan, first: int, last: int,
     from t2mgpt.train.distributed import broadcast_object
 
     options = dict(num_samples=args.num_samples, seconds=args.seconds, temperature=args.temperature,
-                   top_k=args.top_k, top_p=args.top_p, greedy=args.greedy)
+                   top_k=args.top_k, top_p=args.top_p, greedy=args.greedy, cleanup=not args.no_cleanup)
     seed = args.seed if args.seed is not None or args.greedy else secrets.randbelow(2**62 - 2**20)
     seed = broadcast_object(seed)  # rank 0's under torchrun: motion k of the run has seed + k on any rank
     chunks = prompt_batches(len(prompts), args.num_samples, args.batch_size, first, last)
@@ -176,7 +183,10 @@ def _generate_share(args, pipe, prompts: list[str], plan, first: int, last: int,
         for start, stop in chunks:
             # motion k of the run uses seed + k, as if all prompts were one batch
             chunk_seed = None if args.greedy else seed + start * args.num_samples
-            motions += pipe(prompts[start:stop], seed=chunk_seed, **options)
+            batch = pipe(prompts[start:stop], seed=chunk_seed, **options)
+            if args.raw_joints:
+                batch = [[replace(m, joints=m.raw_joints) for m in row] for row in batch]
+            motions += batch
             bar.update(1)
         bar.set_description("writing")
         with output_folder(args.out_dir), StagedFiles() as stage:

@@ -21,7 +21,7 @@ def _size(n: int) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from t2mgpt.model_folder import DEFAULT_MODEL, list_models, models_home
+    from t2mgpt.io.lookup import DEFAULT_MODEL, list_models, models_home
 
     entries = list_models()
     if args.json:

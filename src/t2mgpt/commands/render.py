@@ -9,15 +9,13 @@ HELP = "Render a motion (features or joint positions, .npy/.npz) as an MP4 or GI
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from t2mgpt.commands._motion_input import add_motion_arguments
+
     parser.add_argument("motion", nargs="?", help="motion .npy/.npz: features (T, 263) / (T, 251) or "
                                                   "joint positions (T, 22, 3) / (T, 21, 3) in metres, y up")
     parser.add_argument("-o", "--output", required=True, help="video to write: .mp4 (H.264) or .gif")
     parser.add_argument("--title", help="text shown above the figure (e.g. the prompt)")
-    parser.add_argument("--normalized", action="store_true",
-                        help="the features are normalised by the dataset mean/std (as the models "
-                             "output them): undo that first (HumanML3D statistics unless --mean/--std)")
-    parser.add_argument("--mean", help="Mean.npy for --normalized (needed for KIT-ML features)")
-    parser.add_argument("--std", help="Std.npy for --normalized (needed for KIT-ML features)")
+    add_motion_arguments(parser)
     parser.add_argument("--fps", type=float, default=20.0, help="frame rate (default: 20, as HumanML3D)")
     parser.add_argument("--size", type=int, default=480, help="frame width and height in pixels (default: 480)")
     parser.add_argument("--camera", default="auto",
@@ -70,8 +68,8 @@ def _load_joints(args: argparse.Namespace):
         with (files("t2mgpt.assets") / "sample_motion.npy").open("rb") as f:
             return np.load(f), get_skeleton("humanml3d")
 
-    joints, skeleton, _ = read_motion_file(args.motion, args.normalized, args.mean, args.std,
-                                           redo_hint="render again")
+    motion = read_motion_file(args.motion, args, fps=args.fps, redo_hint="render again")
+    joints, skeleton = motion.joints, get_skeleton(motion.skeleton)
     if args.skeleton is not None and get_skeleton(args.skeleton) is not skeleton:
         raise InputError(f"{args.motion} is a {skeleton.name} motion ({joints.shape}), "
                          f"not {get_skeleton(args.skeleton).name}")

@@ -5,7 +5,7 @@ import argparse
 import ipaddress
 import sys
 
-from t2mgpt.model_folder import DEFAULT_MODEL
+from t2mgpt.io.lookup import DEFAULT_MODEL
 
 NAME = "serve"
 HELP = "Start the web app: type a sentence, watch the 3D motion in the browser, download BVH/NPY/MP4/JSON."

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from t2mgpt.errors import InputError
-    from t2mgpt.tokenize import tokenize_dataset
+    from t2mgpt.data.codes import tokenize_dataset
 
     if args.batch_size < 1:
         raise InputError("--batch-size must be positive")

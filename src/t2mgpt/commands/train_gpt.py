@@ -51,7 +51,7 @@ def resolve_configs(args: argparse.Namespace):
     """
     from t2mgpt.commands._training import config_sections
     from t2mgpt.errors import InputError
-    from t2mgpt.model_folder import canonical_text_encoder
+    from t2mgpt.io.config import canonical_text_encoder
     from t2mgpt.generator.gpt import GPTConfig
     from t2mgpt.text import TEXT_ENCODER_DIMS
     from t2mgpt.train.config import config_from_dict
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
     model_cfg, train_cfg, encoder, num_vq = resolve_configs(args)
     if num_vq is not None:
-        from t2mgpt.tokenize import load_vq
+        from t2mgpt.io.checkpoint import load_vq
 
         nb_code = load_vq(args.vq, "cpu")[0].config.nb_code
         if num_vq != nb_code:

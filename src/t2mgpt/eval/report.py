@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from t2mgpt.errors import InputError
-from t2mgpt.eval.protocol import LABELS, METRICS, _zero
+from t2mgpt.eval.result import LABELS, METRICS, no_negative_zero
 
 ROW_NAMES = {"generation": "Generated", "reconstruction": "VQ-VAE reconstruction",
              "baseline:shuffled": "Real motion, shuffled text", "baseline:train-motions": "Random training motion"}
@@ -29,7 +29,7 @@ def read_results(paths) -> list[dict]:
 def _cell(v: dict | None) -> str:
     if v is None:
         return "-"
-    return f"{_zero(v['mean']):.3f} ± {v['ci95']:.3f}"
+    return f"{no_negative_zero(v['mean']):.3f} ± {v['ci95']:.3f}"
 
 
 def markdown_table(results: list[dict], labels: list[str] | None = None) -> str:

@@ -35,8 +35,9 @@ import torch
 
 from t2mgpt.errors import DataError, InputError
 from t2mgpt.eval.dataset import EvalDataset
-from t2mgpt.eval.protocol import (TextFeatureCache, _Progress, _run_replication, _seeds, as_generation_models,
-                                  diversity_times_for, eval_mode, generate_motions, reconstruct_motions)
+from t2mgpt.eval.generation import (TextFeatureCache, as_generation_models, eval_mode, generate_motions,
+                                    reconstruct_motions)
+from t2mgpt.eval.replication import Progress, diversity_times_for, replication_seeds, run_replication
 from t2mgpt.generator.decoding import Sampling
 
 
@@ -63,7 +64,7 @@ def make_validation_fn(
         raise InputError(f"the evaluator reads {evaluator.dim_pose}-d motions but the validation data has "
                          f"{dataset.dim}-d features")
     dataset.check_batch_size(batch_size)
-    seeds = _seeds(seed, 0)
+    seeds = replication_seeds(seed, 0)
     n = dataset.num_batches(batch_size) * batch_size
     div_times = diversity_times_for(n, diversity_times)
     vq_normalizer = normalizer or Normalizer(dataset.mean, dataset.std)
@@ -88,11 +89,11 @@ def make_validation_fn(
                 return generate_motions(models, batch.texts, row_seeds, dataset.max_motion_length, Sampling(greedy),
                                         text_features=cache)
 
-        bar = _Progress(dataset.num_batches(batch_size), "validation", progress)
+        bar = Progress(dataset.num_batches(batch_size), "validation", progress)
         try:
             with eval_mode(*modules), torch.no_grad():
-                model, gt, _ = _run_replication(evaluator, dataset, seeds, batch_size, model_motions, div_times, bar,
-                                                cache=real_cache)
+                model, gt, _ = run_replication(evaluator, dataset, seeds, batch_size, model_motions, div_times, bar,
+                                               cache=real_cache)
         finally:
             bar.close()
         out = {k: float(v) for k, v in model.items()}

@@ -4,7 +4,8 @@
     write_motion(motion, "walk.bvh", scale=100.0)        # format from the suffix, written atomically
     data = get_format("npy").to_bytes(motion)            # the same file as bytes (web downloads)
 
-A format module calls `register(Format(...))` at import: its name, suffix(es), media type, the
+A format module calls `register(Format(...))` at import (importing heavy libraries inside its
+functions, as the CLI lists formats for --help): its name, suffix(es), media type, the
 options its writer accepts, and either `encode(motion, **options) -> bytes` or
 `write(motion, path, **options)` (the other one is derived). Every module of this package
 whose name does not start with "_" is imported on first use of the registry, so a new format
@@ -12,8 +13,9 @@ is one new file here: `t2mgpt generate --format`, `t2mgpt export`, `GeneratedMot
 the web downloads all list formats from the registry.
 
 A motion is any object with `text`, `joints` (T, J, 3) in metres (y up), `fps`, `skeleton`,
-and optionally `features`, `tokens`, `seed`, `model`, `sample` (`MotionData` for files read
-from disk; `t2mgpt.pipeline.GeneratedMotion` for generated ones).
+and optionally `features`, `tokens`, `seed`, `model`, `sample` and `rigid` (its
+`RigidMotion`: rotations for BVH, glTF, .npz; `rigid_of`) (`MotionData` for files read from
+disk; `t2mgpt.pipeline.GeneratedMotion` for generated ones).
 """
 from __future__ import annotations
 
@@ -117,6 +119,18 @@ class MotionData:
     seed: int | None = None
     model: str | None = None
     sample: int = 0
+    rigid: Any = None  # its RigidMotion (t2mgpt.motion.rigid), when known; else fitted on demand
+
+
+def rigid_of(motion):
+    """The motion's `RigidMotion` (root + local rotations of one rigid skeleton), which BVH, glTF
+    and .npz write: the one it carries, else a rigid fit of its joints (no foot cleanup)."""
+    rigid = getattr(motion, "rigid", None)
+    if rigid is not None:
+        return rigid
+    from t2mgpt.motion.postprocess import postprocess
+
+    return postprocess(motion.joints, motion.skeleton, motion.fps, cleanup=False)
 
 
 # ------------------------------------------------------------------------------ registry
@@ -137,12 +151,21 @@ def register(fmt: Format) -> Format:
     return fmt
 
 
+_BROKEN: dict[str, str] = {}  # module -> why it could not be imported
+
+
 def _discover() -> None:
-    """Import every format module of this package not imported yet (cheap once they are)."""
+    """Import every format module of this package not imported yet (cheap once they are).
+
+    A module whose import fails (e.g. a missing optional library) is left out and named in the
+    "unknown output format" message, so one broken format never breaks the others."""
     for info in pkgutil.iter_modules(__path__):
         name = f"{__name__}.{info.name}"
-        if not info.name.startswith("_") and name not in sys.modules:
-            importlib.import_module(name)
+        if not info.name.startswith("_") and name not in sys.modules and name not in _BROKEN:
+            try:
+                importlib.import_module(name)
+            except ImportError as e:
+                _BROKEN[name] = str(e)
 
 
 def formats() -> list[Format]:
@@ -161,7 +184,11 @@ def get_format(name: str) -> Format:
     for fmt in formats():
         if key == fmt.name or "." + key in fmt.suffixes:
             return fmt
-    raise InputError(f"unknown output format {name!r}; choose from {', '.join(names())}")
+    raise InputError(f"unknown output format {name!r}; choose from {', '.join(names())}{_broken_note()}")
+
+
+def _broken_note() -> str:
+    return "".join(f" ({m} could not be loaded: {e})" for m, e in _BROKEN.items())
 
 
 def parse_formats(spec: str | Sequence[str]) -> list[str]:
@@ -185,7 +212,7 @@ def format_of(path: str | os.PathLike) -> Format:
         if suffix in fmt.suffixes:
             return fmt
     known = ", ".join(s for f in formats() for s in f.suffixes)
-    raise InputError(f"cannot tell the output format of {path}: use a name ending in {known}")
+    raise InputError(f"cannot tell the output format of {path}: use a name ending in {known}{_broken_note()}")
 
 
 def write_motion(motion, path: str | os.PathLike, fmt: str | None = None, **options) -> Path:

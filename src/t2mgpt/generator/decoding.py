@@ -4,7 +4,9 @@
 END, and lets the caller steer it:
 
 - `prefix` / `fixed`: codes given in advance (a prefix to continue, or codes kept at chosen
-  positions, e.g. a keyframe); a row cannot end before its last given code.
+  positions, e.g. a keyframe); a row cannot end before its last given code. The leading
+  positions given in every row are read in one pass (a prefill), so hooks and the callback
+  start after them.
 - `min_tokens` / `max_tokens`: length bounds; equal values give an exact length.
 - `hooks`: `hook(step: DecodeStep) -> logits | None`, called at every step before the code is
   chosen. A hook returns new logits (e.g. -inf on codes a constraint forbids) or None, and may
@@ -102,11 +104,12 @@ class Stepper:
 
     def __call__(self, codes: torch.Tensor) -> torch.Tensor:
         """codes (b, t) so far -> (b, V) float32 logits of code t."""
-        m, t = self.model, codes.size(1)
-        if self.cache is None or t == 0:
-            x = m._embed(self.text, codes)  # (b, 1 + t, C): text token + codes so far
+        m = self.model
+        seen = 0 if self.cache is None else self.cache.length  # sequence positions already cached
+        if seen == 0:
+            x = m._embed(self.text, codes)  # (b, 1 + t, C): text token + codes so far (a prefill)
         else:
-            x = m._embed(None, codes[:, -1:], start=t)  # (b, 1, C): the newest code at position t
+            x = m._embed(None, codes[:, seen - 1:], start=seen)  # the codes not cached yet (one, usually)
         return m._logits(m._transform(x, self.cache)[:, -1]).float()
 
     def keep(self, mask: torch.Tensor) -> None:
@@ -139,7 +142,9 @@ def decode(model, text_features, sampling: Sampling = Sampling(), *, min_tokens:
     lengths = torch.full((B,), max_tokens, dtype=torch.long)
     active = torch.arange(B, device=model.device)  # rows (of the full batch) still decoding
     stepper = Stepper(model, text, max_tokens, use_cache)
-    for t in range(max_tokens):
+    shared = int((given >= 0).all(dim=0).long().cumprod(0).sum())  # leading positions given in every row
+    out[:, :shared] = given[:, :shared]  # prefilled in one pass at the first step, without hooks
+    for t in range(shared, max_tokens):
         codes = out[active, :t]
         logits = stepper(codes)  # (b, V)
         logits[t < row_min[active], vocab.end] = float("-inf")

@@ -58,10 +58,13 @@ class GPTConfig:
 
 
 def sinusoidal_positions(length: int, dim: int) -> torch.Tensor:
-    """(length, dim) fixed positions: sin on even, cos on odd channels (as the original, in float32)."""
-    pos = torch.arange(length, dtype=torch.float32)[:, None]  # (L, 1)
-    freq = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * -(math.log(10000.0) / dim))  # (dim/2,)
-    pe = torch.zeros(length, dim)
+    """(length, dim) fixed positions: sin on even, cos on odd channels (as the original, in float32).
+    Computed on the CPU even under a meta-device build (t2mgpt.utils.init.state_shapes), whose
+    Python kernels for these ops would cost seconds of imports."""
+    pos = torch.arange(length, dtype=torch.float32, device="cpu")[:, None]  # (L, 1)
+    even = torch.arange(0, dim, 2, dtype=torch.float32, device="cpu")
+    freq = torch.exp(even * -(math.log(10000.0) / dim))  # (dim/2,)
+    pe = torch.zeros(length, dim, device="cpu")
     pe[:, 0::2] = torch.sin(pos * freq)
     pe[:, 1::2] = torch.cos(pos * freq)
     return pe

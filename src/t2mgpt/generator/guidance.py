@@ -19,9 +19,10 @@ class ClassifierFreeGuidance:
         self.null_text = model._check_text(null_text)[:1]  # (1, clip_dim)
         self.stepper: Stepper | None = None
         self.rows: torch.Tensor | None = None  # batch rows the second pass is tracking
+        self.last_step = -1
 
     def __call__(self, state: DecodeStep) -> torch.Tensor:
-        if self.stepper is None or state.step == 0:
+        if self.stepper is None or state.step <= self.last_step:  # a new decoding
             text = self.null_text.expand(len(state.rows), -1)
             self.stepper = Stepper(self.model, text, self.model.config.block_size - 1, self.use_cache)
             self.rows = state.rows
@@ -29,6 +30,7 @@ class ClassifierFreeGuidance:
             keep = torch.isin(self.rows, state.rows)
             self.stepper.keep(keep)
             self.rows = self.rows[keep]
+        self.last_step = state.step
         uncond = self.stepper(state.codes)  # (b, V)
         cond = state.logits
         guided = uncond + self.scale * (cond - uncond)

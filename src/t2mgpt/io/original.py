@@ -15,12 +15,13 @@ from typing import Any
 
 import torch
 
+from t2mgpt.data.spec import DATASET_SPECS
 from t2mgpt.errors import CheckpointError, InputError
 from t2mgpt.generator.gpt import GPTConfig, MotionGPT
 from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
 from t2mgpt.utils.io import safe_torch_load
 
-DATANAME_DIMS = {"t2m": 263, "kit": 251}  # HumanML3D, KIT-ML feature sizes
+DATANAME_DIMS = {s.dataname: s.feature_dim for s in DATASET_SPECS.values()}  # the original's dataname -> D
 
 # ---------------------------------------------------------------------------------------- VQ-VAE
 

@@ -6,6 +6,7 @@ Values follow the original HumanML3D processing code (`paramUtil.py`,
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -28,13 +29,33 @@ class Skeleton:
     def num_joints(self) -> int:
         return len(self.joint_names)
 
-    @property
+    @cached_property
     def parents(self) -> tuple[int, ...]:
         parents = [-1] * self.num_joints
         for chain in self.kinematic_chains:
             for parent, child in zip(chain[:-1], chain[1:]):
                 parents[child] = parent
         return tuple(parents)
+
+    @cached_property
+    def children(self) -> tuple[tuple[int, ...], ...]:
+        """The child joints of every joint, in index order."""
+        kids: list[list[int]] = [[] for _ in range(self.num_joints)]
+        for j, p in enumerate(self.parents):
+            if p >= 0:
+                kids[p].append(j)
+        return tuple(tuple(k) for k in kids)
+
+    @cached_property
+    def preorder(self) -> tuple[int, ...]:
+        """Joints depth-first from the root, children in index order (parents before children;
+        BVH's channel order)."""
+        out, stack = [], [0]
+        while stack:
+            j = stack.pop()
+            out.append(j)
+            stack.extend(reversed(self.children[j]))
+        return tuple(out)
 
     @property
     def feature_dim(self) -> int:

@@ -6,7 +6,8 @@ Weights are never downloaded. They are looked up, in order, in:
      a. a Hugging Face folder (e.g. a saved `openai/clip-vit-base-patch32`: a full `CLIPModel`
         or a `CLIPTextModelWithProjection`, with its tokenizer files), or
      b. an OpenAI / OpenCLIP checkpoint file (`ViT-B-32.pt` TorchScript archive as downloaded by
-        `clip.load`, a plain state dict `.pt`/`.pth`/`.bin`, or `open_clip_model.safetensors`);
+        `clip.load`, whose tensors are read as data without running its code; a plain state dict
+        `.pt`/`.pth`/`.bin` read with weights_only=True; or `open_clip_model.safetensors`);
         the BPE vocabulary comes from `bpe_simple_vocab_16e6.txt.gz`, `vocab.json`+`merges.txt`
         or `tokenizer.json` beside the file, or from an installed `clip` / `open_clip` package;
   2. the Hugging Face cache (`local_files_only=True`) for `openai/clip-vit-base-patch32`;
@@ -21,7 +22,6 @@ import gzip
 import html
 import os
 import re
-import warnings
 from pathlib import Path
 
 import torch
@@ -85,8 +85,8 @@ class CLIPEncoder(TextEncoder):
         with quiet_transformers():
             try:
                 tokenizer = CLIPTokenizer.from_pretrained(where, local_files_only=True, cache_dir=cache_dir)
-                model, info = CLIPTextModelWithProjection.from_pretrained(
-                    where, local_files_only=True, cache_dir=cache_dir, output_loading_info=True
+                model, info = CLIPTextModelWithProjection.from_pretrained(  # safetensors only: no pickles
+                    where, local_files_only=True, cache_dir=cache_dir, output_loading_info=True, use_safetensors=True
                 )
             except (OSError, ValueError, TypeError, KeyError, RuntimeError) as e:
                 raise CheckpointError(f"no usable CLIP text model in {what}: {_first_line(e)}\n{_HOW_TO_GET}") from e
@@ -163,6 +163,7 @@ def _load_openai_state_dict(file: Path) -> dict[str, torch.Tensor]:
     import zipfile
 
     from t2mgpt.utils.io import safe_torch_load
+    from t2mgpt.utils.torch_archive import is_torchscript_archive, read_torchscript_tensors
 
     if file.suffix == ".safetensors":
         from safetensors.torch import load_file
@@ -171,15 +172,10 @@ def _load_openai_state_dict(file: Path) -> dict[str, torch.Tensor]:
             sd = load_file(str(file))
         except Exception as e:  # safetensors raises its own error types
             raise CheckpointError(f"{file} is not a readable safetensors file: {e}") from e
-    elif zipfile.is_zipfile(file) and _is_torchscript(file):
-        # The file `clip.load` downloads is a TorchScript archive; the original code reads its
-        # weights the same way (TorchScript, not pickle, so no arbitrary Python runs).
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is deprecated
-                sd = torch.jit.load(str(file), map_location="cpu").state_dict()
-        except RuntimeError as e:
-            raise CheckpointError(f"{file} is not a readable TorchScript CLIP archive: {e}") from e
+    elif zipfile.is_zipfile(file) and is_torchscript_archive(file):
+        # the file `clip.load` downloads is a TorchScript archive: its tensors are read as data,
+        # its code is never run (torch.jit.load would run any __setstate__ it holds)
+        sd = read_torchscript_tensors(file)
     else:
         sd = safe_torch_load(file)
         if isinstance(sd, dict) and "state_dict" in sd and isinstance(sd["state_dict"], dict):
@@ -187,13 +183,6 @@ def _load_openai_state_dict(file: Path) -> dict[str, torch.Tensor]:
     if not isinstance(sd, dict):
         raise CheckpointError(f"{file} does not hold a CLIP state dict")
     return {k.removeprefix("module."): v for k, v in sd.items() if isinstance(v, torch.Tensor)}
-
-
-def _is_torchscript(file: Path) -> bool:
-    import zipfile
-
-    with zipfile.ZipFile(file) as z:
-        return any(n.endswith("constants.pkl") or "/code/" in n for n in z.namelist())
 
 
 def openai_to_hf_text(sd: dict[str, torch.Tensor]):

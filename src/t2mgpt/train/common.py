@@ -52,14 +52,28 @@ def make_scheduler(optimizer, warmup_iters: int, milestones, gamma: float):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, warmup_multistep(warmup_iters, milestones, gamma))
 
 
-def val_share(max_n: int, rank: int, world: int, *arrays: np.ndarray) -> list[np.ndarray]:
-    """Fixed validation entries: at most `max_n` evenly spaced ones (0: all), then this rank's
-    share (every world-th), so the ranks together cover each one once."""
-    n = len(arrays[0])
-    if max_n and n > max_n:
-        keep = np.linspace(0, n - 1, max_n).round().astype(np.int64)
-        arrays = tuple(a[keep] for a in arrays)
-    return [a[rank::world] for a in arrays]
+@dataclass
+class ValShare:
+    """This rank's share of the fixed validation entries of `source` (windows, pairs): at most
+    `max_n` evenly spaced ones (0: all), every world-th to this rank, so the ranks together
+    cover each once. `columns` are parallel arrays (e.g. motion index and window offset)."""
+
+    source: Any
+    columns: tuple[np.ndarray, ...]
+
+    @classmethod
+    def make(cls, source, columns: tuple[np.ndarray, ...], max_n: int, rank: int, world: int) -> "ValShare":
+        n = len(columns[0])
+        if max_n and n > max_n:
+            keep = np.linspace(0, n - 1, max_n).round().astype(np.int64)
+            columns = tuple(c[keep] for c in columns)
+        return cls(source, tuple(c[rank::world] for c in columns))
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    def chunk(self, i: int, n: int) -> tuple[np.ndarray, ...]:
+        return tuple(c[i:i + n] for c in self.columns)
 
 
 # --------------------------------------------------------------------------------------------

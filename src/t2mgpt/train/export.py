@@ -1,4 +1,4 @@
-"""A finished model folder (`t2mgpt.model_folder`) from a train-vq run and a train-gpt run.
+"""A finished model folder (`t2mgpt.io.folder`) from a train-vq run and a train-gpt run.
 
     export_model_folder("runs/vq", "runs/gpt", "models/my-model", name="my-model")
     T2MGPT.from_pretrained("models/my-model")
@@ -77,9 +77,12 @@ def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | 
     `trained_on` replaces the card's generated description of the training data.
     Returns the folder, loadable with `T2MGPT.from_pretrained(out_dir)`.
     """
-    from t2mgpt.model_folder import ModelCard, check_model_name, make_config, save_model_folder
+    from t2mgpt.io.card import ModelCard
+    from t2mgpt.io.config import make_config
+    from t2mgpt.io.folder import save_model_folder
+    from t2mgpt.io.lookup import check_model_name
     from t2mgpt.motion.normalize import Normalizer
-    from t2mgpt.tokenize import load_vq
+    from t2mgpt.io.checkpoint import load_vq
     from t2mgpt.train.gpt_task import vq_fingerprint
 
     out_dir = Path(out_dir).expanduser()

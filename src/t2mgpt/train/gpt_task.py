@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -25,7 +24,7 @@ import torch.nn.functional as F
 
 from t2mgpt.errors import CheckpointError, DataError
 from t2mgpt.train import distributed as D
-from t2mgpt.train.common import val_share
+from t2mgpt.train.common import ValShare
 from t2mgpt.train.gpt_config import GPTTrainConfig
 from t2mgpt.train.loop import RunResult, fit
 
@@ -34,7 +33,7 @@ TRAIN_KIND = "gpt"
 TEXT_CACHE = "text_features.safetensors"
 
 # `validate(models) -> {"fid": ..., ...}`, called on rank 0 with a
-# t2mgpt.eval.protocol.GenerationModels (see `make_fid_validation`).
+# t2mgpt.eval.generation.GenerationModels (see `make_fid_validation`).
 FIDValidation = Callable[[object], dict]
 
 
@@ -79,22 +78,6 @@ def token_loss(logits: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor
 # data, text features, VQ-VAE
 
 
-@dataclass
-class ValPairs:
-    """This rank's share (every world-th) of the fixed validation pairs: full sequences, no drop."""
-
-    pairs: object  # CodeCaptionPairs
-    seq: np.ndarray
-    cap: np.ndarray
-
-    @classmethod
-    def make(cls, pairs, max_samples: int, rank: int, world: int) -> "ValPairs":
-        return cls(pairs, *val_share(max_samples, rank, world, *pairs.all_pairs()))
-
-    def __len__(self) -> int:
-        return len(self.seq)
-
-
 def vq_fingerprint(model: torch.nn.Module) -> str:
     """SHA-256 of a VQ-VAE's weights and buffers, bit for bit (ties a GPT run to its codes' VQ-VAE)."""
     h = hashlib.sha256()
@@ -109,7 +92,7 @@ def text_encoder_spec(text_encoder, clip_dim: int) -> tuple[str, int]:
 
     The weight-free 'hashing' encoder (tests, smoke runs) takes any size: `clip_dim`.
     """
-    from t2mgpt.model_folder import canonical_text_encoder
+    from t2mgpt.io.config import canonical_text_encoder
     from t2mgpt.text import TEXT_ENCODER_DIMS
 
     if not isinstance(text_encoder, str):
@@ -193,7 +176,7 @@ def check_tokens(tokens: Path, vq_model, vq_path: Path) -> str | None:
 def tokenize_into_run(data: Path, vq_path: Path, tokens: Path, splits: tuple[str, ...], device) -> None:
     """RUN_DIR/tokens: encode the dataset with the VQ-VAE unless that is already done."""
     from t2mgpt.data.gpt_dataset import read_manifest
-    from t2mgpt.tokenize import tokenize_dataset
+    from t2mgpt.data.codes import tokenize_dataset
 
     try:
         manifest = read_manifest(tokens) if tokens.is_dir() else None
@@ -219,16 +202,17 @@ def make_fid_validation(evaluator: str | Path, data: str | Path, split: str = "v
 
 
 @torch.no_grad()
-def evaluate(model, val: ValPairs, table: torch.Tensor, device, batch_size: int, block_size: int,
+def evaluate(model, val: ValShare, table: torch.Tensor, device, batch_size: int, block_size: int,
              amp: bool = False) -> dict[str, float]:
     """Validation loss (the training loss without corruption or dropout) and accuracy over all ranks."""
     was_training = model.training
     model.eval()
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # loss sum, correct, counted, samples
     for i in range(0, len(val), batch_size):
-        target, lengths = val.pairs.targets(val.seq[i:i + batch_size], block_size=block_size)
+        seq, cap = val.chunk(i, batch_size)
+        target, lengths = val.source.targets(seq, block_size=block_size)
         target, lengths = torch.from_numpy(target).to(device), torch.from_numpy(lengths).to(device)
-        text = table[torch.from_numpy(val.cap[i:i + batch_size]).to(device)]
+        text = table[torch.from_numpy(cap).to(device)]
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
             logits = model(target[:, :-1], text)
         per_sample, correct, counted = token_loss(logits, target, lengths)
@@ -253,7 +237,7 @@ class GPTTask:
     def __init__(self, data: str | Path, vq: str | Path, model_config, tc: GPTTrainConfig, *,
                  tokens: str | Path | None, text_encoder, text_encoder_path: str | None):
         from t2mgpt.generator.gpt import GPTConfig
-        from t2mgpt.tokenize import load_vq
+        from t2mgpt.io.checkpoint import load_vq
 
         self.data, self.tc, self.tokens = Path(data), tc, tokens
         self.text_encoder, self.text_encoder_path = text_encoder, text_encoder_path
@@ -287,10 +271,11 @@ class GPTTask:
         self.val = None
         if tc.val_split:
             val_pairs = load_pairs(self.tokens, self.data, tc.val_split, mc.block_size, mc.num_vq, unit, "--val-split")
-            self.val = ValPairs.make(val_pairs, tc.val_max_samples, run.dist.rank, run.dist.world_size)
+            self.val = ValShare.make(val_pairs, val_pairs.all_pairs(), tc.val_max_samples, run.dist.rank,
+                                    run.dist.world_size)
         self.text_cache = self._text_features(run)
         self.table = self.text_cache.encode(self.pairs.captions).to(run.device)  # (n_captions, dim)
-        self.val_table = self.text_cache.encode(self.val.pairs.captions).to(run.device) if self.val else None
+        self.val_table = self.text_cache.encode(self.val.source.captions).to(run.device) if self.val else None
         self.device, self.world, self.num_entries = run.device, run.dist.world_size, len(self.pairs)
         n_val = len(self.val) * self.world if self.val is not None else 0
         return [f"train {self.pairs.summary()}; {n_val} val pairs; codes {self.tokens} of VQ-VAE {self.vq_path}; "
@@ -301,7 +286,7 @@ class GPTTask:
         from t2mgpt.text import TextFeatureCache
 
         out = run.out
-        texts = list(dict.fromkeys(self.pairs.captions + (self.val.pairs.captions if self.val is not None else [])))
+        texts = list(dict.fromkeys(self.pairs.captions + (self.val.source.captions if self.val is not None else [])))
 
         def features():
             if run.fresh and (out / TEXT_CACHE).exists():
@@ -342,19 +327,15 @@ class GPTTask:
     def train_line(d: dict) -> str:
         return f"loss {d['loss']:.5f} acc {d['acc']:.4f}"
 
-    @staticmethod
-    def val_line(m: dict) -> str:
-        return f"loss {m['loss']:.5f} acc {m['acc']:.4f}"
+    val_line = train_line  # validation reports the same loss and accuracy
 
-    def validate(self, model) -> dict | None:
-        if self.val is None:
-            return None
+    def validate(self, model) -> dict:
         return evaluate(model, self.val, self.val_table, self.device, max(1, self.tc.batch_size // self.world),
                         self.mc.block_size, self.tc.amp)
 
     def fid_input(self, model):
         if self._fid_models is None:
-            from t2mgpt.eval.protocol import GenerationModels
+            from t2mgpt.eval.generation import GenerationModels
             from t2mgpt.motion.normalize import Normalizer
 
             vq = self.vq_model.to(self.device).eval()

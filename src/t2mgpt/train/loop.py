@@ -20,7 +20,8 @@ A task provides (see `VQTask` for a complete one):
     loss(net, batch) -> (loss, stats)   stats: 1-d float64 tensor of len(stat_names), detached
     summary(mean_stats, model) -> dict  averaged training statistics to log
     train_line(d), val_line(m) -> str   their log text
-    validate(model) -> dict | None      validation metrics on all ranks (collective), None without val
+    val                    the validation data (None: no validation split)
+    validate(model) -> dict             validation metrics over all ranks (collective)
     fid_input(model)       what the FID validation is called with (rank 0)
     checkpoint(model) -> dict  entries besides the training state (collective)
     size_hint              which options make the model smaller (for an out-of-memory error)
@@ -101,7 +102,6 @@ def _remove_unstarted(out: Path) -> None:
 
 def _fit(task, out: Path, tc: TrainConfig, info: D.DistInfo, dev: torch.device, resume: bool,
          progress: bool | None, fid_validation) -> RunResult:
-    from t2mgpt.train.checkpoint import load_checkpoint
     from t2mgpt.train.logging import RunLogger
 
     main, world = info.is_main, info.world_size
@@ -127,17 +127,9 @@ def _fit(task, out: Path, tc: TrainConfig, info: D.DistInfo, dev: torch.device, 
     scheduler = make_scheduler(optimizer, tc.warmup_iters, tc.lr_milestones, tc.gamma)
     loader = task.loader(info.rank, world, dev)
     state = TrainState(model, optimizer, scheduler, loader)
-    exact = True
     try:
-        if resume_from is not None:
-            ckpt = load_checkpoint(resume_from, kind=task.kind)
-            if ckpt.get("train_kind") != task.train_kind:
-                raise CheckpointError(f"{resume_from} holds weights but no {task.train_kind} training state to "
-                                      f"resume from")
-            exact = state.load_state_dict(ckpt, info.rank, world)
-            exact &= ckpt.get("num_entries") in (None, task.num_entries)
-            del ckpt
-        else:
+        exact = _restore(state, task, resume_from, info) if resume_from is not None else True
+        if resume_from is None:
             seed_everything(tc.seed + info.rank)  # ranks draw different random numbers from here on
         # Modules keep their buffers in sync themselves (the quantizer) or have fixed ones.
         net = D.wrap_ddp(model, dev, sync_buffers=False) if info.enabled else model
@@ -149,7 +141,7 @@ def _fit(task, out: Path, tc: TrainConfig, info: D.DistInfo, dev: torch.device, 
     except BaseException:
         loader.close()
         raise
-    run = _Run(task, tc, out, info, dev, state, net, log, fid_fn)
+    run = _Run(task, tc, out, info, dev, state, net, log, fid_fn, saved_step=state.step if resume_from else None)
     action = f"resuming {resume_from} at step {state.step}" if resume_from else "training"
     log.info(f"{action}: {summary}; {world} process(es) on {dev.type}, global batch {tc.batch_size}, "
              f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M parameters")
@@ -168,13 +160,26 @@ def _fit(task, out: Path, tc: TrainConfig, info: D.DistInfo, dev: torch.device, 
         log.close()
 
 
+def _restore(state: TrainState, task, path: Path, info: D.DistInfo) -> bool:
+    """Load the training state of `path`; False if the continuation cannot be bit-identical
+    (another number of processes, other training data)."""
+    from t2mgpt.train.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(path, kind=task.kind)
+    if ckpt.get("train_kind") != task.train_kind:
+        raise CheckpointError(f"{path} holds weights but no {task.train_kind} training state to resume from")
+    exact = state.load_state_dict(ckpt, info.rank, info.world_size)
+    return exact and ckpt.get("num_entries") in (None, task.num_entries)
+
+
 class _Run:
     """One invocation's training: the step loop and its cadence."""
 
     def __init__(self, task, tc: TrainConfig, out: Path, info: D.DistInfo, dev: torch.device, state: TrainState,
-                 net, log, fid_fn):
+                 net, log, fid_fn, saved_step: int | None):
         self.task, self.tc, self.out, self.info, self.dev = task, tc, out, info, dev
         self.state, self.net, self.log, self.fid_fn = state, net, log, fid_fn
+        self.saved_step = saved_step  # of last.pt
         self.acc = torch.zeros(len(task.stat_names), dtype=torch.float64, device=dev)
         self.acc_n, self.last_train = 0, {}
         self.t_log = self.t_saved = time.perf_counter()
@@ -265,19 +270,10 @@ class _Run:
                                                            for p in self.state.model.parameters()]).any()
         bad = D.all_reduce_sum(bad.float().reshape(1))
         if bad.item() > 0:
-            last = self.out / "last.pt"
-            kept = (f"last.pt (step {self._saved_step()}) is kept" if last.exists()
-                    else "no checkpoint was written")
+            kept = ("no last.pt was written" if self.saved_step is None
+                    else f"last.pt (step {self.saved_step}) is kept")
             raise TrainingError(f"training diverged: the loss is not finite at step {self.state.step}; {kept}. "
                                 f"Start a new run with a lower --lr (now {self.tc.lr:g}) or with --grad-clip")
-
-    def _saved_step(self):
-        from t2mgpt.utils.io import safe_torch_load
-
-        try:
-            return safe_torch_load(self.out / "last.pt")["step"]
-        except Exception:  # only for the message
-            return "?"
 
     def save(self, path: Path) -> None:
         from t2mgpt import __version__
@@ -292,12 +288,12 @@ class _Run:
 
     def save_last(self) -> None:
         self.save(self.out / "last.pt")
-        self.t_saved = time.perf_counter()
+        self.saved_step, self.t_saved = self.state.step, time.perf_counter()
 
     def validate(self, step: int) -> None:
         state, log, task = self.state, self.log, self.task
         improved = False
-        metrics = task.validate(state.model)
+        metrics = task.validate(state.model) if task.val is not None else None
         if metrics is not None:
             log.scalars(step, metrics, prefix="val")
             key = "val_" + task.best_key

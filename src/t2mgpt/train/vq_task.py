@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -25,7 +24,7 @@ import torch
 
 from t2mgpt.errors import DataError
 from t2mgpt.train import distributed as D
-from t2mgpt.train.common import val_share
+from t2mgpt.train.common import ValShare
 from t2mgpt.train.loop import RunResult, fit
 from t2mgpt.train.vq_config import VQTrainConfig
 
@@ -43,27 +42,8 @@ def nb_joints_for_dim(dim: int) -> int:
     return (dim + 1) // 12
 
 
-@dataclass
-class ValWindows:
-    """This rank's share (every world-th) of the fixed validation windows (gathered per batch)."""
-
-    windows: object  # MotionWindows
-    idx: np.ndarray
-    offsets: np.ndarray
-
-    @classmethod
-    def make(cls, windows, max_windows: int, rank: int, world: int) -> "ValWindows":
-        return cls(windows, *val_share(max_windows, rank, world, *windows.fixed_windows()))
-
-    def __len__(self) -> int:
-        return len(self.idx)
-
-    def batch(self, i: int, n: int) -> np.ndarray:
-        return self.windows.gather(self.idx[i : i + n], self.offsets[i : i + n])
-
-
 @torch.no_grad()
-def evaluate(model, loss_fn, val: ValWindows, device, batch_size: int) -> dict[str, float]:
+def evaluate(model, loss_fn, val: ValShare, device, batch_size: int) -> dict[str, float]:
     """Validation losses and codebook statistics over all ranks' windows, in eval mode.
 
     In eval mode the quantizer runs no collective, so ranks may hold different numbers of
@@ -75,7 +55,7 @@ def evaluate(model, loss_fn, val: ValWindows, device, batch_size: int) -> dict[s
     sums = torch.zeros(4, dtype=torch.float64, device=device)  # recons, vel, commit, windows
     counts = torch.zeros(K, dtype=torch.float64, device=device)  # code histogram
     for i in range(0, len(val), batch_size):
-        x = torch.from_numpy(val.batch(i, batch_size)).to(device)
+        x = torch.from_numpy(val.source.gather(*val.chunk(i, batch_size))).to(device)
         recon, commit, _ = model(x)
         _, parts = loss_fn(recon, x, commit)
         n = len(x)  # every window has the same size, so batch means weight by n
@@ -154,7 +134,7 @@ class VQTask:
         self.val = None
         if tc.val_split:
             _, val_windows = load_split(self.data, tc.val_split, tc.window_size, rank)
-            self.val = ValWindows.make(val_windows, tc.val_max_windows, rank, world)
+            self.val = ValShare.make(val_windows, val_windows.fixed_windows(), tc.val_max_windows, rank, world)
         self.world, self.device = world, run.device
         self.loss_fn = VQLoss(VQLossConfig(nb_joints=nb_joints_for_dim(mc.input_dim), recons=tc.recons_loss,
                                            commit=tc.commit, vel=tc.loss_vel))
@@ -201,9 +181,7 @@ class VQTask:
     def val_line(m: dict) -> str:
         return f"recons {m['recons']:.5f} vel {m['vel']:.5f} ppl {m['perplexity']:.1f} usage {m['usage']:.2f}"
 
-    def validate(self, model) -> dict | None:
-        if self.val is None:
-            return None
+    def validate(self, model) -> dict:
         return evaluate(model, self.loss_fn, self.val, self.device, max(1, self.tc.batch_size // self.world))
 
     def fid_input(self, model):

@@ -32,3 +32,11 @@ def uninitialised(factory: Callable[[], M]) -> M:
     modules whose state dict is loaded right after, which overwrites every parameter."""
     with _SkipInit():
         return factory()
+
+
+
+def state_shapes(factory: Callable[[], torch.nn.Module]) -> dict[str, tuple[int, ...]]:
+    """Name -> shape of the state dict `factory()` would have, built on the meta device (no
+    memory, no init), e.g. to check a file's tensors before allocating."""
+    with torch.device("meta"), _SkipInit():
+        return {k: tuple(v.shape) for k, v in factory().state_dict().items()}

@@ -6,6 +6,7 @@ import errno
 import os
 import re
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -98,7 +99,9 @@ def safe_torch_load(path: str | os.PathLike, map_location="cpu"):
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} not found")
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # a plain pickle (not torch.save's) is refused below anyway
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
         found = re.search(r"Unsupported global: (GLOBAL )?(\S+)", str(e))
         if found:

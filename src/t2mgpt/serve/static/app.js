@@ -2,6 +2,7 @@
 // Everything is served by `t2mgpt serve`; nothing loads from other hosts.
 import * as THREE from 'three';
 import { OrbitControls } from 'three/addons/controls/OrbitControls.js';
+import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -10,7 +11,7 @@ const state = {
   ready: false, webgl: false, generating: false, error: null,
   text: '', samples: 0, sample: 0, sideBySide: true,
   playing: false, loop: true, speed: 1, time: 0, frame: 0, numFrames: 0, fps: 20,
-  framesRendered: 0,
+  framesRendered: 0, character: false, charactersLoaded: 0,
 };
 window.__t2mgpt = { state, info: null, response: null };
 
@@ -30,6 +31,8 @@ class Figure {
     this.pos = new Float32Array(T * J * 3);
     let minY = Infinity;
     for (let t = 0; t < T; t++) for (let j = 0; j < J; j++) minY = Math.min(minY, sample.joints[t][j][1]);
+    this.minY = minY;
+    this.fps = sample.fps;
     for (let t = 0; t < T; t++) {
       for (let j = 0; j < J; j++) {
         const p = sample.joints[t][j], k = (t * J + j) * 3;
@@ -103,6 +106,26 @@ class Figure {
     this.jointMesh.instanceMatrix.needsUpdate = true;
     this.boneMesh.instanceMatrix.needsUpdate = true;
     this.pathDone.geometry.setDrawRange(0, i0 + 1);
+    if (this.mixer) this.mixer.setTime(f / this.fps);  // the GLB keys frame t at t / fps
+  }
+
+  /** The skinned character of this sample's GLB (same motion, same joints) in place of the sticks. */
+  setCharacter(gltf) {
+    this.character = gltf.scene;
+    this.character.position.y = -this.minY;  // the floor shift of the stick figure
+    this.character.traverse((o) => {
+      if (o.isMesh) { o.castShadow = true; o.frustumCulled = false; this.materials.push(o.material); }
+    });
+    this.mixer = new THREE.AnimationMixer(this.character);
+    this.mixer.clipAction(gltf.animations[0]).play();
+    this.group.add(this.character);
+  }
+
+  showCharacter(on) {
+    on = on && !!this.character;
+    if (this.character) this.character.visible = on;
+    this.boneMesh.visible = !on;
+    this.jointMesh.visible = !on;
   }
 
   setDimmed(dim) {
@@ -270,6 +293,21 @@ class Viewer {
 
   setFrame(frame) { for (const f of this.figures) f.setFrame(frame); this.dirty = true; }
 
+  /** Characters (GLB downloads) on or off; loads the missing ones first. */
+  async showCharacters(on, frame) {
+    const figures = this.figures;
+    if (on) {
+      const loader = new GLTFLoader();
+      await Promise.all(figures.filter((f) => !f.character).map(async (f) => {
+        f.setCharacter(await loader.loadAsync(f.sample.downloads.glb));
+        state.charactersLoaded++;
+      }));
+    }
+    if (figures !== this.figures) return;  // a new response arrived meanwhile
+    for (const f of figures) { f.showCharacter(on); f.setFrame(frame); }
+    this.dirty = true;
+  }
+
   render() {
     const moved = this.controls.update();
     if (!moved && !this.dirty) return false;
@@ -287,7 +325,7 @@ const ui = {
   seed: $('seed'), dice: $('dice'), temperature: $('temperature'), temperatureValue: $('temperature-value'),
   topK: $('top-k'), topP: $('top-p'), generate: $('generate'), error: $('error'), modelCard: $('model-card'),
   modelName: $('model-name'), dot: $('status-dot'), tabs: $('tabs'), sideToggle: $('side-toggle'),
-  sideBySide: $('side-by-side'), viewport: $('viewport'), caption: $('caption'), empty: $('empty'), busy: $('busy'),
+  sideBySide: $('side-by-side'), characterToggle: $('character-toggle'), character: $('character'), viewport: $('viewport'), caption: $('caption'), empty: $('empty'), busy: $('busy'),
   nogl: $('nogl'), play: $('play'), time: $('time'), scrub: $('scrub'), speed: $('speed'), loop: $('loop'),
   reframe: $('reframe'), downloads: [...document.querySelectorAll('.dl')],
 };
@@ -462,8 +500,11 @@ function show(data) {
   state.sample = 0;
   ui.empty.hidden = true;
   if (viewer) viewer.setFigures(data.samples, info.skeleton);
+  state.charactersLoaded = 0;
   buildTabs();
   ui.sideToggle.hidden = data.samples.length < 2;
+  ui.characterToggle.hidden = !viewer || !data.samples[0].downloads.glb;
+  if (viewer && ui.character.checked) showCharacters();
   select(0, true);
   state.time = 0;
   setPlaying(true);
@@ -515,6 +556,11 @@ function select(i, reframe) {
     viewer.setFrame(state.time * state.fps);
   }
   updateTime();
+}
+
+function showCharacters() {
+  state.character = ui.character.checked;
+  viewer.showCharacters(state.character, state.time * state.fps).catch((e) => showError(`Could not load the character: ${e.message || e}`));
 }
 
 function setPlaying(on) {
@@ -597,6 +643,7 @@ ui.dice.addEventListener('click', () => {
   ui.seed.value = String(Math.floor(Math.random() * Math.min(max, 1e6)));
 });
 ui.sideBySide.addEventListener('change', () => { if (response) select(state.sample, true); });
+ui.character.addEventListener('change', () => { if (response && viewer) showCharacters(); });
 ui.play.addEventListener('click', () => setPlaying(!state.playing));
 ui.scrub.addEventListener('input', () => { setTime(Number(ui.scrub.value) / state.fps); });
 ui.speed.addEventListener('change', () => { state.speed = Number(ui.speed.value); });
