@@ -179,7 +179,8 @@ def test_prompt_file_and_output_listing(tiny_dir, tmp_path, capsys):
     (["-n", "0"], "num-samples must be at least 1"),
     (["-n", "70"], "num-samples 70 is over the batch size of 64"),
     (["--batch-size", "0"], "batch-size must be at least 1"),
-    (["--seconds", "11"], "between 0.2 and 10"),
+    (["--seconds", "301"], "over the limit of 300 s"),
+    (["--seconds", "0.1"], "between 0.2 and 10"),
     (["--temperature", "0"], "temperature"),
     (["--device", "cuda:9"], "CUDA|device"),
     (["--file", "missing.txt"], "prompt file missing.txt not found"),
@@ -234,6 +235,22 @@ def test_help_does_not_import_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_models_command_does_not_import_torch(tiny_dir, tmp_path):
+    import os
+    import shutil
+
+    shutil.copytree(tiny_dir, tmp_path / "models" / "walker")
+    code = ("import sys; from t2mgpt.cli import main; main(['models', '--json']); "
+            "print(any(m in sys.modules for m in ('torch', 'transformers')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "T2MGPT_HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    listing, torch_imported = result.stdout.rsplit("\n", 2)[:2]
+    assert torch_imported == "False"
+    walker = [m for m in json.loads(listing) if m["name"] == "walker"]
+    assert walker and walker[0]["text_encoder"] == "hashing" and walker[0]["error"] is None
 
 
 def test_help(capsys):

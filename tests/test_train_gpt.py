@@ -237,6 +237,15 @@ def test_clear_errors_and_run_folder_safety(prepared, tmp_path, capsys):
     assert not any((tmp_path / r / "config.json").exists() for r in ("r2", "r3", "r4", "r5"))
 
 
+def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_folder(prepared, tmp_path, capsys):
+    data, vq, _ = prepared
+    run = tmp_path / "run"  # the codes are made into RUN/tokens, then the text encoder is missing
+    assert main(["train-gpt", "--data", str(data), "--vq", str(vq), "--out", str(run), *GPT_SMALL, "--iters", "1",
+                 "--text-encoder", "clip", "--clip-path", str(tmp_path / "no-clip")]) == 2
+    assert "needs the clip-vit-b-32 text encoder" in capsys.readouterr().err
+    assert not run.exists()
+
+
 def test_config_files_and_flags(prepared, tmp_path):
     import dataclasses
     from pathlib import Path

@@ -1,7 +1,7 @@
 """The `t2mgpt` command line.
 
-Each subcommand is a module in `t2mgpt.commands` defining `NAME`, `HELP`,
-`add_arguments(parser)` and `run(args) -> int` (module `train_vq` is command `train-vq`).
+Each subcommand is a module in `t2mgpt.commands` defining `NAME`, `HELP`, optionally `EPILOG`
+(shown as written after the options), `add_arguments(parser)` and `run(args) -> int` (module `train_vq` is command `train-vq`).
 Modules import heavy libraries inside `run` so that `t2mgpt --help` stays fast, and a
 command line naming a command imports only that command's module.
 """
@@ -37,7 +37,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"t2mgpt {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _command_modules(only):
-        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
+        epilog = getattr(module, "EPILOG", None)  # kept as written: examples and file layouts
+        p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP, epilog=epilog,
+                           formatter_class=argparse.RawDescriptionHelpFormatter if epilog else argparse.HelpFormatter)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
     return parser

@@ -10,6 +10,7 @@ VQ-VAE decoder, de-normalised and converted to joint positions.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ class GeneratedMotion:
     sample: int = 0  # index among the samples of its prompt
     raw_joints: np.ndarray | None = None  # (T, J, 3) before the rigid fit and cleanup
     rigid: RigidMotion | None = None  # root + local rotations of one rigid skeleton; joints = rigid.joints
+    segments: tuple = ()  # authored motions: `t2mgpt.authoring.timeline.Segment`s (text, start, end frame)
 
     @property
     def num_frames(self) -> int:
@@ -233,7 +235,7 @@ class T2MGPT:
                  seed: int | None = None, greedy: bool = False, *, prefix_codes=None,
                  fixed_codes: Sequence[dict[int, int] | None] | None = None, hooks: Sequence[Hook] = (),
                  callback: Callable[[DecodeStep], None] | None = None,
-                 cleanup: bool = True) -> list[list[GeneratedMotion]]:
+                 cleanup: bool = True, path=None) -> list[list[GeneratedMotion]]:
         """Generate `num_samples` motions per prompt. Returns `[prompt][sample]` GeneratedMotions.
 
         - seconds: exact length, rounded to the nearest code (0.2 s at 20 fps); None lets the
@@ -250,6 +252,10 @@ class T2MGPT:
           step, with the codes so far (streaming, progress). See `t2mgpt.generator.decoding`.
         - cleanup: pin the feet the model puts on the ground (`t2mgpt.motion.cleanup`); the
           rigid skeleton fit always runs.
+        - path: [(seconds, x, z), ...] ground-plane waypoints (metres; the motion starts at the
+          origin facing +z) the pelvis should pass at those times, by guided decoding.
+
+        Longer `seconds` than `max_seconds`, and `path`, go through `compose` (one segment).
         """
         texts = self._check_texts(texts)
         if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1:
@@ -258,8 +264,12 @@ class T2MGPT:
         if total > self.max_batch:
             raise InputError(f"{len(texts)} prompt(s) x {num_samples} sample(s) = {total} motions is over the limit "
                              f"of {self.max_batch} per call; split the prompts into smaller batches")
-        n_tokens = None if seconds is None else self.tokens_for_seconds(seconds)
         seeds = None if greedy else self._row_seeds(seed, total)
+        if path is not None or (isinstance(seconds, (int, float)) and seconds > self.max_seconds + 1e-9):
+            return self._authored(texts, num_samples, seconds, seeds, path, prefix_codes, fixed_codes, hooks,
+                                  callback, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
+                                  cleanup=cleanup)
+        n_tokens = None if seconds is None else self.tokens_for_seconds(seconds)
 
         features = self.text_features(texts)  # (P, dim)
         features = features.repeat_interleave(num_samples, dim=0)  # (P * S, dim), prompt-major
@@ -283,6 +293,53 @@ class T2MGPT:
                 ))
             out.append(row)
         return out
+
+    def _authored(self, texts, num_samples, seconds, seeds, path, *steering, **sampling):
+        """Motions longer than the context, or following a path: one-segment timelines."""
+        if any(x for x in steering):
+            raise InputError("prefix_codes, fixed_codes, hooks and callback work within the model's context "
+                             f"({self.max_seconds:g} s) and without a path; use compose or continue_motion")
+        if seconds is None:
+            if not path:
+                raise InputError("give seconds with a path (how long the motion lasts)")
+            seconds = max(float(p[0]) for p in path if isinstance(p, (tuple, list)) and p) + self.seconds_per_token
+        out = [[None] * num_samples for _ in texts]
+        for k in range(len(texts) * num_samples):
+            i, j = divmod(k, num_samples)
+            m = self.compose([(texts[i], seconds)], seed=None if seeds is None else seeds[k], path=path, **sampling)
+            out[i][j] = dataclasses.replace(m, text=texts[i], sample=j, segments=())
+        return out
+
+    def compose(self, timeline, seed: int | None = None, **options) -> GeneratedMotion:
+        """One continuous motion from a timeline [(text, seconds), ...] (at most 32 segments, 300 s).
+
+        Each segment is decoded with its own text, its exact length and the codes of what came
+        before (the last `window`=20 codes once the 50-code context is full), and the whole code
+        sequence is decoded by the VQ-VAE at once, so the motion flows across boundaries. The
+        result's `segments` give each segment's text and frames. Options: temperature, top_k,
+        top_p, greedy, cleanup as in `__call__`; path=[(seconds, x, z), ...]; window.
+        """
+        from t2mgpt.authoring.compose import compose
+
+        return compose(self, timeline, seed, **options)
+
+    def continue_motion(self, motion, text: str, seconds: float = 4.0, seed: int | None = None,
+                        **options) -> GeneratedMotion:
+        """`motion` (a GeneratedMotion, features (T, D), joints (T, J, 3), or a .npy/.npz/.bvh file)
+        followed by `seconds` of `text`. The given frames come back unchanged; the GPT continues
+        the given motion's codes and the junction is blended (`t2mgpt.authoring.splice`)."""
+        from t2mgpt.authoring.compose import continue_motion
+
+        return continue_motion(self, motion, text, seconds, seed, **options)
+
+    def inbetween(self, start, end, text: str, seconds: float = 2.0, seed: int | None = None,
+                  **options) -> GeneratedMotion:
+        """`start`'s frames, a gap of `seconds` following `text`, then `end`'s poses (motions as in
+        `continue_motion`). `candidates` gaps (default 8) are sampled and the one whose decoded end
+        flows best into `end` is kept; `end_position=(x, z)` places `end`'s first frame there."""
+        from t2mgpt.authoring.inbetween import inbetween
+
+        return inbetween(self, start, end, text, seconds, seed, **options)
 
     def post_processor(self, cleanup: bool = True) -> PostProcessor:
         """The streaming post-processing of this model's joints: rigid fit on the dataset's target

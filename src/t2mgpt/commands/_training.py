@@ -9,28 +9,30 @@ from pathlib import Path
 from typing import Callable
 
 RUN_FILES = """\
-RUN_DIR receives config.json, last.pt (every --save-minutes minutes, every --save-every updates
-if set, on Ctrl-C or SIGTERM and at the end), best.pt ({best}), best_fid.pt (lowest {fid}, with
---evaluator), metrics.jsonl, train.log and TensorBoard logs in tb/. A folder holding another
-run is never overwritten; a run that fails before its first checkpoint leaves no folder behind.
---resume continues a run exactly ({state}); only --iters, --log-every, --eval-every,
---save-every and --save-minutes may change on resume. Ctrl-C or SIGTERM finishes the current
-update, saves last.pt and stops (a second Ctrl-C stops at once, without saving).
---batch-size is the GLOBAL batch: with N processes each one takes batch/N {items} per update,
-so the recipe (and the result) does not depend on how many devices you use.
+RUN_DIR receives config.json; last.pt every --save-minutes minutes (and every --save-every
+updates if set), on Ctrl-C or SIGTERM and at the end;
+best.pt: {best};
+best_fid.pt: {fid}, with --evaluator;
+metrics.jsonl, train.log and TensorBoard logs in tb/. A folder holding another run is never
+overwritten; a run that fails before its first checkpoint leaves no folder behind.
+--resume continues a run exactly:
+{state};
+only --iters, --log-every, --eval-every, --save-every and --save-minutes may change on resume.
+Ctrl-C or SIGTERM finishes the current update, saves last.pt and stops (a second Ctrl-C
+stops at once, without saving). --batch-size is the GLOBAL batch: with N processes each one
+takes batch/N {items} per update, so the recipe (and the result) does not depend on how many
+devices you use.
 """
 
 DISK_ERRORS = {errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EFBIG}
 
 
 def add_arguments(parser: argparse.ArgumentParser, config_cls, train_help: dict, model_flags: list,
-                  epilog: str, data_help: str) -> None:
+                  data_help: str) -> None:
     """The flags of both training commands: data, run folder, device, FID validation, then one
     `--field` per training-config field and per model-config field."""
     from t2mgpt.train.config import add_flag_arguments, dataclass_flags
 
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = epilog
     parser.add_argument("--data", required=True, metavar="DIR", help=data_help)
     parser.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (created)")
     parser.add_argument("--config", metavar="FILE.json", help="hyper-parameters (see below)")

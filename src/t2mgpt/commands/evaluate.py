@@ -27,8 +27,6 @@ Reproducing the paper's HumanML3D table: see docs/evaluation.md.
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EPILOG
     parser.add_argument("--model", metavar="MODEL_DIR", help="model folder (or installed model name)")
     parser.add_argument("--baseline", choices=["shuffled", "train-motions"],
                         help="instead of a model, score text-blind real motions: 'shuffled' gives each caption "

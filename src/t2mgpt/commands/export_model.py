@@ -16,8 +16,6 @@ upcast to float32 when loaded). Then:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EPILOG
     parser.add_argument("--vq", required=True, metavar="VQ_RUN", help="train-vq run folder or VQ-VAE checkpoint")
     parser.add_argument("--gpt", required=True, metavar="GPT_RUN", help="train-gpt run folder or checkpoint")
     parser.add_argument("--out", required=True, metavar="MODEL_DIR", help="model folder to create")

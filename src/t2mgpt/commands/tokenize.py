@@ -17,8 +17,6 @@ original T2M-GPT VQ-VAE checkpoint (normalised with the dataset's Mean.npy/Std.n
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EPILOG
     parser.add_argument("--data", required=True, metavar="DIR", help="dataset folder (HumanML3D layout)")
     parser.add_argument("--vq", required=True, metavar="RUN_DIR_OR_CHECKPOINT", help="the VQ-VAE")
     parser.add_argument("--out", required=True, metavar="DIR", help="output folder for the codes")

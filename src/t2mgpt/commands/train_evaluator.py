@@ -23,8 +23,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from t2mgpt.eval.train_config import EvaluatorTrainConfig
 
     d = EvaluatorTrainConfig()
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.epilog = EPILOG
     parser.add_argument("--data", required=True, metavar="DIR", help="dataset folder in the HumanML3D layout")
     parser.add_argument("--out", required=True, metavar="DIR", help="evaluator folder to write")
     parser.add_argument("--epochs", type=int, default=d.epochs, help=f"passes over the training split ({d.epochs})")

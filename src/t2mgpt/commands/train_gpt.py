@@ -22,7 +22,7 @@ mirror); without it the codes are made here, into RUN_DIR/tokens. --vq is the VQ
 come from (a train-vq run folder: best.pt, else last.pt; or a checkpoint file). Every caption's
 text feature is computed once, into RUN_DIR/text_features.safetensors.
 
-""" + RUN_FILES.format(best="lowest validation loss", fid="FID of generated motions",
+""" + RUN_FILES.format(best="lowest validation loss", fid="lowest FID of generated motions",
                        state="model, optimizer, schedule, random and data-order state",
                        items="pairs") + """
 Turn the result into a model folder with `t2mgpt export-model --vq VQ_RUN --gpt RUN_DIR`.
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from t2mgpt.commands._training import add_arguments as add_training_arguments
     from t2mgpt.train.gpt_config import MODEL_FLAGS, TRAIN_HELP, GPTTrainConfig
 
-    add_training_arguments(parser, GPTTrainConfig, TRAIN_HELP, MODEL_FLAGS, EPILOG,
+    add_training_arguments(parser, GPTTrainConfig, TRAIN_HELP, MODEL_FLAGS,
                            "dataset folder: texts/, Mean.npy, Std.npy, train.txt, val.txt (and new_joint_vecs/)")
     parser.add_argument("--tokens", metavar="DIR", help="codes made by `t2mgpt tokenize` (default: made into RUN_DIR/tokens)")
     parser.add_argument("--vq", required=True, metavar="VQ_RUN", help="the VQ-VAE: train-vq run folder or checkpoint")

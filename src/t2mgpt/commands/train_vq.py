@@ -15,8 +15,8 @@ reconstruction + 0.02 commitment + 0.5 joint-position loss; codebook 512 x 512, 
 Values come from the defaults, then --config FILE.json ({"model": {...}, "train": {...}}, e.g.
 configs/vq_humanml3d.json or a run's config.json), then the flags below.
 
-""" + RUN_FILES.format(best="lowest validation reconstruction loss", fid="reconstruction FID of the val split",
-                       state="model, optimizer, schedule, codebook, random and data-order state",
+""" + RUN_FILES.format(best="lowest validation reconstruction loss",
+                       fid="lowest reconstruction FID of the val split", state="model, optimizer, schedule, codebook, random and data-order state",
                        items="windows") + """
 Many devices or machines (DDP; nccl on CUDA, gloo on CPU):
   torchrun --nproc_per_node=4 -m t2mgpt train-vq --data DIR --out RUN_DIR
@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from t2mgpt.commands._training import add_arguments as add_training_arguments
     from t2mgpt.train.vq_config import MODEL_FLAGS, TRAIN_HELP, VQTrainConfig
 
-    add_training_arguments(parser, VQTrainConfig, TRAIN_HELP, MODEL_FLAGS, EPILOG,
+    add_training_arguments(parser, VQTrainConfig, TRAIN_HELP, MODEL_FLAGS,
                            "dataset folder: new_joint_vecs/, Mean.npy, Std.npy, train.txt, val.txt")
 
 

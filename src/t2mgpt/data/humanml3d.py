@@ -89,37 +89,12 @@ def read_split(root: str | Path, split: str) -> list[str]:
 
 def load_stats(root: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Mean.npy and Std.npy of the dataset as float32 (D,) arrays, checked."""
+    from t2mgpt.motion.normalize import read_stats
+
     root = Path(root)
-    out = []
-    for name in ("Mean.npy", "Std.npy"):
-        path = root / name
-        if not path.is_file():
-            raise DataError(
-                f"{path} not found: the dataset folder needs Mean.npy and Std.npy "
-                f"(the feature statistics shipped with HumanML3D / KIT-ML)"
-            )
-        try:
-            a = np.load(path)
-        except (ValueError, OSError) as e:
-            raise DataError(f"{path} is not a readable .npy file: {e}") from e
-        if a.ndim != 1:
-            raise DataError(f"{path} has shape {a.shape}; expected a 1-D array of feature dimension")
-        out.append(a.astype(np.float32))
-    mean, std = out
-    if mean.shape != std.shape:
-        raise DataError(
-            f"Mean.npy {mean.shape} and Std.npy {std.shape} in {root} differ in shape; "
-            f"they must both have one entry per feature dimension"
-        )
-    if not (np.isfinite(mean).all() and np.isfinite(std).all()):
-        raise DataError(f"Mean.npy or Std.npy in {root} contains NaN or inf; recompute the statistics")
-    if (std <= 0).any():
-        bad = np.flatnonzero(std <= 0)[:5].tolist()
-        raise DataError(
-            f"Std.npy in {root} has zero or negative entries (dimensions {bad}...); "
-            f"normalising would divide by zero: recompute it or floor it at a small positive value"
-        )
-    return mean, std
+    return read_stats(root / "Mean.npy", root / "Std.npy", error=DataError,
+                      hint=": the dataset folder needs Mean.npy and Std.npy (the feature statistics shipped with "
+                           "HumanML3D / KIT-ML)")
 
 
 def load_motion(path: Path, dim: int) -> np.ndarray:

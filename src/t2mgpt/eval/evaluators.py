@@ -83,22 +83,6 @@ class GuoEvaluator:
         return self.evaluator.motion_embedding(x, torch.as_tensor(np.asarray(m_lens)).long())
 
 
-def _load_meta(meta: Path) -> tuple[np.ndarray, np.ndarray]:
-    out = []
-    for name in ("mean.npy", "std.npy"):
-        path = meta / name
-        if not path.is_file():
-            raise DataError(
-                f"{path} not found: --evaluator-meta must be the evaluator's meta folder with mean.npy and std.npy "
-                f"(checkpoints/t2m/Comp_v6_KLD01/meta/ from T2M-GPT's dataset/prepare/download_extractor.sh)"
-            )
-        try:
-            out.append(np.load(path, allow_pickle=False))
-        except (ValueError, OSError) as e:
-            raise DataError(f"{path} is not a readable .npy file: {e}") from e
-    return out[0], out[1]
-
-
 # Where the release keeps the evaluator's statistics, relative to the folder of
 # checkpoints/t2m/text_mot_match/model/finest.tar: T2M-GPT's eval loader reads the first,
 # Guo et al.'s code the second; the third is a <name>/model + <name>/meta layout.
@@ -158,5 +142,10 @@ def load_evaluator(path: str | os.PathLike, glove: str | os.PathLike | None = No
     from t2mgpt.models.evaluator import Evaluator
 
     vectorizer = WordVectorizer.from_folder(glove)
-    mean, std = _load_meta(Path(meta))
+    from t2mgpt.motion.normalize import read_stats
+
+    meta = Path(meta)
+    mean, std = read_stats(meta / "mean.npy", meta / "std.npy", error=DataError,
+                           hint=": --evaluator-meta must be the evaluator's meta folder with mean.npy and std.npy "
+                                "(checkpoints/t2m/Comp_v6_KLD01/meta/ from T2M-GPT's dataset/prepare/download_extractor.sh)")
     return GuoEvaluator(Evaluator.from_original(path, device=dev), vectorizer, mean, std)

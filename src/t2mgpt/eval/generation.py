@@ -10,6 +10,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
+from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import InputError
 from t2mgpt.generator.decoding import Sampling
 
@@ -76,24 +77,9 @@ def decode_codes(vqvae, codes: Sequence[torch.Tensor], normalizer, max_frames: i
     return out, lens
 
 
-class TextFeatureCache:
-    """Text features of the generator's (frozen) text encoder, computed once per distinct text."""
-
-    def __init__(self, text_encoder):
-        self.text_encoder = text_encoder
-        self.cache: dict[str, torch.Tensor] = {}
-
-    def __call__(self, texts: Sequence[str]) -> torch.Tensor:
-        todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
-        if todo:
-            for t, f in zip(todo, self.text_encoder.encode(todo)):
-                self.cache[t] = f
-        return torch.stack([self.cache[t] for t in texts])
-
-
 def generate_motions(models: GenerationModels, texts: Sequence[str], seeds: Sequence[int] | None,
-                     max_frames: int = 196, sampling: Sampling = Sampling(), text_features: Callable | None = None
-                     ) -> tuple[torch.Tensor, torch.Tensor]:
+                     max_frames: int = HUMANML3D.max_motion_len, sampling: Sampling = Sampling(),
+                     text_features: Callable | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Batched text -> motion: (B, max_frames, D) unnormalised motions and their lengths (B,).
 
     All texts are decoded together by `MotionGPT.generate` (as the pipeline); row i uses `seeds[i]`.

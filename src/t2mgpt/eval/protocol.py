@@ -36,10 +36,11 @@ import torch
 from t2mgpt import metrics as M
 from t2mgpt.errors import InputError
 from t2mgpt.eval.dataset import EvalBatch, EvalDataset
-from t2mgpt.eval.generation import TextFeatureCache, as_generation_models, eval_mode, generate_motions, reconstruct_motions
+from t2mgpt.eval.generation import as_generation_models, eval_mode, generate_motions, reconstruct_motions
 from t2mgpt.eval.replication import Progress, check_inputs, diversity_times_for, embed, protocol_info, replicate
 from t2mgpt.eval.result import EvaluationResult
 from t2mgpt.generator.decoding import Sampling
+from t2mgpt.text.cache import TextFeatureCache
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,7 @@ def evaluate_generation(
     n_mm = _mm_text_count(mm_texts, n_items) if mm else 0
     mm_batches = math.ceil(n_mm * mm_samples / _mm_rows(batch_size, mm_samples)) if mm else 0
     max_frames = dataset.max_motion_length
-    text_features = TextFeatureCache(models.text_encoder)
+    text_features = TextFeatureCache(models.text_encoder)  # in memory: each distinct text encoded once
     sampling = Sampling(greedy, temperature, top_k, top_p)
     sampling.check()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from t2mgpt.errors import InputError
+from t2mgpt.utils.checks import check_positive_ints
 
 
 @dataclass
@@ -21,10 +22,7 @@ class EvaluatorTrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("epochs", "batch_size", "min_word_count", "eval_batch_size", "val_draws", "test_draws"):
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise InputError(f"{name} must be a positive integer, got {v!r}")
+        check_positive_ints(self, ("epochs", "batch_size", "min_word_count", "eval_batch_size", "val_draws", "test_draws"))
         if self.batch_size < 2:
             raise InputError(f"batch_size must be at least 2 (contrastive negatives), got {self.batch_size}")
         if not self.lr > 0 or self.weight_decay < 0 or not 0 <= self.word_dropout < 1:

@@ -35,10 +35,10 @@ import torch
 
 from t2mgpt.errors import DataError, InputError
 from t2mgpt.eval.dataset import EvalDataset
-from t2mgpt.eval.generation import (TextFeatureCache, as_generation_models, eval_mode, generate_motions,
-                                    reconstruct_motions)
+from t2mgpt.eval.generation import as_generation_models, eval_mode, generate_motions, reconstruct_motions
 from t2mgpt.eval.replication import Progress, diversity_times_for, replication_seeds, run_replication
 from t2mgpt.generator.decoding import Sampling
+from t2mgpt.text.cache import TextFeatureCache
 
 
 def make_validation_fn(

@@ -30,6 +30,7 @@ def motion_json(motion) -> dict[str, Any]:
         "skeleton": {"name": sk.name, "joint_names": list(sk.joint_names), "parents": list(sk.parents)},
         "units": "metres, y up; joints[frame][joint] = [x, y, z]",
         "joints": np.round(joints, 3).tolist(),
+        **({"segments": [s.to_dict() for s in motion.segments]} if getattr(motion, "segments", ()) else {}),
     }
 
 

@@ -11,7 +11,6 @@ blocks each, a final LayerNorm and a bias-free linear head over num_vq + 1 class
 from __future__ import annotations
 
 import math
-import numbers
 import os
 from dataclasses import asdict, dataclass
 from typing import Callable, Sequence
@@ -23,6 +22,7 @@ from t2mgpt.errors import InputError
 from t2mgpt.generator.attention import Block, KVCache
 from t2mgpt.generator.decoding import DecodeStep, Hook, Sampling, decode
 from t2mgpt.tokenizer.vocab import CodeVocab
+from t2mgpt.utils.checks import check_positive_ints
 
 
 @dataclass
@@ -39,11 +39,8 @@ class GPTConfig:
     fc_rate: int = 4  # MLP hidden = fc_rate * embed_dim
 
     def __post_init__(self):
-        for name in ("num_vq", "embed_dim", "clip_dim", "block_size", "num_layers", "n_head", "fc_rate"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise InputError(f"GPTConfig.{name} must be a positive integer (got {value!r})")
-            setattr(self, name, int(value))
+        check_positive_ints(self, ("num_vq", "embed_dim", "clip_dim", "block_size", "num_layers", "n_head", "fc_rate"),
+                            "GPTConfig.")
         if self.block_size < 2:
             raise InputError(f"GPTConfig.block_size must be >= 2 (got {self.block_size})")
         if self.embed_dim % self.n_head or self.embed_dim % 2:

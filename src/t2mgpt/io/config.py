@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from t2mgpt.data.spec import canonical_dataset, get_dataset_spec, spec_for_dim
+from t2mgpt.data.spec import HUMANML3D, canonical_dataset, get_dataset_spec, spec_for_dim
 from t2mgpt.errors import CheckpointError, InputError
 from t2mgpt.io.card import ModelCard
 
@@ -80,11 +80,11 @@ class ModelConfig:
     gpt: dict[str, Any]  # GPTConfig fields
     text_encoder: str  # "minilm", "clip-vit-b-32" or "hashing"
     text_dim: int
-    dataset: str = "humanml3d"
+    dataset: str = HUMANML3D.name
     text_encoder_path: str | None = None  # where the encoder's weights were (a hint, e.g. CLIP)
-    fps: float = 20.0
-    skeleton: str = "humanml3d"
-    unit_length: int = 4  # motion frames per code
+    fps: float = HUMANML3D.fps
+    skeleton: str = HUMANML3D.skeleton
+    unit_length: int = HUMANML3D.unit_length  # motion frames per code
     mean_file: str = MEAN_FILE
     std_file: str = STD_FILE
     card: ModelCard = field(default_factory=ModelCard)
@@ -185,7 +185,8 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: Any, where: str = CONFIG_FILE, check: bool = True) -> "ModelConfig":
-        """`check=False` skips the consistency check (which imports torch), not the type checks."""
+        """`check=False` skips the check that the parts fit together (it imports torch); types,
+        bounds and the dataset kind are checked either way."""
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             found = d.get("format") if isinstance(d, dict) else type(d).__name__
             raise CheckpointError(f"{where} is not a t2mgpt model config (format {found!r}, expected {FORMAT!r})")
@@ -210,6 +211,7 @@ class ModelConfig:
                 card=ModelCard.from_dict(d.get("card")), t2mgpt_version=str(d.get("t2mgpt_version", "")),
             )
             if not check:
+                cfg.dataset = canonical_dataset(cfg.dataset)
                 check_sizes(cfg.vqvae, cfg.gpt)
                 if not (isinstance(cfg.fps, float) and 0 < cfg.fps <= MAX_FPS):
                     raise InputError(f"fps must be in (0, {MAX_FPS:g}], got {cfg.fps!r}")
@@ -265,7 +267,7 @@ def _default_fps(dataset: Any) -> float:
     try:
         return get_dataset_spec(dataset).fps
     except InputError:
-        return 20.0  # check() rejects the kind with a clear message
+        return HUMANML3D.fps  # check() rejects the kind with a clear message
 
 
 def make_config(vqvae_config, gpt_config, text_encoder: str, text_dim: int, dataset: str | None = None,

@@ -64,13 +64,14 @@ def folder_size(p: Path) -> int:
 
 def list_models() -> list[ModelEntry]:
     """Bundled models first, then locally saved ones (a local model hidden by a bundled one of the
-    same name is still listed)."""
+    same name is still listed). Configs are read without importing torch (types, bounds, dataset
+    kind); whether the parts fit together is checked when a model is loaded."""
     from t2mgpt.io.folder import read_config
 
     entries = []
     for source, p in _model_dirs():
         try:
-            cfg, err = read_config(p), None
+            cfg, err = read_config(p, check=False), None
         except (CheckpointError, InputError) as e:
             cfg, err = None, str(e)
         entries.append(ModelEntry(p.name, p, source, cfg, folder_size(p), err))

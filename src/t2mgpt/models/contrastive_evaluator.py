@@ -29,9 +29,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import CheckpointError, InputError
-from t2mgpt.models.evaluator import (N_FOOT_CONTACTS, MotionEncoderBiGRUCo, MovementConvEncoder, _bigru_last,
-                                     _output_net, init_weight, normalize_padded)
+from t2mgpt.models.evaluator import (N_FOOT_CONTACTS, BiGRUEncoder, MotionEncoderBiGRUCo, MovementConvEncoder,
+                                     normalize_padded)
+from t2mgpt.utils.checks import check_positive_ints
 
 KIND = "t2mgpt.contrastive_evaluator"
 PAD, UNK = "<pad>", "<unk>"
@@ -45,7 +47,7 @@ def tokenize(text: str) -> list[str]:
 
 @dataclass
 class ContrastiveConfig:
-    dim_pose: int = 263  # motion features, foot contacts included (they are dropped inside)
+    dim_pose: int = HUMANML3D.feature_dim  # motion features, foot contacts included (they are dropped inside)
     vocab_size: int = 2  # <pad>, <unk> + training words
     dim_word: int = 128
     dim_text_hidden: int = 128
@@ -58,10 +60,8 @@ class ContrastiveConfig:
     init_temperature: float = 0.07
 
     def __post_init__(self):
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if f.name != "init_temperature" and (not isinstance(v, int) or isinstance(v, bool) or v < 1):
-                raise InputError(f"ContrastiveConfig.{f.name} must be a positive integer, got {v!r}")
+        check_positive_ints(self, [f.name for f in dataclasses.fields(self) if f.name != "init_temperature"],
+                            "ContrastiveConfig.")
         if self.dim_pose <= N_FOOT_CONTACTS:
             raise InputError(f"dim_pose must exceed the {N_FOOT_CONTACTS} foot-contact features, got {self.dim_pose}")
         if self.unit_length != 4:
@@ -105,20 +105,16 @@ class Vocabulary:
         return ids, torch.tensor([len(r) for r in rows])
 
 
-class WordTextEncoder(nn.Module):
+class WordTextEncoder(BiGRUEncoder):
     """Word ids (B, L) -> (B, out): learned word embeddings, BiGRU, MLP (as Guo et al.'s text side)."""
 
     def __init__(self, vocab_size: int, word_size: int, hidden_size: int, output_size: int):
         super().__init__()
         self.word_emb = nn.Embedding(vocab_size, word_size, padding_idx=0)
-        self.input_emb = nn.Linear(word_size, hidden_size)
-        self.gru = nn.GRU(hidden_size, hidden_size, batch_first=True, bidirectional=True)
-        self.output_net = _output_net(hidden_size, output_size)
-        self.apply(init_weight)
-        self.hidden = nn.Parameter(torch.randn(2, 1, hidden_size))
+        self._build_bigru(word_size, hidden_size, output_size)
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.output_net(_bigru_last(self.gru, self.hidden, self.input_emb(self.word_emb(ids)), lengths))
+        return self._encode(self.word_emb(ids), lengths)
 
 
 class ContrastiveEvaluator(nn.Module):

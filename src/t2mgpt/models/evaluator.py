@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from t2mgpt.data.spec import get_dataset_spec
+from t2mgpt.data.spec import HUMANML3D, get_dataset_spec
 from t2mgpt.errors import CheckpointError, InputError
 from t2mgpt.utils.device import resolve_device
 from t2mgpt.utils.io import safe_torch_load
@@ -49,7 +49,7 @@ N_FOOT_CONTACTS = 4  # last 4 feature dims, not seen by the evaluator
 class EvaluatorConfig:
     """Sizes of the evaluator; defaults are the released HumanML3D ("t2m") ones."""
 
-    dim_pose: int = 263
+    dim_pose: int = HUMANML3D.feature_dim
     dim_word: int = 300
     dim_pos_ohot: int = 15
     dim_movement_enc_hidden: int = 512
@@ -77,24 +77,31 @@ def init_weight(m: nn.Module) -> None:
             nn.init.constant_(m.bias, 0)
 
 
-def _output_net(hidden_size: int, output_size: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Linear(hidden_size * 2, hidden_size),
-        nn.LayerNorm(hidden_size),
-        nn.LeakyReLU(0.2),
-        nn.Linear(hidden_size, output_size),
-    )
+class BiGRUEncoder(nn.Module):
+    """input_emb -> bidirectional GRU -> output_net: the shared back end of Guo et al.'s text and
+    motion encoders. Subclasses register their own front end, then call `_build_bigru` (the
+    creation order is the original's, so random initialisation draws the same numbers)."""
 
+    def _build_bigru(self, input_size: int, hidden_size: int, output_size: int) -> None:
+        self.input_emb = nn.Linear(input_size, hidden_size)
+        self.gru = nn.GRU(hidden_size, hidden_size, batch_first=True, bidirectional=True)
+        self.output_net = nn.Sequential(
+            nn.Linear(hidden_size * 2, hidden_size),
+            nn.LayerNorm(hidden_size),
+            nn.LeakyReLU(0.2),
+            nn.Linear(hidden_size, output_size),
+        )
+        self.apply(init_weight)
+        self.hidden = nn.Parameter(torch.randn(2, 1, hidden_size))  # learned initial GRU state
 
-def _bigru_last(gru: nn.GRU, h0: nn.Parameter, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Final forward and backward GRU states (B, 2H) of padded sequences x (B, T, H).
-
-    Lengths need not be sorted: packing sorts them and the final states come back in
-    input order (the original text encoder required descending lengths).
-    """
-    packed = pack_padded_sequence(x, lengths.cpu().long(), batch_first=True, enforce_sorted=False)
-    _, last = gru(packed, h0.repeat(1, x.shape[0], 1))  # last: (2, B, H)
-    return torch.cat([last[0], last[1]], dim=-1)
+    def _encode(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Padded sequences x (B, T, input_size) -> (B, output_size) from the final forward and
+        backward GRU states. Lengths need not be sorted: packing sorts them and the states come
+        back in input order (the original text encoder required descending lengths)."""
+        x = self.input_emb(x)
+        packed = pack_padded_sequence(x, lengths.cpu().long(), batch_first=True, enforce_sorted=False)
+        _, last = self.gru(packed, self.hidden.repeat(1, x.shape[0], 1))  # last: (2, B, H)
+        return self.output_net(torch.cat([last[0], last[1]], dim=-1))
 
 
 class MovementConvEncoder(nn.Module):
@@ -117,36 +124,27 @@ class MovementConvEncoder(nn.Module):
         return self.out_net(self.main(x.permute(0, 2, 1)).permute(0, 2, 1))
 
 
-class TextEncoderBiGRUCo(nn.Module):
+class TextEncoderBiGRUCo(BiGRUEncoder):
     """Word vectors (B, T, word_size) + POS one-hots (B, T, pos_size) -> (B, output_size)."""
 
     def __init__(self, word_size: int, pos_size: int, hidden_size: int, output_size: int):
         super().__init__()
         self.pos_emb = nn.Linear(pos_size, word_size)
-        self.input_emb = nn.Linear(word_size, hidden_size)
-        self.gru = nn.GRU(hidden_size, hidden_size, batch_first=True, bidirectional=True)
-        self.output_net = _output_net(hidden_size, output_size)
-        self.apply(init_weight)
-        self.hidden = nn.Parameter(torch.randn(2, 1, hidden_size))  # learned initial GRU state
+        self._build_bigru(word_size, hidden_size, output_size)
 
     def forward(self, word_embs: torch.Tensor, pos_ohot: torch.Tensor, cap_lens: torch.Tensor) -> torch.Tensor:
-        x = self.input_emb(word_embs + self.pos_emb(pos_ohot))
-        return self.output_net(_bigru_last(self.gru, self.hidden, x, cap_lens))
+        return self._encode(word_embs + self.pos_emb(pos_ohot), cap_lens)
 
 
-class MotionEncoderBiGRUCo(nn.Module):
+class MotionEncoderBiGRUCo(BiGRUEncoder):
     """Movement codes (B, T, input_size) -> (B, output_size)."""
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int):
         super().__init__()
-        self.input_emb = nn.Linear(input_size, hidden_size)
-        self.gru = nn.GRU(hidden_size, hidden_size, batch_first=True, bidirectional=True)
-        self.output_net = _output_net(hidden_size, output_size)
-        self.apply(init_weight)
-        self.hidden = nn.Parameter(torch.randn(2, 1, hidden_size))
+        self._build_bigru(input_size, hidden_size, output_size)
 
     def forward(self, movements: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        return self.output_net(_bigru_last(self.gru, self.hidden, self.input_emb(movements), lengths))
+        return self._encode(movements, lengths)
 
 
 class Evaluator(nn.Module):

@@ -53,21 +53,39 @@ class Normalizer:
     @classmethod
     def from_files(cls, mean_path: str | Path, std_path: str | Path, dim: int | None = None) -> "Normalizer":
         """Load Mean.npy / Std.npy; `dim` (e.g. 263) checks their length."""
-        arrays = []
-        for what, path in (("mean", Path(mean_path)), ("std", Path(std_path))):
-            if not path.is_file():
-                raise InputError(f"{what} file not found: {path}")
-            try:
-                arr = np.load(path, allow_pickle=False)
-            except Exception as e:
-                raise InputError(f"{path}: cannot read the {what} as .npy ({type(e).__name__}: {e})") from None
-            if not isinstance(arr, np.ndarray) or arr.ndim != 1:
-                shape = getattr(arr, "shape", "an .npz archive")
-                raise InputError(f"{path}: the {what} must be a 1-D array (D,), got {shape}")
-            if dim is not None and arr.shape[0] != dim:
-                raise InputError(f"{path}: the {what} has {arr.shape[0]} entries, expected {dim}")
-            arrays.append(arr)
-        return cls(*arrays)
+        return cls(*read_stats(mean_path, std_path, dim=dim))
 
     def __repr__(self) -> str:
         return f"Normalizer(dim={self.dim})"
+
+
+def read_stats(mean_path: str | Path, std_path: str | Path, *, dim: int | None = None,
+               error: type[Exception] = InputError, hint: str = "") -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std .npy files -> checked float32 (D,) arrays: readable, 1-D, of one length
+    (`dim` if given), finite, std > 0. Problems raise `error`; `hint` follows a missing file's
+    message (where such a file comes from)."""
+    arrays = []
+    for what, path in (("mean", Path(mean_path)), ("std", Path(std_path))):
+        if not path.is_file():
+            raise error(f"{path} not found{hint}")
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except Exception as e:
+            raise error(f"{path}: cannot read the {what} as .npy ({type(e).__name__}: {e})") from None
+        if not isinstance(arr, np.ndarray) or arr.ndim != 1:
+            shape = getattr(arr, "shape", "an .npz archive")
+            raise error(f"{path}: the {what} must be a 1-D array (D,), got {shape}")
+        if dim is not None and arr.shape[0] != dim:
+            raise error(f"{path}: the {what} has {arr.shape[0]} entries, expected {dim}")
+        if not np.isfinite(arr).all():
+            raise error(f"{path}: the {what} contains NaN or inf; recompute the statistics")
+        arrays.append(arr.astype(np.float32))
+    mean, std = arrays
+    if mean.shape != std.shape:
+        raise error(f"{mean_path} {mean.shape} and {std_path} {std.shape} differ in shape; they must have the same "
+                    f"length, one entry per feature dimension")
+    if (std <= 0).any():
+        bad = np.flatnonzero(std <= 0)[:5].tolist()
+        raise error(f"{std_path} has non-positive entries (dimensions {bad}...); normalising would divide by "
+                    f"zero: recompute it or floor it at a small positive value")
+    return mean, std

@@ -7,17 +7,14 @@ dataset's own (by person).
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
-
-import numpy as np
 
 from t2mgpt.errors import DataError
 from t2mgpt.prepare.labels import clean_label, holds_for_any_part, label_sentence
 from t2mgpt.prepare.retarget import CMU_JOINTS, cmu_joint_map
 from t2mgpt.prepare.segment import SourceCaption
-from t2mgpt.prepare.source import SPLITS, Source, Trial
+from t2mgpt.prepare.source import FolderSource, Trial
 from t2mgpt.prepare.text import clean_caption
 
 
@@ -47,51 +44,18 @@ def cmu_captions(records: list[dict]) -> tuple[list[SourceCaption], Counter]:
     return out, drops
 
 
-class CMUSource(Source):
+class CMUSource(FolderSource):
     name = "cmu"
+    motions_file = "joints20.npz"
+    layout = "pass --src pointing at the cmu_ml folder, which holds joints20.npz and captions.jsonl"
+    split_required = True
 
     def __init__(self, root: str | Path):
-        root = Path(root)
-        if not root.is_dir():
-            raise DataError(f"CMU folder {root} not found: pass --src pointing at the cmu_ml folder "
-                            f"(joints20.npz, captions.jsonl)")
-        self.root = root
-        self.motions_path = root / "joints20.npz"
-        self.captions_path = root / "captions.jsonl"
-        for p in (self.motions_path, self.captions_path):
-            if not p.is_file():
-                raise DataError(f"{p} not found: a cmu_ml folder holds joints20.npz and captions.jsonl")
-        self.records: dict[str, dict] = {}
-        with open(self.captions_path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    rec = json.loads(line)
-                    tid = str(rec["id"])
-                except (json.JSONDecodeError, KeyError, TypeError) as e:
-                    raise DataError(f"{self.captions_path}:{n}: not a caption record with an 'id' ({e})") from None
-                if rec.get("split") not in SPLITS:
-                    raise DataError(f"{self.captions_path}:{n}: split {rec.get('split')!r} is not one of {SPLITS}")
-                self.records[tid] = rec
+        super().__init__(root)
+        self.records = self.read_records()
         if not self.records:
             raise DataError(f"{self.captions_path} holds no records")
         self.joint_map = cmu_joint_map()
-        self._npz = None
-
-    def __getstate__(self):  # picklable for worker processes: reopen the archive there
-        state = self.__dict__.copy()
-        state["_npz"] = None
-        return state
-
-    @property
-    def npz(self):
-        if self._npz is None:
-            try:
-                self._npz = np.load(self.motions_path)
-            except Exception as e:
-                raise DataError(f"{self.motions_path} is not a readable .npz archive ({type(e).__name__}: {e})") from None
-        return self._npz
 
     def ids(self) -> list[str]:
         return list(self.records)
@@ -106,6 +70,3 @@ class CMUSource(Source):
         captions, drops = cmu_captions(rec.get("captions") or [])
         fps = float(rec.get("fps", self.joint_map.fps))
         return Trial(trial_id, joints, fps, captions, rec["split"], drops)
-
-    def describe(self) -> dict:
-        return {"source": self.name, "path": str(self.root), "source_trials": len(self.records)}

@@ -14,7 +14,6 @@ whether a caption is true of every part of its span (default: guessed by
 """
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from t2mgpt.errors import DataError
 from t2mgpt.prepare.labels import holds_for_any_part
 from t2mgpt.prepare.retarget import JointMap
 from t2mgpt.prepare.segment import SourceCaption
-from t2mgpt.prepare.source import SPLITS, Source, Trial, check_id, hash_split
+from t2mgpt.prepare.source import FolderSource, Trial, check_id, hash_split
 from t2mgpt.prepare.text import clean_caption
 
 log = logging.getLogger(__name__)
@@ -66,47 +65,21 @@ def parse_captions(items, where: str) -> list[SourceCaption]:
     return out
 
 
-class GenericSource(Source):
+class GenericSource(FolderSource):
     name = "generic"
+    extra_files = ("joint_map.json",)
+    layout = "a generic source folder holds motions.npz, captions.jsonl and joint_map.json (see docs/data.md)"
 
     def __init__(self, root: str | Path):
-        root = Path(root)
-        if not root.is_dir():
-            raise DataError(f"source folder {root} not found: it must hold motions.npz, captions.jsonl "
-                            f"and joint_map.json (see docs/data.md)")
-        self.root = root
-        self.motions_path = root / "motions.npz"
-        self.captions_path = root / "captions.jsonl"
-        map_path = root / "joint_map.json"
-        for p in (self.motions_path, self.captions_path, map_path):
-            if not p.is_file():
-                raise DataError(f"{p} not found: a generic source folder holds motions.npz, captions.jsonl "
-                                f"and joint_map.json (see docs/data.md)")
+        super().__init__(root)
+        map_path = self.root / "joint_map.json"
         self.joint_map = JointMap.load(map_path)
-        self._npz = None
         motion_ids = list(self.npz.files)
         if not motion_ids:
             raise DataError(f"{self.motions_path} holds no arrays")
         for tid in motion_ids:
             check_id(tid, str(self.motions_path))
-        self.records: dict[str, dict] = {}
-        with open(self.captions_path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                where = f"{self.captions_path}:{n}"
-                try:
-                    rec = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise DataError(f"{where}: not valid JSON ({e})") from None
-                if not isinstance(rec, dict) or "id" not in rec:
-                    raise DataError(f"{where}: each line must be an object with an 'id'")
-                tid = str(rec["id"])
-                if rec.get("split") is not None and rec["split"] not in SPLITS:
-                    raise DataError(f"{where}: split {rec['split']!r} is not one of {SPLITS}")
-                rec["_captions"] = parse_captions(rec.get("captions", []), where)
-                rec["_fps"] = _number(rec.get("fps"), "fps", where)
-                self.records[tid] = rec
+        self.records = self.read_records()
         orphans = [t for t in self.records if t not in set(motion_ids)]
         if orphans:
             log.warning("%d caption records have no motion in %s and are skipped (e.g. %s)",
@@ -115,21 +88,10 @@ class GenericSource(Source):
         if self.joint_map.fps is None and any(self.records.get(t, {}).get("_fps") is None for t in motion_ids):
             raise DataError(f"{map_path}: give the source frame rate as \"fps\" (or per record in captions.jsonl)")
 
-    def __getstate__(self):
-        state = self.__dict__.copy()
-        state["_npz"] = None
-        return state
-
-    @property
-    def npz(self):
-        if self._npz is None:
-            try:
-                self._npz = np.load(self.motions_path, allow_pickle=False)
-            except Exception as e:
-                raise DataError(f"{self.motions_path} is not a readable .npz archive ({type(e).__name__}: {e})") from None
-            if not hasattr(self._npz, "files"):
-                raise DataError(f"{self.motions_path} holds a single array; save one array per id with numpy.savez")
-        return self._npz
+    def check_record(self, rec: dict, where: str) -> dict:
+        rec["_captions"] = parse_captions(rec.get("captions", []), where)
+        rec["_fps"] = _number(rec.get("fps"), "fps", where)
+        return rec
 
     def ids(self) -> list[str]:
         return list(self._ids)
@@ -146,6 +108,3 @@ class GenericSource(Source):
         fps = rec.get("_fps") or self.joint_map.fps
         split = rec.get("split") or hash_split(trial_id)
         return Trial(trial_id, joints, float(fps), list(rec.get("_captions", [])), split)
-
-    def describe(self) -> dict:
-        return {"source": self.name, "path": str(self.root), "source_trials": len(self._ids)}

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -40,6 +42,69 @@ class Source:
 
     def describe(self) -> dict:
         return {"source": self.name}
+
+
+
+class FolderSource(Source):
+    """A folder holding an .npz archive (one (T, J, 3) joint array per id) and captions.jsonl (one
+    JSON object with an "id" a line). Subclasses name the files and check each record."""
+    motions_file = "motions.npz"
+    extra_files: tuple[str, ...] = ()  # further files the folder must hold
+    layout = ""  # what the folder holds, for error messages
+    split_required = False  # every record must name its split
+
+    def __init__(self, root: str | Path):
+        root = Path(root)
+        if not root.is_dir():
+            raise DataError(f"source folder {root} not found: {self.layout}")
+        self.root = root
+        self.motions_path = root / self.motions_file
+        self.captions_path = root / "captions.jsonl"
+        for p in (self.motions_path, self.captions_path, *(root / f for f in self.extra_files)):
+            if not p.is_file():
+                raise DataError(f"{p} not found: {self.layout}")
+        self._npz = None
+
+    def read_records(self) -> dict[str, dict]:
+        """id -> record of captions.jsonl, each passed through `check_record`."""
+        records: dict[str, dict] = {}
+        with open(self.captions_path, encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                where = f"{self.captions_path}:{n}"
+                try:
+                    rec = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise DataError(f"{where}: not valid JSON ({e})") from None
+                if not isinstance(rec, dict) or "id" not in rec:
+                    raise DataError(f"{where}: each line must be an object with an 'id'")
+                if (self.split_required or rec.get("split") is not None) and rec.get("split") not in SPLITS:
+                    raise DataError(f"{where}: split {rec.get('split')!r} is not one of {SPLITS}")
+                records[str(rec["id"])] = self.check_record(rec, where)
+        return records
+
+    def check_record(self, rec: dict, where: str) -> dict:
+        return rec
+
+    def describe(self) -> dict:
+        return {"source": self.name, "path": str(self.root), "source_trials": len(self.ids())}
+
+    def __getstate__(self):  # picklable for worker processes: reopen the archive there
+        state = self.__dict__.copy()
+        state["_npz"] = None
+        return state
+
+    @property
+    def npz(self):
+        if self._npz is None:
+            try:
+                self._npz = np.load(self.motions_path, allow_pickle=False)
+            except Exception as e:
+                raise DataError(f"{self.motions_path} is not a readable .npz archive ({type(e).__name__}: {e})") from None
+            if not hasattr(self._npz, "files"):
+                raise DataError(f"{self.motions_path} holds a single array; save one array per id with numpy.savez")
+        return self._npz
 
 
 def check_id(trial_id: str, where: str) -> str:

@@ -19,6 +19,8 @@ from t2mgpt.tokenizer.quantizers import QUANTIZERS, make_quantizer
 from t2mgpt.tokenizer.quantizers.base import VectorQuantizer
 from t2mgpt.tokenizer.resnet import ACTIVATIONS, NORMS
 from t2mgpt.tokenizer.vocab import CodeVocab
+from t2mgpt.utils.checks import check_positive_ints
+
 
 @dataclass
 class VQVAEConfig:
@@ -38,11 +40,8 @@ class VQVAEConfig:
     beta: float = 0.02  # commitment loss weight (applied in the loss, see t2mgpt.losses)
 
     def __post_init__(self):
-        for name in ("input_dim", "nb_code", "code_dim", "output_emb_width", "width", "down_t", "depth",
-                     "dilation_growth_rate"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise InputError(f"VQVAEConfig.{name} must be a positive integer, got {value!r}")
+        check_positive_ints(self, ("input_dim", "nb_code", "code_dim", "output_emb_width", "width", "down_t", "depth",
+                                   "dilation_growth_rate"), "VQVAEConfig.")
         if self.stride_t != 2:
             raise InputError(f"VQVAEConfig.stride_t must be 2 (the decoder upsamples by 2 per stage), got {self.stride_t!r}")
         if self.code_dim != self.output_emb_width:

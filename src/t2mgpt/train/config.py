@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from t2mgpt.errors import InputError
+from t2mgpt.utils.checks import check_positive_ints
 
 
 @dataclass(frozen=True)
@@ -59,10 +60,7 @@ class TrainConfig:
     def __post_init__(self):
         self.betas = tuple(float(b) for b in self.betas)
         self.lr_milestones = [int(m) for m in self.lr_milestones]
-        for name in self.POSITIVE:
-            v = getattr(self, name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise InputError(f"{name} must be a positive integer, got {v!r}")
+        check_positive_ints(self, self.POSITIVE)
         for name in self.NON_NEGATIVE:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:

@@ -1,0 +1,71 @@
+"""Sampling a code sequence of any length in chunks, each conditioned on its segment's text.
+
+A chunk is one call of the decoding engine whose prefix is the last `window` codes of what
+came before (all of them while they fit), so the GPT sees the motion so far; the chunk's own
+length is exact (END is masked until it is reached). Once the 50-code context is full the
+window slides: the GPT then sees the most recent `window` codes at positions 0.. (as if the
+motion started there). `rows` candidates are decoded as one batch, each with its own seed;
+`select` (if given) picks one after every chunk and all rows continue from it (guided
+decoding, e.g. path following), otherwise the rows stay independent (e.g. in-betweening).
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+
+from t2mgpt.errors import InputError
+
+WINDOW = 20  # codes of context kept when the context is full (4 s at 20 fps)
+SAMPLING_KEYS = ("temperature", "top_k", "top_p", "greedy")
+
+
+def check_sampling(options: dict) -> dict:
+    """Keyword options of the authoring calls (sampling, cleanup) -> a checked dict."""
+    unknown = sorted(set(options) - set(SAMPLING_KEYS) - {"cleanup"})
+    if unknown:
+        raise InputError(f"unknown option(s) {', '.join(unknown)}; the options are "
+                         f"{', '.join(SAMPLING_KEYS)} and cleanup")
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def generate_args(options: dict) -> dict:
+    """The sampling arguments of `MotionGPT.generate` among the options."""
+    return {k: v for k, v in options.items() if k in SAMPLING_KEYS}
+
+
+def chunk_seeds(seed: int, chunk: int, rows: int) -> list[int]:
+    """Distinct, reproducible per-row seeds for one chunk of one authored motion."""
+    state = np.random.SeedSequence([int(seed), int(chunk)]).generate_state(rows, np.uint64)
+    return [int(s) >> 2 for s in state]
+
+
+def sample_codes(gpt, plan: Sequence[tuple[torch.Tensor, int]], history: Sequence[int] = (), *, rows: int = 1,
+                 seed: int = 0, sampling: dict | None = None, window: int = WINDOW, chunk: int | None = None,
+                 select: Callable[[list[list[int]]], int] | None = None) -> list[list[int]]:
+    """New codes per row for `plan` [(text feature (dim,), n codes), ...] after `history` codes.
+
+    chunk: at most this many new codes per engine call (default: as many as fit the context).
+    select(rows' codes so far, history included) -> the row every row continues from.
+    """
+    max_ctx = gpt.config.block_size - 1
+    window = max(0, min(int(window), max_ctx - 1))
+    hist = [list(map(int, history)) for _ in range(rows)]
+    k = 0
+    for feature, n in plan:
+        done = 0
+        while done < n:
+            ctx = min(len(hist[0]), window)
+            new = min(n - done, max_ctx - ctx, chunk or max_ctx)
+            prefix = [torch.tensor(h[len(h) - ctx:], dtype=torch.long) for h in hist] if ctx else None
+            codes = gpt.generate(feature.reshape(1, -1).expand(rows, -1), min_tokens=ctx + new,
+                                 max_tokens=ctx + new, seed=chunk_seeds(seed, k, rows), prefix=prefix,
+                                 **generate_args(sampling or {}))
+            hist = [h + c[ctx:].tolist() for h, c in zip(hist, codes)]
+            if select is not None and rows > 1:
+                best = hist[select(hist)]
+                hist = [list(best) for _ in range(rows)]
+            done += new
+            k += 1
+    return [h[len(history):] for h in hist]

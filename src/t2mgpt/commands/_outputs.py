@@ -1,0 +1,142 @@
+"""What `generate`, `continue` and `inbetween` share: model and sampling options, and writing the
+motions in every asked format (targets checked before the model loads, files staged and moved
+into place together, so a failed run leaves nothing half-written)."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from t2mgpt.io.lookup import DEFAULT_MODEL
+
+DEFAULT_FORMATS = "mp4,npy"
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=DEFAULT_MODEL,
+                        help=f"model folder or name of a bundled/saved model (default: {DEFAULT_MODEL}; "
+                             "see t2mgpt models)")
+    parser.add_argument("--seed", type=int, help="random seed, for reproducible results")
+    parser.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default: 1.0)")
+    parser.add_argument("--top-k", type=int, help="sample only among the K most likely codes")
+    parser.add_argument("--top-p", type=float, help="sample only among the most likely codes of total probability P")
+    parser.add_argument("--greedy", action="store_true", help="always take the most likely code (no sampling)")
+    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    parser.add_argument("--int8", action="store_true",
+                        help="int8-quantised GPT blocks: ~3x faster CPU decoding, slightly different output (CPU only)")
+    parser.add_argument("--clip-path", help="CLIP ViT-B/32 weights (folder or file) for models using CLIP")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out-dir", default="outputs", help="folder for the files (default: outputs)")
+    from t2mgpt.export import names
+
+    parser.add_argument("--format", default=DEFAULT_FORMATS,
+                        help=f"comma-separated formats among {', '.join(names())} (default: {DEFAULT_FORMATS})")
+    parser.add_argument("--overwrite", action="store_true", help="replace files that already exist")
+    parser.add_argument("--no-cleanup", action="store_true",
+                        help="leave the feet as the model drew them (no foot-contact cleanup)")
+    parser.add_argument("--raw-joints", action="store_true",
+                        help="npy/json/mp4/gif hold the network's unfitted joints (research use); BVH, glTF "
+                             "and npz always hold the rigid skeleton")
+
+
+def plan_files(args: argparse.Namespace, names: list[str], num_samples: int):
+    """Checked target paths [name][sample][format] and their flat list, before any work."""
+    from t2mgpt.export import parse_formats
+    from t2mgpt.export.files import check_free, plan_outputs
+    from t2mgpt.utils.io import check_writable_folder
+
+    formats = parse_formats(args.format)
+    check_writable_folder(args.out_dir)
+    plan = plan_outputs(names, num_samples, formats, args.out_dir)
+    targets = [path for per_name in plan for per_sample in per_name for path in per_sample.values()]
+    check_free(targets, args.overwrite)
+    return plan, targets
+
+
+def check_given(path: str, what: str) -> None:
+    """A motion file named on the command line: it exists and is of a kind the authoring reads."""
+    from pathlib import Path
+
+    from t2mgpt.errors import InputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{what} file not found: {p}")
+    if p.suffix.lower() not in (".npy", ".npz", ".bvh"):
+        raise InputError(f"the {what} file {p} must be .npy, .npz or .bvh (written by t2mgpt)")
+
+
+def load_pipeline(args: argparse.Namespace, folder, max_batch: int | None = None):
+    from t2mgpt.generator.sampling import check_sampling_args
+    from t2mgpt.pipeline import MAX_BATCH, T2MGPT
+
+    if not args.greedy:
+        check_sampling_args(args.temperature, args.top_k, args.top_p)
+    return T2MGPT.from_pretrained(folder, device=args.device, text_encoder_path=args.clip_path,
+                                  max_batch=max_batch or MAX_BATCH, quantize="int8" if args.int8 else None)
+
+
+def sampling_options(args: argparse.Namespace) -> dict:
+    """Sampling and post-processing options for the pipeline's calls."""
+    return dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, greedy=args.greedy,
+                cleanup=not args.no_cleanup)
+
+
+def run_seed(args: argparse.Namespace) -> int | None:
+    import secrets
+
+    return args.seed if args.seed is not None or args.greedy else secrets.randbelow(2**62 - 2**20)
+
+
+def write_files(args: argparse.Namespace, plan, motions, targets, bar=None) -> None:
+    """Write motions [name][sample] to their planned paths, all or nothing (`--raw-joints`: the
+    network's joints where a format writes positions)."""
+    from dataclasses import replace
+
+    from t2mgpt.export import write_motion
+    from t2mgpt.export.files import StagedFiles, output_folder
+
+    with output_folder(args.out_dir), StagedFiles() as stage:
+        for per_name, samples in zip(plan, motions):
+            for paths, motion in zip(per_name, samples):
+                if args.raw_joints and motion.raw_joints is not None:
+                    motion = replace(motion, joints=motion.raw_joints)
+                for fmt, path in paths.items():
+                    if bar is not None:
+                        bar.set_postfix_str(path.name)
+                    write_motion(motion, stage.temp_for(path), fmt)
+                    if bar is not None:
+                        bar.update(1)
+
+
+def summary_lines(plan, motions) -> list[str]:
+    """One line per motion: text, sample, duration, seed and the files written."""
+    lines = []
+    for per_name, samples in zip(plan, motions):
+        for paths, motion in zip(per_name, samples):
+            names = ", ".join(p.name for p in paths.values())
+            note = "" if motion.seed is None else f", seed {motion.seed}"
+            parts = f", {len(motion.segments)} segments" if motion.segments else ""
+            lines.append(f"  {motion.text[:60]!r} #{motion.sample}: {motion.duration:.1f} s{parts}{note} -> {names}")
+    return lines
+
+
+def report(args: argparse.Namespace, plan, motions, targets, pipe, lines: list[str] | None = None,
+           processes: int = 1) -> None:
+    """The run's summary; `lines`: the summary lines gathered from the `processes` of a torchrun."""
+    where = f", {processes} processes" if processes > 1 else ""
+    print(f"wrote {len(targets)} file(s) to {args.out_dir}/ ({pipe.name}{where}):")
+    print("\n".join(summary_lines(plan, motions) if lines is None else lines))
+
+
+def show_warnings(command: str, fn, args) -> int:
+    """Run fn(args) with warnings printed as one line each."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"t2mgpt {command}: warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        return fn(args)
