@@ -22,7 +22,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--greedy", action="store_true", help="always take the most likely code (no sampling)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--int8", action="store_true",
-                        help="int8-quantised GPT blocks: ~3x faster CPU decoding, slightly different output (CPU only)")
+                        help="int8-quantised GPT blocks: ~2x faster CPU decoding, slightly different output (CPU only)")
     parser.add_argument("--clip-path", help="CLIP ViT-B/32 weights (folder or file) for models using CLIP")
 
 
