@@ -35,6 +35,8 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace files that already exist")
     parser.add_argument("--no-cleanup", action="store_true",
                         help="leave the feet as the model drew them (no foot-contact cleanup)")
+    parser.add_argument("--rig", default="smpl",
+                        help="bvh/glb bone names and rest pose: smpl (default), mixamo or ue5 (see docs/outputs.md)")
     parser.add_argument("--raw-joints", action="store_true",
                         help="npy/json/mp4/gif hold the network's unfitted joints (research use); BVH, glTF "
                              "and npz always hold the rigid skeleton")
@@ -43,10 +45,12 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
 def plan_files(args: argparse.Namespace, names: list[str], num_samples: int):
     """Checked target paths [name][sample][format] and their flat list, before any work."""
     from t2mgpt.export import parse_formats
+    from t2mgpt.export._rigs import check_rig
     from t2mgpt.export.files import check_free, plan_outputs
     from t2mgpt.utils.io import check_writable_folder
 
     formats = parse_formats(args.format)
+    check_rig(args.rig)
     check_writable_folder(args.out_dir)
     plan = plan_outputs(names, num_samples, formats, args.out_dir)
     targets = [path for per_name in plan for per_sample in per_name for path in per_sample.values()]
@@ -94,8 +98,11 @@ def write_files(args: argparse.Namespace, plan, motions, targets, bar=None) -> N
     network's joints where a format writes positions)."""
     from dataclasses import replace
 
-    from t2mgpt.export import write_motion
+    from t2mgpt.export import get_format, write_motion
     from t2mgpt.export.files import StagedFiles, output_folder
+
+    def options(fmt: str) -> dict:  # --rig goes to the formats that have bones
+        return {"rig": args.rig} if "rig" in {o.name for o in get_format(fmt).options} else {}
 
     with output_folder(args.out_dir), StagedFiles() as stage:
         for per_name, samples in zip(plan, motions):
@@ -105,7 +112,7 @@ def write_files(args: argparse.Namespace, plan, motions, targets, bar=None) -> N
                 for fmt, path in paths.items():
                     if bar is not None:
                         bar.set_postfix_str(path.name)
-                    write_motion(motion, stage.temp_for(path), fmt)
+                    write_motion(motion, stage.temp_for(path), fmt, **options(fmt))
                     if bar is not None:
                         bar.update(1)
 

@@ -12,6 +12,7 @@ from fastapi import Request
 
 from t2mgpt.generator.decoding import cancel_when
 from t2mgpt.serve.store import ResultStore
+from t2mgpt.text.language import english_warning
 
 
 class ClientGone(Exception):
@@ -59,6 +60,8 @@ def generate_job(pipe, store: ResultStore, req, seed: int, formats: list[str], c
             "joints": np.round(joints, 3).tolist(),
             "downloads": {name: f"/api/motions/{entry.id}.{name}" for name in formats},
         })
+    language = english_warning(req.text)
     doc = {"text": req.text, "model": str(pipe.name), "skeleton": str(pipe.skeleton),
-           "seconds": req.seconds, "elapsed": round(elapsed, 4), "samples": samples}
+           "seconds": req.seconds, "elapsed": round(elapsed, 4), "samples": samples,
+           "warnings": [language] if language else []}
     return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode("utf-8")
