@@ -22,7 +22,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--greedy", action="store_true", help="always take the most likely code (no sampling)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--int8", action="store_true",
-                        help="int8-quantised GPT blocks: ~3x faster CPU decoding, slightly different output (CPU only)")
+                        help="int8-quantised GPT blocks: ~2x faster CPU decoding, slightly different output (CPU only)")
     parser.add_argument("--clip-path", help="CLIP ViT-B/32 weights (folder or file) for models using CLIP")
 
 
@@ -71,13 +71,13 @@ def check_given(path: str, what: str) -> None:
         raise InputError(f"the {what} file {p} must be .npy, .npz or .bvh (written by t2mgpt)")
 
 
-def load_pipeline(args: argparse.Namespace, folder, max_batch: int | None = None, device=None):
+def load_pipeline(args: argparse.Namespace, folder, max_batch: int | None = None):
     from t2mgpt.generator.sampling import check_sampling_args
     from t2mgpt.pipeline import MAX_BATCH, T2MGPT
 
     if not args.greedy:
         check_sampling_args(args.temperature, args.top_k, args.top_p)
-    return T2MGPT.from_pretrained(folder, device=device or args.device, text_encoder_path=args.clip_path,
+    return T2MGPT.from_pretrained(folder, device=args.device, text_encoder_path=args.clip_path,
                                   max_batch=max_batch or MAX_BATCH, quantize="int8" if args.int8 else None)
 
 
@@ -117,14 +117,40 @@ def write_files(args: argparse.Namespace, plan, motions, targets, bar=None) -> N
                         bar.update(1)
 
 
-def report(args: argparse.Namespace, plan, motions, targets, pipe) -> None:
-    print(f"wrote {len(targets)} file(s) to {args.out_dir}/ ({pipe.name}):")
-    for line in report_lines(plan, motions):
-        print(line)
+def check_request(args: argparse.Namespace, text_hint: str):
+    """The checks of a command making `--num-samples` samples of one motion from TEXT and
+    `--seconds` that need no model loaded (`text_hint`: what TEXT describes). -> the model folder."""
+    from t2mgpt.authoring.timeline import codes_for
+    from t2mgpt.errors import InputError
+    from t2mgpt.io.folder import read_config
+    from t2mgpt.io.lookup import resolve_model
+
+    if args.num_samples < 1:
+        raise InputError(f"--num-samples must be at least 1, got {args.num_samples}")
+    if not args.text.strip():
+        raise InputError(f"TEXT is empty; describe {text_hint}")
+    folder = resolve_model(args.model)
+    codes_for(args.seconds, read_config(folder, check=False).seconds_per_token, "--seconds")
+    return folder
 
 
-def report_lines(plan, motions) -> list[str]:
-    """One line per motion: its text, sample, length, seed and files."""
+def write_samples(args: argparse.Namespace, folder, name: str, make) -> int:
+    """Make one motion `name` in `args.num_samples` samples (a timeline, a continuation, an
+    in-between): plan its files before loading the model, make sample j with
+    `make(pipe, seed + j)` (seed None without one), write and report them."""
+    plan, targets = plan_files(args, [name], args.num_samples)
+    pipe = load_pipeline(args, folder)
+    seed = run_seed(args)
+    samples = [make(pipe, None if seed is None else seed + j) for j in range(args.num_samples)]
+    for j, m in enumerate(samples):
+        m.sample = j
+    write_files(args, plan, [samples], targets)
+    report(args, plan, [samples], targets, pipe)
+    return 0
+
+
+def summary_lines(plan, motions) -> list[str]:
+    """One line per motion: text, sample, duration, seed and the files written."""
     lines = []
     for per_name, samples in zip(plan, motions):
         for paths, motion in zip(per_name, samples):
@@ -133,6 +159,14 @@ def report_lines(plan, motions) -> list[str]:
             parts = f", {len(motion.segments)} segments" if motion.segments else ""
             lines.append(f"  {motion.text[:60]!r} #{motion.sample}: {motion.duration:.1f} s{parts}{note} -> {names}")
     return lines
+
+
+def report(args: argparse.Namespace, plan, motions, targets, pipe, lines: list[str] | None = None,
+           processes: int = 1) -> None:
+    """The run's summary; `lines`: the summary lines gathered from the `processes` of a torchrun."""
+    where = f", {processes} processes" if processes > 1 else ""
+    print(f"wrote {len(targets)} file(s) to {args.out_dir}/ ({pipe.name}{where}):")
+    print("\n".join(summary_lines(plan, motions) if lines is None else lines))
 
 
 def show_warnings(command: str, fn, args) -> int:
