@@ -336,3 +336,27 @@ def test_end_to_end_minilm_export_and_generate(prepared, tmp_path, capsys):
     assert main(["export-model", "--vq", str(vq), "--gpt", str(run), "--out", str(tmp_path / "m4"),
                  "--card-notes", "x", "--card-notes-file", str(tmp_path / "licence.md")]) == 2
     assert "not both" in capsys.readouterr().err and not (tmp_path / "m4").exists()
+
+
+def test_init_from_a_model_folder_and_cond_drop(prepared, tmp_path, capsys):
+    """--init-from starts from another model's GPT weights (fine-tuning); --cond-drop trains a share
+    of samples with the zero text feature (classifier-free guidance's unconditional input)."""
+    data, vq, _ = prepared
+    common = ["--log-every", "1", "--eval-every", "4", "--save-every", "4"]
+    assert train(prepared, tmp_path / "a", "--iters", "4", *common) == 0
+    assert main(["export-model", "--vq", str(vq), "--gpt", str(tmp_path / "a"), "--checkpoint", "last",
+                 "--out", str(tmp_path / "model")]) == 0
+    assert train(prepared, tmp_path / "b", "--iters", "4", "--init-from", str(tmp_path / "model"), *common) == 0
+    val_a, val_b = metrics(tmp_path / "a", "val"), metrics(tmp_path / "b", "val")
+    assert val_b[0]["loss"] == pytest.approx(val_a[4]["loss"], rel=1e-6)  # b starts where a ended
+    assert val_b[0]["loss"] < val_a[0]["loss"]
+
+    assert train(prepared, tmp_path / "c", "--iters", "4", "--cond-drop", "0.5", *common) == 0
+    assert metrics(tmp_path / "c")[1]["loss"] != metrics(tmp_path / "a")[1]["loss"]  # other inputs, same seed
+    assert json.loads((tmp_path / "c" / "config.json").read_text())["train"]["cond_drop"] == 0.5
+    capsys.readouterr()
+    assert train(prepared, tmp_path / "d", "--iters", "4", "--cond-drop", "1.0") == 2
+    assert "cond_drop must be in [0, 1)" in capsys.readouterr().err
+    assert train(prepared, tmp_path / "e", "--iters", "4", "--embed-dim", "64", "--init-from",
+                 str(tmp_path / "model")) == 2
+    assert "does not match this run's model sizes" in capsys.readouterr().err

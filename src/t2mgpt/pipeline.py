@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import secrets
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -35,6 +36,7 @@ from t2mgpt.motion.postprocess import PostProcessor, concat
 from t2mgpt.motion.rigid import RigidMotion, reference_lengths
 from t2mgpt.motion.skeleton import get_skeleton
 from t2mgpt.motion.normalize import Normalizer
+from t2mgpt.text.language import NonEnglishWarning, english_warning
 from t2mgpt.utils.device import resolve_device
 
 MAX_BATCH = 64  # motions (prompts x samples) per call, unless the pipeline says otherwise
@@ -258,6 +260,10 @@ class T2MGPT:
         Longer `seconds` than `max_seconds`, and `path`, go through `compose` (one segment).
         """
         texts = self._check_texts(texts)
+        for text in texts:  # the text encoders are English-only: say so rather than fail
+            message = english_warning(text)
+            if message:
+                warnings.warn(message, NonEnglishWarning, stacklevel=2)
         if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1:
             raise InputError(f"num_samples must be a positive integer, got {num_samples!r}")
         total = len(texts) * num_samples

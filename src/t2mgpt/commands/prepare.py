@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ids", default=None, help="only these trial ids (comma-separated)")
     parser.add_argument("--force", action="store_true", help="redo trials that an earlier run finished")
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    parser.add_argument("--auto-captions", action="store_true",
+                        help="add time-aligned captions written by the kinematic labeller to the train clips "
+                             "(t2mgpt.prepare.auto_captions; docs/data.md)")
     parser.add_argument("--no-mirror", action="store_true", help="do not write the left/right mirrored copies (M<id>)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -57,6 +60,6 @@ def run(args: argparse.Namespace) -> int:
     ids = [i.strip() for i in args.ids.split(",") if i.strip()] if args.ids else None
     summary = prepare(source, args.out, limit=args.limit, ids=ids, force=args.force,
                       workers=min(args.workers, os.cpu_count() or 1),
-                      cfg=PrepareConfig(mirror=not args.no_mirror), progress=not args.quiet)
+                      cfg=PrepareConfig(mirror=not args.no_mirror, auto_captions=args.auto_captions), progress=not args.quiet)
     _print_summary(summary)
     return 0

@@ -25,6 +25,7 @@ from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import DataError, InputError
 from t2mgpt.motion import features_to_joints, joints_to_features, mirror_features
 from t2mgpt.prepare import writer
+from t2mgpt.prepare.auto_captions import label_clip
 from t2mgpt.prepare.resample import resample
 from t2mgpt.prepare.retarget import JointMap
 from t2mgpt.prepare.segment import ClipCaption, assign_captions, plan_segments
@@ -47,6 +48,7 @@ class PrepareConfig:
     max_height: float = 3.0  # m above the floor, any joint
     feet_threshold: float = 0.002
     mirror: bool = True
+    auto_captions: bool = False  # add kinematic labeller captions to train clips (prepare.auto_captions)
 
     def fingerprint(self, joint_map: JointMap) -> str:
         blob = json.dumps({"version": VERSION, "config": asdict(self), "map": joint_map.to_dict()}, sort_keys=True)
@@ -59,6 +61,14 @@ class PreparedClip:
     features: np.ndarray  # (T, 263) float32
     joints: np.ndarray  # (T, 22, 3) float32, = features_to_joints(features)
     captions: list[ClipCaption]
+
+
+def trial_joints(source: Source, trial_id: str, fps: float = 20.0) -> np.ndarray:
+    """A whole trial as HumanML3D joints (T, 22, 3) at `fps`: the clip pipeline without the cut
+    (for measuring real motion, e.g. validating kinematic checks on long trials)."""
+    trial = source.load(trial_id)
+    motion = resample(source.joint_map.apply(trial.joints), trial.fps, fps)
+    return features_to_joints(joints_to_features(motion, "humanml3d"), "humanml3d").astype(np.float32)
 
 
 def clip_problem(features: np.ndarray, joints: np.ndarray, cfg: PrepareConfig) -> str | None:
@@ -115,6 +125,8 @@ def process_trial(trial: Trial, joint_map: JointMap, cfg: PrepareConfig) -> tupl
             continue
         reasons.update(drops)
         used.update(c.index for c in captions)
+        if cfg.auto_captions and trial.split == "train":
+            captions = captions + auto_clip_captions(joints, cfg.fps)
         for c in captions:
             info["pairs"][f"{c.rule}:{c.source}"] += 1
         info["clips"].append({"id": cid, "frames": len(features), "kind": seg.kind,
@@ -125,6 +137,13 @@ def process_trial(trial: Trial, joint_map: JointMap, cfg: PrepareConfig) -> tupl
             info["caption_drops"][f"{reasons.get(i, 'clip_dropped')}:{cap.source}"] += 1
     info["captions_used"] = dict(Counter(trial.captions[i].source for i in used))
     return clips, info
+
+
+def auto_clip_captions(joints: np.ndarray, fps: float) -> list[ClipCaption]:
+    """The labeller's captions of one clip (train split only: val/test keep human text, so the
+    evaluation protocol's test set is the same with and without them)."""
+    return [ClipCaption(c.text, "auto", "auto_clip" if c.start == c.end == 0.0 else "auto_window", c.start, c.end, -1)
+            for c in label_clip(joints, fps)]
 
 
 def _lines(captions: list[ClipCaption], mirrored: bool) -> list[str]:

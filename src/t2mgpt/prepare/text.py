@@ -264,3 +264,18 @@ def swap_left_right(text: str) -> str:
         return new
 
     return _MIRROR_RE.sub(repl, text)
+
+
+_BODY_WORDS = set("""person man woman human people someone guy girl boy child figure character body head neck
+    shoulder shoulders arm arms elbow hand hands wrist finger fingers hip hips leg legs knee knees foot
+    feet toe toes ankle back chest waist torso side ground floor air place circle line step steps ball
+    object box chair table wall door stairs obstacle direction time times degree degrees way motion
+    position pose jumping jacks cartwheel dance exercise style manner rhythm music""".split())
+
+
+def known_english_word(word: str) -> bool:
+    """`word` (lower case) is in the caption lexicons: closed-class words, motion verbs (any
+    inflection), common adjectives/adverbs and body/scene nouns. A rough English test."""
+    lists = (_DET, _PRON, _ADP, _AUX, _CCONJ, _SCONJ, _PART, _NUM, _ADV, _PARTICLES, _ADJ, _BODY_WORDS)
+    return (word in ("to", "left", "right") or any(word in c for c in lists) or _verb_lemma(word) is not None
+            or _noun_lemma(word) in _BODY_WORDS or (word.endswith("ly") and _verb_lemma(word[:-2]) is not None))

@@ -12,6 +12,8 @@ from fastapi import Request
 
 from t2mgpt.generator.decoding import cancel_when
 from t2mgpt.serve.store import ResultStore
+from t2mgpt.text.language import english_warning
+from t2mgpt.text.language import english_warning
 
 
 class ClientGone(Exception):
@@ -84,6 +86,8 @@ def response_json(pipe, store: ResultStore, text: str, seconds, motions, elapsed
             "downloads": {name: f"/api/motions/{entry.id}.{name}" for name in formats},
             "segments": [s.to_dict() for s in getattr(motion, "segments", ())],
         })
+    language = english_warning(text)
     doc = {"text": text, "model": str(pipe.name), "skeleton": str(pipe.skeleton),
-           "seconds": seconds, "elapsed": round(elapsed, 4), "samples": samples}
+           "seconds": seconds, "elapsed": round(elapsed, 4), "samples": samples,
+           "warnings": [language] if language else []}
     return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode("utf-8")

@@ -162,6 +162,9 @@ class GenerateResponse(BaseModel):
     seconds: Optional[float] = Field(description="The requested length (null: chosen by the model).")
     elapsed: float = Field(description="Seconds spent generating (queue wait excluded).")
     samples: list[Sample]
+    warnings: list[str] = Field(default_factory=list,
+                                description="Things to know about the result, e.g. the prompt does not look like "
+                                            "English (the text encoder is English-only).")
 
 
 class QueueStatus(BaseModel):

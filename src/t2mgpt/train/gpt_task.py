@@ -87,6 +87,18 @@ def vq_fingerprint(model: torch.nn.Module) -> str:
     return h.hexdigest()
 
 
+def init_from_model_folder(model: torch.nn.Module, name: str) -> None:
+    """Copy the GPT weights of a model folder (or bundled name) into `model` (fine-tuning)."""
+    from t2mgpt.io.folder import load_model_folder
+    from t2mgpt.io.lookup import resolve_model
+
+    _, _, gpt, _ = load_model_folder(resolve_model(name))
+    try:
+        model.load_state_dict({k: v.float() for k, v in gpt.state_dict().items()})
+    except RuntimeError as e:
+        raise CheckpointError(f"--init-from {name}: its GPT does not match this run's model sizes: {e}") from e
+
+
 def text_encoder_spec(text_encoder, clip_dim: int) -> tuple[str, int]:
     """(canonical name, feature size) of a text encoder name or object, without loading it.
 
@@ -238,6 +250,7 @@ class GPTTask:
                  tokens: str | Path | None, text_encoder, text_encoder_path: str | None):
         from t2mgpt.generator.gpt import GPTConfig
         from t2mgpt.io.checkpoint import load_vq
+        from t2mgpt.io.config import check_sizes
 
         self.data, self.tc, self.tokens = Path(data), tc, tokens
         self.text_encoder, self.text_encoder_path = text_encoder, text_encoder_path
@@ -250,6 +263,7 @@ class GPTTask:
         self.enc_name, self.enc_dim = text_encoder_spec(text_encoder, (model_config or GPTConfig()).clip_dim)
         self.mc = dataclasses.replace(model_config or GPTConfig(), num_vq=self.vq_model.config.nb_code,
                                       clip_dim=self.enc_dim)
+        check_sizes(self.vq_model.config_dict(), dataclasses.asdict(self.mc))  # what a model folder may hold
         self.vq_sha = vq_fingerprint(self.vq_model)
         self._fid_models = None
 
@@ -301,7 +315,10 @@ class GPTTask:
     def build(self, device) -> torch.nn.Module:
         from t2mgpt.generator.gpt import MotionGPT
 
-        return MotionGPT(self.mc).to(device)
+        model = MotionGPT(self.mc)
+        if self.tc.init_from:  # fine-tuning (a resumed run then loads its own weights over these)
+            init_from_model_folder(model, self.tc.init_from)
+        return model.to(device)
 
     def loader(self, rank: int, world: int, device):
         from t2mgpt.data.gpt_dataset import PairLoader
@@ -313,6 +330,8 @@ class GPTTask:
         target = torch.from_numpy(b.target).to(dev, non_blocking=True)  # (b, block_size)
         lengths = torch.from_numpy(b.lengths).to(dev, non_blocking=True)  # (b,)
         text = self.table[torch.from_numpy(b.caption).to(dev)]  # (b, clip_dim)
+        if self.tc.cond_drop > 0:  # the zero feature is the "no text" input of classifier-free guidance
+            text = text * (torch.rand(len(text), 1, device=dev) >= self.tc.cond_drop).to(text.dtype)
         inputs = corrupt_codes(target[:, :-1], self.tc.pkeep, self.mc.num_vq)  # (b, block_size - 1)
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.tc.amp):
             logits = net(inputs, text)  # (b, block_size, num_vq + 1)

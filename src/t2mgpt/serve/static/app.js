@@ -323,7 +323,7 @@ const ui = {
   form: $('form'), prompt: $('prompt'), counter: $('counter'), examples: $('examples'),
   seconds: $('seconds'), secondsValue: $('seconds-value'), auto: $('auto-length'), samples: $('samples'),
   seed: $('seed'), dice: $('dice'), temperature: $('temperature'), temperatureValue: $('temperature-value'),
-  topK: $('top-k'), topP: $('top-p'), generate: $('generate'), error: $('error'), modelCard: $('model-card'),
+  topK: $('top-k'), topP: $('top-p'), generate: $('generate'), error: $('error'), warning: $('warning'), modelCard: $('model-card'),
   modelName: $('model-name'), dot: $('status-dot'), tabs: $('tabs'), sideToggle: $('side-toggle'),
   sideBySide: $('side-by-side'), characterToggle: $('character-toggle'), character: $('character'), viewport: $('viewport'), caption: $('caption'), empty: $('empty'), busy: $('busy'),
   nogl: $('nogl'), play: $('play'), time: $('time'), scrub: $('scrub'), speed: $('speed'), loop: $('loop'),
@@ -494,6 +494,9 @@ async function generate() {
 
 function show(data) {
   response = data;
+  const warnings = data.warnings || [];  // e.g. the prompt does not look like English
+  ui.warning.textContent = warnings.join(' ');
+  ui.warning.hidden = !warnings.length;
   window.__t2mgpt.response = data;
   state.text = data.text;
   state.samples = data.samples.length;
