@@ -316,7 +316,9 @@ class GPTTask:
         from t2mgpt.generator.gpt import MotionGPT
 
         model = MotionGPT(self.mc)
-        if self.tc.init_from:  # fine-tuning (a resumed run then loads its own weights over these)
+        # fine-tuning (a resumed run then loads its own weights over these); not when the loop
+        # only counts sizes on the meta device
+        if self.tc.init_from and torch.device(device).type != "meta":
             init_from_model_folder(model, self.tc.init_from)
         return model.to(device)
 
