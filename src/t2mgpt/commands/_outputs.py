@@ -22,7 +22,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--greedy", action="store_true", help="always take the most likely code (no sampling)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--int8", action="store_true",
-                        help="int8-quantised GPT blocks: ~3x faster CPU decoding, slightly different output (CPU only)")
+                        help="int8-quantised GPT blocks: ~2x faster CPU decoding, slightly different output (CPU only)")
     parser.add_argument("--clip-path", help="CLIP ViT-B/32 weights (folder or file) for models using CLIP")
 
 
@@ -117,14 +117,24 @@ def write_files(args: argparse.Namespace, plan, motions, targets, bar=None) -> N
                         bar.update(1)
 
 
-def report(args: argparse.Namespace, plan, motions, targets, pipe) -> None:
-    print(f"wrote {len(targets)} file(s) to {args.out_dir}/ ({pipe.name}):")
+def summary_lines(plan, motions) -> list[str]:
+    """One line per motion: text, sample, duration, seed and the files written."""
+    lines = []
     for per_name, samples in zip(plan, motions):
         for paths, motion in zip(per_name, samples):
             names = ", ".join(p.name for p in paths.values())
             note = "" if motion.seed is None else f", seed {motion.seed}"
             parts = f", {len(motion.segments)} segments" if motion.segments else ""
-            print(f"  {motion.text[:60]!r} #{motion.sample}: {motion.duration:.1f} s{parts}{note} -> {names}")
+            lines.append(f"  {motion.text[:60]!r} #{motion.sample}: {motion.duration:.1f} s{parts}{note} -> {names}")
+    return lines
+
+
+def report(args: argparse.Namespace, plan, motions, targets, pipe, lines: list[str] | None = None,
+           processes: int = 1) -> None:
+    """The run's summary; `lines`: the summary lines gathered from the `processes` of a torchrun."""
+    where = f", {processes} processes" if processes > 1 else ""
+    print(f"wrote {len(targets)} file(s) to {args.out_dir}/ ({pipe.name}{where}):")
+    print("\n".join(summary_lines(plan, motions) if lines is None else lines))
 
 
 def show_warnings(command: str, fn, args) -> int:
