@@ -117,6 +117,38 @@ def write_files(args: argparse.Namespace, plan, motions, targets, bar=None) -> N
                         bar.update(1)
 
 
+def check_request(args: argparse.Namespace, text_hint: str):
+    """The checks of a command making `--num-samples` samples of one motion from TEXT and
+    `--seconds` that need no model loaded (`text_hint`: what TEXT describes). -> the model folder."""
+    from t2mgpt.authoring.timeline import codes_for
+    from t2mgpt.errors import InputError
+    from t2mgpt.io.folder import read_config
+    from t2mgpt.io.lookup import resolve_model
+
+    if args.num_samples < 1:
+        raise InputError(f"--num-samples must be at least 1, got {args.num_samples}")
+    if not args.text.strip():
+        raise InputError(f"TEXT is empty; describe {text_hint}")
+    folder = resolve_model(args.model)
+    codes_for(args.seconds, read_config(folder, check=False).seconds_per_token, "--seconds")
+    return folder
+
+
+def write_samples(args: argparse.Namespace, folder, name: str, make) -> int:
+    """Make one motion `name` in `args.num_samples` samples (a timeline, a continuation, an
+    in-between): plan its files before loading the model, make sample j with
+    `make(pipe, seed + j)` (seed None without one), write and report them."""
+    plan, targets = plan_files(args, [name], args.num_samples)
+    pipe = load_pipeline(args, folder)
+    seed = run_seed(args)
+    samples = [make(pipe, None if seed is None else seed + j) for j in range(args.num_samples)]
+    for j, m in enumerate(samples):
+        m.sample = j
+    write_files(args, plan, [samples], targets)
+    report(args, plan, [samples], targets, pipe)
+    return 0
+
+
 def summary_lines(plan, motions) -> list[str]:
     """One line per motion: text, sample, duration, seed and the files written."""
     lines = []

@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 from t2mgpt.commands._outputs import (add_model_arguments, add_output_arguments, load_pipeline, plan_files, report,
-                                      run_seed, sampling_options, show_warnings, summary_lines, write_files)
+                                      run_seed, sampling_options, show_warnings, summary_lines, write_files,
+                                      write_samples)
 
 NAME = "generate"
 HELP = "Generate 3D human motions from text prompts (or a timeline of prompts) and write them as video, BVH, NPY or JSON files."
@@ -189,14 +190,5 @@ def _run_timeline(args: argparse.Namespace) -> int:
         from t2mgpt.authoring.path import check_path
 
         check_path(path, config.fps, sum(n for _, n in codes) * config.unit_length)
-    name = Path(args.timeline).stem
-    plan, targets = plan_files(args, [name], args.num_samples)
-    pipe = load_pipeline(args, folder)
-    seed = run_seed(args)
-    samples = [pipe.compose(segments, seed=None if seed is None else seed + j, path=path, **sampling_options(args))
-               for j in range(args.num_samples)]
-    for j, m in enumerate(samples):
-        m.sample = j
-    write_files(args, plan, [samples], targets)
-    report(args, plan, [samples], targets, pipe)
-    return 0
+    return write_samples(args, folder, Path(args.timeline).stem,
+                         lambda pipe, seed: pipe.compose(segments, seed=seed, path=path, **sampling_options(args)))
