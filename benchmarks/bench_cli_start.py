@@ -27,24 +27,28 @@ REPO = Path(__file__).resolve().parents[1]
 PROMPT = "a person walks forward"
 
 
-def timed(cmd: list[str], env: dict, expect: int) -> tuple[float, float]:
-    """(wall s, CPU s of the child) of one run of `cmd`."""
+def timed(cmd: list[str], env: dict, expect: tuple[int, str]) -> tuple[float, float]:
+    """(wall s, CPU s of the child) of one run of `cmd`, which must exit with `expect[0]` and
+    print `expect[1]` on stderr."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != expect:
+    if proc.returncode != expect[0] or expect[1] not in proc.stderr:
         raise SystemExit(f"{' '.join(cmd)} exited with {proc.returncode}, expected {expect}:\n{proc.stderr}")
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def cases(src: Path, out: Path) -> dict[str, tuple[list[str], dict, int]]:
+def cases(src: Path, out: Path) -> dict[str, tuple[list[str], dict, tuple[int, str]]]:
     env = {**os.environ, "PYTHONPATH": str(src)}
-    gen = [sys.executable, "-m", "t2mgpt", "generate", PROMPT, "--seed", "0", "--out-dir", str(out)]
+    gen = [sys.executable, "-m", "t2mgpt", "generate", PROMPT, "--seed", "0", "--format", "npy"]
     return {
-        "generate --format npy": (gen + ["--format", "npy", "--overwrite"], env, 0),
-        "bad --seconds (error)": (gen + ["--format", "npy", "--seconds", "99"], env, 2),
+        "generate --format npy": (gen + ["--out-dir", str(out), "--overwrite"], env, (0, "")),
+        "generate, OMP_NUM_THREADS=1": (gen + ["--out-dir", str(out), "--overwrite"],
+                                        {**env, "OMP_NUM_THREADS": "1"}, (0, "")),
+        "bad --seconds (error)": (gen + ["--out-dir", str(out / "never"), "--seconds", "99"], env,
+                                  (2, "seconds must be between")),
     }
 
 
@@ -67,7 +71,7 @@ def main() -> int:
         if args.compare:
             (tmp / "ref").mkdir()
             versions[args.compare] = extract(args.compare, tmp / "ref")
-        table = {("-", "import torch"): ([sys.executable, "-c", "import torch"], dict(os.environ), 0)}
+        table = {("-", "import torch"): ([sys.executable, "-c", "import torch"], dict(os.environ), (0, ""))}
         for label, src in versions.items():
             for name, case in cases(src, tmp / f"out-{len(table)}").items():
                 table[(label, name)] = case

@@ -178,3 +178,36 @@ def test_python_api_rejects_unknown_rigs_and_other_skeletons(motion):
     kit_motion = MotionData(text="", joints=kit.joints, fps=20.0, skeleton="kit", rigid=kit)
     joints, names, *_ = read_glb(get_format("glb").to_bytes(kit_motion))  # smpl works on any skeleton
     assert np.linalg.norm(joints - kit.joints, axis=-1).max() < 1e-5 and names[0] == "root"
+
+
+def test_web_downloads_take_a_rig(tmp_path):
+    from fastapi.testclient import TestClient
+    from tiny_model import make_tiny_model_dir
+
+    from t2mgpt.serve import create_app
+
+    with TestClient(create_app(make_tiny_model_dir(tmp_path / "tiny"), device="cpu"), base_url="http://127.0.0.1") as c:
+        sample = c.post("/api/generate", json={"text": "a person walks", "seconds": 0.8, "seed": 1}).json()["samples"][0]
+        url = sample["downloads"]["glb"]
+        names = {rig: read_glb(c.get(f"{url}?rig={rig}").content)[1][0] for rig in ("smpl", "mixamo", "ue5")}
+        assert names == {"smpl": "pelvis", "mixamo": "mixamorig:Hips", "ue5": "pelvis"}
+        assert read_glb(c.get(url).content)[1][0] == "pelvis"
+        assert "ROOT mixamorig:Hips" in c.get(sample["downloads"]["bvh"] + "?rig=mixamo").text
+        assert c.get(f"{url}?rig=maya").status_code == 422
+        plain = c.get(sample["downloads"]["npy"] + "?rig=ue5")  # formats without a rig ignore it
+        assert plain.status_code == 200 and plain.content == c.get(sample["downloads"]["npy"]).content
+
+
+def test_generate_writes_the_rig_it_is_asked_for(tmp_path, capsys):
+    from tiny_model import make_tiny_model_dir
+
+    tiny = make_tiny_model_dir(tmp_path / "tiny")
+    args = ["generate", "a person walks", "--model", str(tiny), "--device", "cpu", "--seconds", "0.8", "--seed", "2",
+            "--format", "bvh,glb,npy", "--out-dir", str(tmp_path / "out")]
+    assert main(args + ["--rig", "maya"]) == 2
+    assert "unknown rig 'maya'" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    assert main(args + ["--rig", "UE5"]) == 0
+    out = tmp_path / "out"
+    assert "JOINT upperarm_l" in (out / "a_person_walks_0.bvh").read_text()
+    joints, names, *_ = read_glb((out / "a_person_walks_0.glb").read_bytes())
+    assert "thigh_l" in names and np.linalg.norm(joints - np.load(out / "a_person_walks_0.npy"), axis=-1).max() < 1e-5

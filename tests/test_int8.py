@@ -124,8 +124,8 @@ def test_int8_linear_is_the_exact_product_of_its_quantised_operands():
     step = q.scale[:, None]
     assert ((q.weight.float() * step - lin.weight).abs() <= step / 2 + 1e-7).all()  # rounded to the nearest step
     x = torch.randn(3, 5, 48)
-    xq, a = quantize_per_row(x.reshape(-1, 48))
-    exact = (xq.double() * a.double()) @ (q.weight.double() * step.double()).T + lin.bias.double()
+    xq, m = quantize_per_row(x.reshape(-1, 48))
+    exact = (xq.double() * m.double() / 127) @ (q.weight.double() * step.double()).T + lin.bias.double()
     with torch.no_grad():
         y = q(x)
         assert y.shape == (3, 5, 24) and y.dtype == torch.float32

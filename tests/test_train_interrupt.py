@@ -109,12 +109,16 @@ def test_non_finite_loss_stops_with_exit_2_and_keeps_the_last_good_checkpoint(da
     assert all(torch.isfinite(t).all() for t in ckpt["model"].values())
 
 
-def test_model_too_large_is_refused_before_allocating(data, tmp_path, capsys):
+@pytest.mark.parametrize("flags, message", [
+    (["--nb-code", "1e9"], "vqvae.nb_code must be in 1..65536, got 1000000000"),  # integers may be written 1e9
+    (["--width", "4096", "--depth", "32", "--dilation-growth-rate", "1"], "GB to train"),  # within bounds, too big
+])
+def test_model_too_large_is_refused_before_allocating(data, tmp_path, capsys, flags, message):
     run = tmp_path / "run"
-    assert train(data, run, "--iters", "2", "--nb-code", "1000000000") == 2
+    assert train(data, run, "--iters", "2", *flags) == 2
     err = capsys.readouterr().err.strip()
     assert "Traceback" not in err and len(err.splitlines()) == 1
-    assert "GB to train" in err and "--nb-code" in err and not run.exists()
+    assert message in err and not run.exists()
 
 
 @pytest.fixture

@@ -154,8 +154,8 @@ class T2MGPT:
 
     def quantize(self, mode: str | None = "int8") -> "T2MGPT":
         """Opt-in int8 dynamic quantisation of the GPT's transformer blocks, for low-latency CPU
-        decoding (about 3x faster at batch 1 for the released size). The output changes slightly
-        (docs/benchmarks.md), so it is off by default. CPU only; in place; returns self."""
+        decoding (about 2.3x less CPU time at batch 1 for the released size). The output changes
+        slightly (docs/benchmarks.md), so it is off by default. CPU only; in place; returns self."""
         _check_quantize(mode, self.device)
         if mode is not None:
             self.gpt.quantize_int8()

@@ -20,7 +20,8 @@ def add_motion_arguments(parser: argparse.ArgumentParser) -> None:
                              "(BVH, glTF and npz always hold the rigid fit)")
 
 
-def read_motion_file(path, args: argparse.Namespace, *, fps: float, text: str = "", redo_hint: str):
+def read_motion_file(path, args: argparse.Namespace, *, fps: float, text: str = "", redo_hint: str,
+                     check_frames=None):
     """The motion (`t2mgpt.export.MotionData`, with its rigid motion) of a .npy/.npz file of
     features or joint positions, or of a .npz written by the npz format (used as stored).
 
@@ -29,7 +30,8 @@ def read_motion_file(path, args: argparse.Namespace, *, fps: float, text: str = 
     skeleton (the dataset's bone lengths, as for generated motion) and foot-cleaned with their
     contact channels (unless `--no-cleanup`). Joint
     positions are fitted to a rigid skeleton of their own bone lengths (not cleaned).
-    `redo_hint` completes the warning printed when raw-looking features seem normalised.
+    `redo_hint` completes the warning printed when raw-looking features seem normalised;
+    `check_frames(num_frames)` may refuse the motion before the (costly) fit.
     """
     import numpy as np
 
@@ -53,6 +55,8 @@ def read_motion_file(path, args: argparse.Namespace, *, fps: float, text: str = 
         return motion
     motion = load_motion(path)
     skeleton = motion.skeleton
+    if check_frames is not None:
+        check_frames(len(motion.data))
     if motion.kind == "joints":
         if normalized:
             raise InputError(f"{path} holds joint positions; --normalized/--mean/--std apply to features only")

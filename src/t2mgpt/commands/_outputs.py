@@ -22,7 +22,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--greedy", action="store_true", help="always take the most likely code (no sampling)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--int8", action="store_true",
-                        help="int8-quantised GPT blocks: ~3x faster CPU decoding, slightly different output (CPU only)")
+                        help="int8-quantised GPT blocks: ~2x faster CPU decoding, slightly different output (CPU only)")
     parser.add_argument("--clip-path", help="CLIP ViT-B/32 weights (folder or file) for models using CLIP")
 
 
@@ -35,6 +35,8 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace files that already exist")
     parser.add_argument("--no-cleanup", action="store_true",
                         help="leave the feet as the model drew them (no foot-contact cleanup)")
+    parser.add_argument("--rig", default="smpl",
+                        help="bvh/glb bone names and rest pose: smpl (default), mixamo or ue5 (see docs/outputs.md)")
     parser.add_argument("--raw-joints", action="store_true",
                         help="npy/json/mp4/gif hold the network's unfitted joints (research use); BVH, glTF "
                              "and npz always hold the rigid skeleton")
@@ -43,10 +45,12 @@ def add_output_arguments(parser: argparse.ArgumentParser) -> None:
 def plan_files(args: argparse.Namespace, names: list[str], num_samples: int):
     """Checked target paths [name][sample][format] and their flat list, before any work."""
     from t2mgpt.export import parse_formats
+    from t2mgpt.export._rigs import check_rig
     from t2mgpt.export.files import check_free, plan_outputs
     from t2mgpt.utils.io import check_writable_folder
 
     formats = parse_formats(args.format)
+    check_rig(args.rig)
     check_writable_folder(args.out_dir)
     plan = plan_outputs(names, num_samples, formats, args.out_dir)
     targets = [path for per_name in plan for per_sample in per_name for path in per_sample.values()]
@@ -94,8 +98,11 @@ def write_files(args: argparse.Namespace, plan, motions, targets, bar=None) -> N
     network's joints where a format writes positions)."""
     from dataclasses import replace
 
-    from t2mgpt.export import write_motion
+    from t2mgpt.export import get_format, write_motion
     from t2mgpt.export.files import StagedFiles, output_folder
+
+    def options(fmt: str) -> dict:  # --rig goes to the formats that have bones
+        return {"rig": args.rig} if "rig" in {o.name for o in get_format(fmt).options} else {}
 
     with output_folder(args.out_dir), StagedFiles() as stage:
         for per_name, samples in zip(plan, motions):
@@ -105,19 +112,61 @@ def write_files(args: argparse.Namespace, plan, motions, targets, bar=None) -> N
                 for fmt, path in paths.items():
                     if bar is not None:
                         bar.set_postfix_str(path.name)
-                    write_motion(motion, stage.temp_for(path), fmt)
+                    write_motion(motion, stage.temp_for(path), fmt, **options(fmt))
                     if bar is not None:
                         bar.update(1)
 
 
-def report(args: argparse.Namespace, plan, motions, targets, pipe) -> None:
-    print(f"wrote {len(targets)} file(s) to {args.out_dir}/ ({pipe.name}):")
+def check_request(args: argparse.Namespace, text_hint: str):
+    """The checks of a command making `--num-samples` samples of one motion from TEXT and
+    `--seconds` that need no model loaded (`text_hint`: what TEXT describes). -> the model folder."""
+    from t2mgpt.authoring.timeline import codes_for
+    from t2mgpt.errors import InputError
+    from t2mgpt.io.folder import read_config
+    from t2mgpt.io.lookup import resolve_model
+
+    if args.num_samples < 1:
+        raise InputError(f"--num-samples must be at least 1, got {args.num_samples}")
+    if not args.text.strip():
+        raise InputError(f"TEXT is empty; describe {text_hint}")
+    folder = resolve_model(args.model)
+    codes_for(args.seconds, read_config(folder, check=False).seconds_per_token, "--seconds")
+    return folder
+
+
+def write_samples(args: argparse.Namespace, folder, name: str, make) -> int:
+    """Make one motion `name` in `args.num_samples` samples (a timeline, a continuation, an
+    in-between): plan its files before loading the model, make sample j with
+    `make(pipe, seed + j)` (seed None without one), write and report them."""
+    plan, targets = plan_files(args, [name], args.num_samples)
+    pipe = load_pipeline(args, folder)
+    seed = run_seed(args)
+    samples = [make(pipe, None if seed is None else seed + j) for j in range(args.num_samples)]
+    for j, m in enumerate(samples):
+        m.sample = j
+    write_files(args, plan, [samples], targets)
+    report(args, plan, [samples], targets, pipe)
+    return 0
+
+
+def summary_lines(plan, motions) -> list[str]:
+    """One line per motion: text, sample, duration, seed and the files written."""
+    lines = []
     for per_name, samples in zip(plan, motions):
         for paths, motion in zip(per_name, samples):
             names = ", ".join(p.name for p in paths.values())
             note = "" if motion.seed is None else f", seed {motion.seed}"
             parts = f", {len(motion.segments)} segments" if motion.segments else ""
-            print(f"  {motion.text[:60]!r} #{motion.sample}: {motion.duration:.1f} s{parts}{note} -> {names}")
+            lines.append(f"  {motion.text[:60]!r} #{motion.sample}: {motion.duration:.1f} s{parts}{note} -> {names}")
+    return lines
+
+
+def report(args: argparse.Namespace, plan, motions, targets, pipe, lines: list[str] | None = None,
+           processes: int = 1) -> None:
+    """The run's summary; `lines`: the summary lines gathered from the `processes` of a torchrun."""
+    where = f", {processes} processes" if processes > 1 else ""
+    print(f"wrote {len(targets)} file(s) to {args.out_dir}/ ({pipe.name}{where}):")
+    print("\n".join(summary_lines(plan, motions) if lines is None else lines))
 
 
 def show_warnings(command: str, fn, args) -> int:

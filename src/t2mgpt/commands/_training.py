@@ -102,6 +102,7 @@ def run_training(train: Callable, args: argparse.Namespace, loss_key: str, loss_
     from t2mgpt.train.interrupt import Interrupted
 
     out = Path(args.out)
+    result = None
     try:
         result = train()
     except Interrupted as e:
@@ -119,7 +120,7 @@ def run_training(train: Callable, args: argparse.Namespace, loss_key: str, loss_
         raise OutputError(f"cannot write the run folder {out}: {e.strerror}{where}; free some space or choose a "
                           f"writable --out, then {then}") from e
     finally:
-        cleanup_distributed()
+        cleanup_distributed(completed=result is not None)
     if env_dist_info().is_main:
         print(done_line(result, loss_key, loss_label))
     return 0

@@ -75,7 +75,15 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"{out} already exists; pass --overwrite to replace it")
     if not (args.fps > 0 and args.fps < float("inf")):
         raise InputError(f"--fps must be a positive number, got {args.fps}")
-    motion = read_motion_file(args.motion, args, fps=args.fps, text=args.text, redo_hint="export again")
+    check_frames = None
+    if fmt.renders:  # refuse an over-long video before fitting the motion
+        from t2mgpt.render import check_length
+        from t2mgpt.render.style import RenderConfig
+
+        limit = RenderConfig(fps=args.fps, **{k: v for k, v in options.items() if k == "max_frames"})
+        check_frames = lambda n: check_length(n, limit)  # noqa: E731
+    motion = read_motion_file(args.motion, args, fps=args.fps, text=args.text, redo_hint="export again",
+                              check_frames=check_frames)
     fmt.save(motion, out, **options)
     frames, sk = len(motion.joints), motion.rigid.skeleton
     print(f"wrote {out} ({fmt.name}, {frames} frames, {frames / motion.fps:.2f} s at {motion.fps:g} fps, "

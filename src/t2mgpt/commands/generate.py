@@ -1,12 +1,20 @@
-"""`t2mgpt generate`: text prompts -> motion files in any format of `t2mgpt.export`."""
+"""`t2mgpt generate`: text prompts -> motion files in any format of `t2mgpt.export`.
+
+Arguments, the model name and the output folder are checked before torch is imported. Under
+`torchrun --nproc_per_node=N -m t2mgpt generate --file prompts.txt ...` every process makes a
+contiguous share of the prompts (one GPU each with CUDA) into the same folder, with the files
+and seeds one process would give.
+"""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from t2mgpt.commands._outputs import (add_model_arguments, add_output_arguments, load_pipeline, plan_files, report,
-                                      run_seed, sampling_options, show_warnings, write_files)
+                                      run_seed, sampling_options, show_warnings, summary_lines, write_files,
+                                      write_samples)
 
 NAME = "generate"
 HELP = "Generate 3D human motions from text prompts (or a timeline of prompts) and write them as video, BVH, NPY or JSON files."
@@ -50,8 +58,10 @@ def read_prompts(texts: list[str], file: str | None) -> list[str]:
     return prompts
 
 
-def prompt_batches(n_prompts: int, num_samples: int, batch_size: int) -> list[tuple[int, int]]:
-    """[start, stop) prompt ranges whose motions (prompts x samples) fit in `batch_size`."""
+def prompt_batches(n_prompts: int, num_samples: int, batch_size: int, first: int = 0,
+                   last: int | None = None) -> list[tuple[int, int]]:
+    """[start, stop) ranges of prompts `first` to `last` (default: all) whose motions
+    (prompts x samples) fit in `batch_size`."""
     from t2mgpt.errors import InputError
 
     if batch_size < 1:
@@ -59,8 +69,14 @@ def prompt_batches(n_prompts: int, num_samples: int, batch_size: int) -> list[tu
     if num_samples > batch_size:
         raise InputError(f"--num-samples {num_samples} is over the batch size of {batch_size} motions; "
                          f"ask for fewer samples or raise --batch-size")
-    per = batch_size // num_samples
-    return [(i, min(i + per, n_prompts)) for i in range(0, n_prompts, per)]
+    per, last = batch_size // num_samples, n_prompts if last is None else last
+    return [(i, min(i + per, last)) for i in range(first, last, per)]
+
+
+def shard(n_prompts: int, rank: int, world_size: int) -> tuple[int, int]:
+    """The [first, last) prompts of process `rank` under torchrun: contiguous, in order, sizes
+    differing by at most one, together every prompt exactly once."""
+    return n_prompts * rank // world_size, n_prompts * (rank + 1) // world_size
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,20 +94,44 @@ def _run(args: argparse.Namespace) -> int:
     if args.timeline is not None:
         return _run_timeline(args)
     prompts = read_prompts(args.texts, args.file)
-    chunks = prompt_batches(len(prompts), args.num_samples, args.batch_size)
+    prompt_batches(len(prompts), args.num_samples, args.batch_size)  # checks --batch-size
     folder = resolve_model(args.model)
     if args.seconds is not None:
         check_seconds(read_config(folder, check=False), args.seconds)
+    # every process checks every target before any process can write (they meet in between)
     plan, targets = plan_files(args, prompts, args.num_samples)
 
+    from t2mgpt.train.distributed import all_gather_objects, cleanup_distributed, env_dist_info, setup_distributed
+
+    info = env_dist_info()
+    if info.enabled:  # under torchrun: each process makes its own contiguous share of the prompts
+        info, args.device = setup_distributed(args.device)
+    try:
+        pipe = load_pipeline(args, folder, args.batch_size)
+        first, last = shard(len(prompts), info.rank, info.world_size)
+        motions = _generate_share(args, pipe, prompts, plan, first, last, progress=info.is_main)
+        lines = [line for rank_lines in all_gather_objects(summary_lines(plan[first:last], motions))
+                 for line in rank_lines]
+    finally:
+        cleanup_distributed()
+    if info.is_main:
+        report(args, plan, None, targets, pipe, lines=lines, processes=info.world_size)
+    return 0
+
+
+def _generate_share(args, pipe, prompts: list[str], plan, first: int, last: int, progress: bool) -> list:
+    """Generate and write prompts `first` to `last`; -> their motions [prompt][sample]."""
     from tqdm import tqdm
 
-    pipe = load_pipeline(args, folder, args.batch_size)
+    from t2mgpt.train.distributed import broadcast_object
+
     options = dict(num_samples=args.num_samples, seconds=args.seconds, **sampling_options(args))
-    seed = run_seed(args)
-    motions = []
+    seed = broadcast_object(run_seed(args))  # rank 0's under torchrun: motion k has seed + k on any rank
+    chunks = prompt_batches(len(prompts), args.num_samples, args.batch_size, first, last)
+    plan, motions = plan[first:last], []
+    targets = [path for per_prompt in plan for per_sample in per_prompt for path in per_sample.values()]
     with tqdm(total=len(chunks) + len(targets), desc="generating", unit="step", file=sys.stderr,
-              disable=None, leave=False) as bar:
+              disable=None if progress else True, leave=False) as bar:
         for start, stop in chunks:
             # motion k of the run uses seed + k, as if all prompts were one batch
             chunk_seed = None if args.greedy else seed + start * args.num_samples
@@ -99,8 +139,7 @@ def _run(args: argparse.Namespace) -> int:
             bar.update(1)
         bar.set_description("writing")
         write_files(args, plan, motions, targets, bar)
-    report(args, plan, motions, targets, pipe)
-    return 0
+    return motions
 
 
 def check_seconds(config, seconds: float) -> None:
@@ -141,6 +180,8 @@ def _run_timeline(args: argparse.Namespace) -> int:
 
     if args.texts or args.file or args.seconds is not None:
         raise InputError("--timeline takes its texts and durations from the plan; give no TEXT, --file or --seconds")
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
+        raise InputError("--timeline makes one motion: run it in one process, not under torchrun")
     segments, path = read_timeline(args.timeline)
     folder = resolve_model(args.model)
     config = read_config(folder, check=False)
@@ -149,14 +190,5 @@ def _run_timeline(args: argparse.Namespace) -> int:
         from t2mgpt.authoring.path import check_path
 
         check_path(path, config.fps, sum(n for _, n in codes) * config.unit_length)
-    name = Path(args.timeline).stem
-    plan, targets = plan_files(args, [name], args.num_samples)
-    pipe = load_pipeline(args, folder)
-    seed = run_seed(args)
-    samples = [pipe.compose(segments, seed=None if seed is None else seed + j, path=path, **sampling_options(args))
-               for j in range(args.num_samples)]
-    for j, m in enumerate(samples):
-        m.sample = j
-    write_files(args, plan, [samples], targets)
-    report(args, plan, [samples], targets, pipe)
-    return 0
+    return write_samples(args, folder, Path(args.timeline).stem,
+                         lambda pipe, seed: pipe.compose(segments, seed=seed, path=path, **sampling_options(args)))

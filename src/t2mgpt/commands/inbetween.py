@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from t2mgpt.commands._outputs import (add_model_arguments, add_output_arguments, check_given, load_pipeline, plan_files,
-                                      report, run_seed, sampling_options, show_warnings, write_files)
+from t2mgpt.commands._outputs import (add_model_arguments, add_output_arguments, check_given, check_request,
+                                      sampling_options, show_warnings, write_samples)
 
 NAME = "inbetween"
 HELP = ("Generate the motion between two motion files (.npy or .bvh): START's frames, a gap following TEXT, "
@@ -31,31 +31,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from t2mgpt.authoring.timeline import codes_for
     from t2mgpt.errors import InputError
-    from t2mgpt.io.folder import read_config
-    from t2mgpt.io.lookup import resolve_model
 
-    if args.num_samples < 1:
-        raise InputError(f"--num-samples must be at least 1, got {args.num_samples}")
     if not 1 <= args.candidates <= 64:
         raise InputError(f"--candidates must be between 1 and 64, got {args.candidates}")
     check_given(args.start, "start motion")
     check_given(args.end, "end motion")
-    if not args.text.strip():
-        raise InputError("TEXT is empty; describe what happens in between, e.g. 'a person turns around'")
-    folder = resolve_model(args.model)
-    codes_for(args.seconds, read_config(folder, check=False).seconds_per_token, "--seconds")
-    name = f"{Path(args.start).stem} to {Path(args.end).stem}"
-    plan, targets = plan_files(args, [name], args.num_samples)
-    pipe = load_pipeline(args, folder)
-    seed = run_seed(args)
-    samples = [pipe.inbetween(args.start, args.end, args.text, seconds=args.seconds,
-                              seed=None if seed is None else seed + j, candidates=args.candidates,
-                              end_position=args.end_position, **sampling_options(args))
-               for j in range(args.num_samples)]
-    for j, m in enumerate(samples):
-        m.sample = j
-    write_files(args, plan, [samples], targets)
-    report(args, plan, [samples], targets, pipe)
-    return 0
+    folder = check_request(args, "what happens in between, e.g. 'a person turns around'")
+    return write_samples(args, folder, f"{Path(args.start).stem} to {Path(args.end).stem}",
+                         lambda pipe, seed: pipe.inbetween(args.start, args.end, args.text, seconds=args.seconds,
+                                                           seed=seed, candidates=args.candidates,
+                                                           end_position=args.end_position, **sampling_options(args)))

@@ -68,7 +68,12 @@ def _load_joints(args: argparse.Namespace):
         with (files("t2mgpt.assets") / "sample_motion.npy").open("rb") as f:
             return np.load(f), get_skeleton("humanml3d")
 
-    motion = read_motion_file(args.motion, args, fps=args.fps, redo_hint="render again")
+    from t2mgpt.render import check_length
+    from t2mgpt.render.style import RenderConfig
+
+    limit = RenderConfig(fps=args.fps, **({} if args.max_frames is None else {"max_frames": args.max_frames}))
+    motion = read_motion_file(args.motion, args, fps=args.fps, redo_hint="render again",
+                              check_frames=lambda n: check_length(n, limit))
     joints, skeleton = motion.joints, get_skeleton(motion.skeleton)
     if args.skeleton is not None and get_skeleton(args.skeleton) is not skeleton:
         raise InputError(f"{args.motion} is a {skeleton.name} motion ({joints.shape}), "

@@ -19,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--int8", action="store_true",
-                        help="int8-quantised GPT blocks: ~3x faster CPU decoding, slightly different output (CPU only)")
+                        help="int8-quantised GPT blocks: ~2x faster CPU decoding, slightly different output (CPU only)")
     parser.add_argument("--max-queue", type=int, default=16,
                         help="generation requests that may wait at once; more are refused with 429 (default: 16)")
     parser.add_argument("--max-results", type=int, default=64,

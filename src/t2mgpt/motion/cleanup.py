@@ -20,6 +20,7 @@ one-shot results agree.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,51 +54,58 @@ class FootCleanup:
         self.cfg = config
         self.joints = list(foot_joints(self.skeleton))
         self._prev: np.ndarray | None = None  # last frame's foot joints (4, 3)
-        self._active = np.zeros(4, bool)
-        self._pin = np.zeros((4, 3))
-        self._age = np.full(4, 1 << 30)  # frames since the contact began / ended
-        self._last = np.zeros((4, 3))  # the correction on the last frame of the last contact
-        self.contacts: list[np.ndarray] = []  # per frame (4,) bool: which joints were pinned
+        # per foot joint (plain floats: a frame is a few scalar steps, cheaper than numpy calls)
+        self._active = [False] * 4
+        self._pin = [[0.0, 0.0] for _ in range(4)]  # (x, z) on the floor plane
+        self._age = [1 << 30] * 4  # frames since the contact began / ended
+        self._last = [[0.0, 0.0] for _ in range(4)]  # the correction on the last frame of the last contact
+        self.contacts: list[list[bool]] = []  # per frame: which of the 4 joints were pinned
 
     def push(self, positions: np.ndarray, channels: np.ndarray | None = None) -> np.ndarray:
         """Add frames (n, J, 3) (+ channels (n, 4)); return them cleaned (n, J, 3)."""
+        cfg = self.cfg
         positions = np.asarray(positions, dtype=np.float64)
-        if not len(positions):
+        n = len(positions)
+        if not n:
             return positions.reshape(0, self.skeleton.num_joints, 3)
-        steps = [self._step(positions[t], None if channels is None else np.asarray(channels[t], dtype=np.float64))
-                 for t in range(len(positions))]
-        shift, weight = (np.stack(x) for x in zip(*steps))
+        feet = positions[:, self.joints]  # (n, 4, 3)
+        prev = np.concatenate([feet[:1] if self._prev is None else self._prev[None], feet[:-1]])
+        self._prev = feet[-1]
+        speed = np.linalg.norm((feet - prev)[..., [0, 2]], axis=-1) * self.fps  # (n, 4)
+        says = np.ones((n, 4), bool) if channels is None else np.asarray(channels) > cfg.channel_threshold
+        low = feet[..., 1] < cfg.floor + np.array(cfg.heights * 2)  # ankle, toe, ankle, toe
+        may_start = (says & low & (speed < cfg.max_speed)).tolist()
+        may_keep = (says & low).tolist()
+        xs, zs = feet[..., 0].tolist(), feet[..., 2].tolist()
+        shift, weight = np.zeros((n, 4, 3)), np.zeros((n, 4))
+        for t in range(n):
+            for k in range(4):
+                shift[t, k, [0, 2]], weight[t, k] = self._step(k, xs[t][k], zs[t][k], may_keep[t][k], may_start[t][k])
+            self.contacts.append(list(self._active))
         return self._apply(positions, shift, weight)
 
-    def _step(self, pos: np.ndarray, channels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-        """Contact state after one frame; its horizontal corrections (4, 3) and their weights (4,)."""
+    def _step(self, k: int, x: float, z: float, may_keep: bool, may_start: bool) -> tuple[tuple[float, float], float]:
+        """Contact state of joint k after one frame; its correction (dx, dz) and weight."""
         cfg, b = self.cfg, self.cfg.blend_frames
-        feet = pos[self.joints]
-        prev = feet if self._prev is None else self._prev
-        self._prev = feet
-        speed = np.linalg.norm((feet - prev)[:, [0, 2]], axis=-1) * self.fps
-        says = np.ones(4, bool) if channels is None else channels > cfg.channel_threshold
-        low = feet[:, 1] < cfg.floor + np.array(cfg.heights * 2)  # ankle, toe, ankle, toe
-        away = (feet - self._pin) * np.array([1.0, 0.0, 1.0])
-        dist = np.linalg.norm(away, axis=-1)
-        keep = self._active & says & low & (dist <= cfg.release_distance)
+        pin, active = self._pin[k], self._active[k]
+        ax, az = x - pin[0], z - pin[1]
+        dist = math.hypot(ax, az)
+        keep = active and may_keep and dist <= cfg.release_distance
         # after a contact ends the foot fades back for `blend_frames` frames before it may plant again
-        start = ~self._active & says & low & (speed < cfg.max_speed) & (self._age > b)
-        ended = self._active & ~keep
-        # a kept pin creeps after a foot that runs away, no faster than `creep_speed`
-        creep = np.minimum(1.0, cfg.creep_speed / self.fps / np.maximum(dist, 1e-12))[:, None]
-        self._pin = np.where(start[:, None], feet * [1.0, 0.0, 1.0], np.where(keep[:, None], self._pin + away * creep, self._pin))
-        self._age = np.where(start | ended, 0, self._age + 1)
-        self._active = keep | start
-        self.contacts.append(self._active.copy())
-
-        fade_in = _ease((self._age + 1) / (b + 1))  # pins take hold over the first frames of a contact
-        fade_out = _ease(1.0 - self._age / (b + 1))  # and let go over the frames after one
-        pinned = fade_in[:, None] * (self._pin - feet * [1.0, 0.0, 1.0])
-        shift = np.where(self._active[:, None], pinned, fade_out[:, None] * self._last)
-        weight = np.where(self._active, fade_in, fade_out)
-        self._last = np.where(self._active[:, None], pinned, self._last)
-        return shift, weight
+        start = not active and may_start and self._age[k] > b
+        if start:
+            pin[0], pin[1] = x, z
+        elif keep:  # a kept pin creeps after a foot that runs away, no faster than `creep_speed`
+            c = min(1.0, cfg.creep_speed / self.fps / max(dist, 1e-12))
+            pin[0], pin[1] = pin[0] + ax * c, pin[1] + az * c
+        self._age[k] = 0 if start or (active and not keep) else self._age[k] + 1
+        self._active[k] = active = keep or start
+        if active:  # pins take hold over the first frames of a contact
+            w = _ease((self._age[k] + 1) / (b + 1))
+            self._last[k] = [w * (pin[0] - x), w * (pin[1] - z)]
+            return tuple(self._last[k]), w
+        w = _ease(1.0 - self._age[k] / (b + 1))  # and let go over the frames after one
+        return (w * self._last[k][0], w * self._last[k][1]), w
 
     def _apply(self, pos: np.ndarray, shift: np.ndarray, weight: np.ndarray) -> np.ndarray:
         out = pos.copy()
@@ -166,8 +174,8 @@ def clean_feet(positions: np.ndarray, skeleton: str | Skeleton, fps: float = 20.
     return FootCleanup(skeleton, fps, config).push(positions, channels)
 
 
-def _ease(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
+def _ease(x: float) -> float:
+    x = min(max(x, 0.0), 1.0)
     return x * x * (3 - 2 * x)
 
 

@@ -54,7 +54,7 @@ class PostProcessor:
             positions = forward_kinematics(rotations, root, offsets, self.skeleton)
             cleaned = self.cleaner.push(positions, channels if has_channels else None)
             rotations = continuous(solve_rotations(cleaned, self.skeleton, offsets), self._last)
-            contacts = np.stack(self.cleaner.contacts[-n:]).astype(np.float64)
+            contacts = np.array(self.cleaner.contacts[-n:], dtype=np.float64)
         if n:
             self._last = rotations[-1]
         return RigidMotion(self.skeleton, offsets if offsets is not None else np.zeros((self.skeleton.num_joints, 3)),

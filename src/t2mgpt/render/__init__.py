@@ -67,11 +67,11 @@ def render_frames(joints, title: str | None = None, skeleton: str | Skeleton | N
                   config: RenderConfig | None = None, **options) -> np.ndarray:
     """All frames as one (T, H, W, 3) uint8 array."""
     p = painter(joints, title, skeleton, config, **options)
-    _check_length(len(p), p.cfg)
+    check_length(len(p), p.cfg)
     return np.stack([np.asarray(p(t)) for t in range(len(p))])
 
 
-def _check_length(frames: int, cfg: RenderConfig) -> None:
+def check_length(frames: int, cfg: RenderConfig) -> None:
     if frames > cfg.max_frames:
         raise InputError(f"the motion has {frames} frames, over the limit of {cfg.max_frames} for a video "
                          f"({cfg.max_frames / cfg.fps:g} s at {cfg.fps:g} fps); render a part of it, or raise "
@@ -101,7 +101,7 @@ def render_motion(joints, path: str | os.PathLike, title: str | None = None, fps
     if fmt == "mp4" and (cfg.width % 2 or cfg.height % 2):
         cfg = cfg.updated(width=cfg.width + cfg.width % 2, height=cfg.height + cfg.height % 2)
     p = painter(joints, title, skeleton, cfg)
-    _check_length(len(p), cfg)
+    check_length(len(p), cfg)
     frames = (p(t) for t in range(len(p)))
     with atomic_path(path) as tmp:
         if fmt == "mp4":

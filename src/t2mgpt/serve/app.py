@@ -19,7 +19,7 @@ from pathlib import Path as FilePath
 from typing import Annotated, Any, Sequence
 
 import numpy as np
-from fastapi import FastAPI, Path, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 
 from t2mgpt import export
 from t2mgpt.errors import InputError
+from t2mgpt.export._rigs import RIG_NAMES
 from t2mgpt.export.files import slugify
 from t2mgpt.serve.jobs import ClientGone, generate_job, result_unless_gone
 from t2mgpt.serve.middleware import LOOPBACK_NAMES, BodyLimit, HostCheck
@@ -71,6 +72,7 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
     pipe = _load_pipeline(pipeline_or_model_path, device)
     downloads = {f.name: f for f in export.formats() if f.web}
     Format = Enum("Format", {name: name for name in downloads}, type=str)  # the {fmt} of download URLs
+    Rig = Enum("Rig", {name: name for name in RIG_NAMES}, type=str)  # ?rig= of bvh/glb downloads
     step = round(pipe.seconds_per_token, 9)  # 0.2 s, not 0.2000000001
     limits = Limits(min_seconds=step, max_seconds=round(pipe.max_seconds, 9), seconds_step=step,
                     max_samples=min(int(max_samples), int(pipe.max_batch)), max_text_length=int(max_text_length))
@@ -152,18 +154,25 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
                               "description": "The motion file"},
                         404: error_responses[404], 429: error_responses[429]})
     async def download(motion_id: Annotated[str, Path(pattern=ID_PATTERN, description="Motion id")],
-                       fmt: Annotated[Format, Path(description="File format")]):
-        """Download a generated motion: BVH (animation), NPY (joints, float32 (T, J, 3)),
-        MP4 (rendered video, made on first request), JSON (metadata + joints in mm), ..."""
+                       fmt: Annotated[Format, Path(description="File format")],
+                       rig: Annotated[Rig | None, Query(description="bvh, glb: bone names and rest pose for "
+                                                                    "these tools (default smpl); other formats "
+                                                                    "ignore it")] = None):
+        """Download a generated motion: BVH (animation), GLB (skinned character, glTF), NPY (joints,
+        float32 (T, J, 3)), NPZ (rotations), MP4 (rendered video, made on first request), JSON
+        (metadata + joints in mm), ..."""
         fmt = downloads[fmt.value]
+        options, key = {}, fmt.name
+        if rig is not None and "rig" in {o.name for o in fmt.options}:
+            options, key = {"rig": rig.value}, f"{fmt.name}?rig={rig.value}"
         try:
             entry = store.get(motion_id)
-            data = entry.files.get(fmt.name)
+            data = entry.files.get(key)
             if data is None:
                 if fmt.renders:
                     data = await render_queue.run(_make_file, entry, fmt, render_options)
                 else:  # quick, but not for the event loop
-                    data = await run_in_threadpool(_make_file, entry, fmt, {})
+                    data = await run_in_threadpool(_make_file, entry, fmt, options, key)
         except MotionNotFound as e:
             return not_found(e)
         except QueueFull as e:
@@ -219,11 +228,12 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
     return app
 
 
-def _make_file(entry: StoredMotion, fmt: export.Format, options: dict) -> bytes:
-    """The bytes of one download (cached in the entry)."""
-    if fmt.name not in entry.files:
-        entry.files[fmt.name] = fmt.to_bytes(entry.motion, **options)
-    return entry.files[fmt.name]
+def _make_file(entry: StoredMotion, fmt: export.Format, options: dict, key: str | None = None) -> bytes:
+    """The bytes of one download (cached in the entry under `key`, default the format's name)."""
+    key = key or fmt.name
+    if key not in entry.files:
+        entry.files[key] = fmt.to_bytes(entry.motion, **options)
+    return entry.files[key]
 
 
 def download_name(entry: StoredMotion, fmt: export.Format) -> str:

@@ -131,6 +131,24 @@ def _parse_bool(s: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true/false, got {s!r}")
 
 
+def _parse_int(s: str) -> int:
+    """An integer, also written like 3e5 (what the paper's tables say)."""
+    try:
+        return int(s)
+    except ValueError:
+        pass
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}") from None
+    if not v.is_integer():
+        raise argparse.ArgumentTypeError(f"expected an integer, got {s!r}")
+    return int(v)
+
+
+_parse_int.__name__ = "int"
+
+
 def _parse_optional(base):
     def parse(s: str):
         return None if s.lower() in ("none", "null") else base(s)
@@ -149,7 +167,8 @@ def add_flag_arguments(parser: argparse.ArgumentParser, flags: list[Flag], title
         if fl.type is bool:
             kw["type"], kw["metavar"] = _parse_bool, "BOOL"
         else:
-            kw["type"] = _parse_optional(fl.type) if fl.default is None else fl.type
+            base = _parse_int if fl.type is int else fl.type
+            kw["type"] = _parse_optional(base) if fl.default is None else base
             kw["metavar"] = fl.type.__name__.upper()
         if fl.is_list:
             kw["nargs"] = "*"

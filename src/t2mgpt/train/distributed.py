@@ -68,8 +68,12 @@ def setup_distributed(device: str = "auto") -> tuple[DistInfo, torch.device]:
     return info, dev
 
 
-def cleanup_distributed() -> None:
+def cleanup_distributed(completed: bool = False) -> None:
+    """Leave the process group. After a run that completed on every rank, meet first: with gloo, a
+    rank that tears down while its peer is still sending aborts the peer ("terminate called...")."""
     if dist.is_available() and dist.is_initialized():
+        if completed and dist.get_world_size() > 1:
+            dist.barrier()
         dist.destroy_process_group()
 
 

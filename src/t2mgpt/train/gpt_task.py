@@ -250,6 +250,7 @@ class GPTTask:
                  tokens: str | Path | None, text_encoder, text_encoder_path: str | None):
         from t2mgpt.generator.gpt import GPTConfig
         from t2mgpt.io.checkpoint import load_vq
+        from t2mgpt.io.config import check_sizes
 
         self.data, self.tc, self.tokens = Path(data), tc, tokens
         self.text_encoder, self.text_encoder_path = text_encoder, text_encoder_path
@@ -262,6 +263,7 @@ class GPTTask:
         self.enc_name, self.enc_dim = text_encoder_spec(text_encoder, (model_config or GPTConfig()).clip_dim)
         self.mc = dataclasses.replace(model_config or GPTConfig(), num_vq=self.vq_model.config.nb_code,
                                       clip_dim=self.enc_dim)
+        check_sizes(self.vq_model.config_dict(), dataclasses.asdict(self.mc))  # what a model folder may hold
         self.vq_sha = vq_fingerprint(self.vq_model)
         self._fid_models = None
 
@@ -314,7 +316,9 @@ class GPTTask:
         from t2mgpt.generator.gpt import MotionGPT
 
         model = MotionGPT(self.mc)
-        if self.tc.init_from:  # fine-tuning (a resumed run then loads its own weights over these)
+        # fine-tuning (a resumed run then loads its own weights over these); not when the loop
+        # only counts sizes on the meta device
+        if self.tc.init_from and torch.device(device).type != "meta":
             init_from_model_folder(model, self.tc.init_from)
         return model.to(device)
 

@@ -115,10 +115,12 @@ class VQTask:
     size_hint = "lower --nb-code, --code-dim or --width"
 
     def __init__(self, data: str | Path, model_config, tc: VQTrainConfig):
+        from t2mgpt.io.config import check_sizes
         from t2mgpt.tokenizer.vqvae import VQVAEConfig
 
         self.data, self.tc = Path(data), tc
         self.mc = dataclasses.replace(model_config or VQVAEConfig(), beta=tc.commit)
+        check_sizes(self.mc.to_dict(), {})  # the bounds a model folder must keep, before anything is built
 
     def config(self) -> dict:
         return {"model": self.mc.to_dict(), "train": self.tc.to_dict()}
