@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -47,3 +48,22 @@ def _one_torch_thread():
     """Put the thread count back if a command under test changed it (`--threads`)."""
     yield
     torch.set_num_threads(1)
+
+
+@pytest.fixture
+def mount(tmp_path):
+    """mount(options) -> a fresh tmpfs folder (skips unless this process may mount)."""
+    mounted = []
+
+    def make(options: str):
+        d = tmp_path / f"fs{len(mounted)}"
+        d.mkdir()
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(d)], capture_output=True)
+        if r.returncode:
+            pytest.skip("cannot mount a tmpfs here (needs root)")
+        mounted.append(d)
+        return d
+
+    yield make
+    for d in mounted:  # lazily: a file still open there must not keep it mounted
+        subprocess.run(["umount", "-l", str(d)], capture_output=True)

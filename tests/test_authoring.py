@@ -50,7 +50,7 @@ def test_compose_a_long_timeline(pipe):
 
 def test_segments_are_causal(pipe):
     a = pipe.compose([("a person walks", 4), ("a person jumps", 4)], seed=3)
-    b = pipe.compose([("a person walks", 4), ("a person crawls", 4), ("a person sits", 2)], seed=3)
+    b = pipe.compose([("a person walks", 4), ("a person jumps", 4), ("a person sits", 2)], seed=3)
     np.testing.assert_array_equal(a.tokens, b.tokens[:40])  # later segments never change earlier codes
 
 

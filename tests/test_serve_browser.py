@@ -200,3 +200,46 @@ def test_page_generates_plays_and_downloads(server, sync_playwright, tmp_path):
     assert external == [], f"the page asked for non-local URLs: {external}"
     unexpected = [e for e in errors if "422" not in e]
     assert unexpected == [], unexpected
+
+
+def test_timeline_editor_composes_marks_boundaries_and_continues(server, sync_playwright, tmp_path):
+    """Issue 15.7: add / reorder / remove segments, compose, boundaries on the scrubber, continue."""
+    errors = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server + "/")
+            _wait(page, "window.__t2mgpt && window.__t2mgpt.state.ready")
+            page.click("#timeline-box summary")
+            assert page.locator("#segments .segment").count() == 2
+            page.click("#add-segment")
+            rows = page.locator("#segments .segment")
+            assert rows.count() == 3
+            rows.nth(2).locator("input[type=text]").fill("a person jumps")
+            rows.nth(2).locator("input[type=number]").fill("2")
+            rows.nth(2).locator("button[title='Move up']").click()  # now second
+            assert page.locator("#segments .segment").nth(1).locator("input[type=text]").input_value() == "a person jumps"
+            page.locator("#segments .segment").nth(2).locator("button[title='Remove segment']").click()
+            assert page.locator("#segments .segment").count() == 2
+            page.fill("#seed", "3")
+            page.click("#compose")
+            _wait(page, "window.__t2mgpt.response && window.__t2mgpt.response.samples[0].segments.length === 2")
+            sample = page.evaluate("() => window.__t2mgpt.response.samples[0]")
+            assert [s["text"] for s in sample["segments"]] == ["a person walks forward", "a person jumps"]
+            assert sample["num_frames"] == 120 and page.locator("#marks .mark").count() == 1
+            left = page.locator("#marks .mark").first.evaluate("m => m.style.left")
+            assert abs(float(left.rstrip("%")) - 100 * 80 / 119) < 0.5
+            if os.environ.get("T2MGPT_TIMELINE_SCREENSHOT"):
+                page.screenshot(path=os.environ["T2MGPT_TIMELINE_SCREENSHOT"])
+            # continue from this motion with the prompt box's text and length
+            page.fill("#prompt", "a person sits down")
+            page.click("#continue")
+            _wait(page, "window.__t2mgpt.response && window.__t2mgpt.response.samples[0].num_frames === 200")
+            cont = page.evaluate("() => window.__t2mgpt.response.samples[0]")
+            assert cont["joints"][:120] == sample["joints"] and len(cont["segments"]) == 3
+            assert page.locator("#marks .mark").count() == 2 and page.locator("#error").is_hidden()
+        finally:
+            browser.close()
+    assert not errors, errors

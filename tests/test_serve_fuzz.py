@@ -21,7 +21,8 @@ from schemathesis.checks import (content_type_conformance, negative_data_rejecti
 
 class FastPipeline:
     """The tiny model's limits and checks, but motions cut from the packaged real clip instead of
-    sampled by the GPT, so that hundreds of requests take seconds."""
+    sampled by the GPT (also for compose / continue / inbetween), so that hundreds of requests
+    take seconds."""
 
     def __init__(self, pipe: T2MGPT):
         from importlib.resources import files
@@ -40,6 +41,33 @@ class FastPipeline:
         return [[GeneratedMotion(text=t, features=np.zeros((4 * n, 263), np.float32), joints=joints, fps=self.fps,
                                  tokens=np.arange(n) % 32, seed=seed + i * num_samples + j, model=self.name, sample=j)
                  for j in range(num_samples)] for i, t in enumerate(texts)]
+
+
+    def _one(self, text, frames, seed, segments=()):
+        joints = np.take(self._clip, np.arange(frames), axis=0, mode="wrap")
+        return GeneratedMotion(text=text, features=np.zeros((frames, 263), np.float32), joints=joints, fps=self.fps,
+                               tokens=np.arange(frames // 4) % 32, seed=seed, model=self.name, segments=segments)
+
+    def compose(self, timeline, seed=None, path=None, temperature=1.0, top_k=None, top_p=None):
+        from t2mgpt.authoring.path import check_path
+        from t2mgpt.authoring.timeline import check_timeline, segments_of
+
+        check_sampling_args(temperature, top_k, top_p)
+        plan = check_timeline(timeline, self.seconds_per_token)
+        frames = 4 * sum(n for _, n in plan)
+        if path is not None:
+            check_path(path, self.fps, frames)
+        return self._one(" / ".join(t for t, _ in plan), frames, seed, segments_of(plan, 4))
+
+    def continue_motion(self, motion, text, seconds, seed=None, temperature=1.0, top_k=None, top_p=None):
+        check_sampling_args(temperature, top_k, top_p)
+        return self._one(text, motion.num_frames + 4 * self._pipe.tokens_for_seconds(seconds), seed)
+
+    def inbetween(self, start, end, text, seconds, seed=None, end_position=None, temperature=1.0, top_k=None,
+                  top_p=None):
+        check_sampling_args(temperature, top_k, top_p)
+        frames = start.num_frames + 4 * self._pipe.tokens_for_seconds(seconds) + end.num_frames
+        return self._one(text, frames, seed)
 
 
 def _make_app():

@@ -121,25 +121,6 @@ def test_model_too_large_is_refused_before_allocating(data, tmp_path, capsys, fl
     assert message in err and not run.exists()
 
 
-@pytest.fixture
-def mount(tmp_path):
-    """mount(options) -> a fresh tmpfs folder (skips unless this process may mount)."""
-    mounted = []
-
-    def make(options: str):
-        d = tmp_path / f"fs{len(mounted)}"
-        d.mkdir()
-        r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(d)], capture_output=True)
-        if r.returncode:
-            pytest.skip("cannot mount a tmpfs here (needs root)")
-        mounted.append(d)
-        return d
-
-    yield make
-    for d in mounted:  # lazily: a file still open there must not keep it mounted
-        subprocess.run(["umount", "-l", str(d)], capture_output=True)
-
-
 def test_full_disk_is_one_line_and_leaves_no_run_folder(data, mount, capsys):
     run = mount("size=256k") / "run"  # room for config.json and the logs, not for a checkpoint
     assert train(data, run, "--iters", "4", "--save-every", "2", "--val-split", "") == 2

@@ -43,11 +43,15 @@ def chunk_seeds(seed: int, chunk: int, rows: int) -> list[int]:
 
 def sample_codes(gpt, plan: Sequence[tuple[torch.Tensor, int]], history: Sequence[int] = (), *, rows: int = 1,
                  seed: int = 0, sampling: dict | None = None, window: int = WINDOW, chunk: int | None = None,
-                 select: Callable[[list[list[int]]], int] | None = None) -> list[list[int]]:
+                 select: Callable[[list[list[int]]], int] | None = None,
+                 at_boundary: Callable[[list[list[int]], int], int] | None = None,
+                 boundary_rows: int = 8) -> list[list[int]]:
     """New codes per row for `plan` [(text feature (dim,), n codes), ...] after `history` codes.
 
     chunk: at most this many new codes per engine call (default: as many as fit the context).
     select(rows' codes so far, history included) -> the row every row continues from.
+    at_boundary(candidates' codes, boundary code index) -> the candidate kept: the first chunk
+    of every segment after the first is sampled `boundary_rows` times and one is kept (rows = 1).
     """
     max_ctx = gpt.config.block_size - 1
     window = max(0, min(int(window), max_ctx - 1))
@@ -58,12 +62,19 @@ def sample_codes(gpt, plan: Sequence[tuple[torch.Tensor, int]], history: Sequenc
         while done < n:
             ctx = min(len(hist[0]), window)
             new = min(n - done, max_ctx - ctx, chunk or max_ctx)
+            boundary = at_boundary is not None and rows == 1 and done == 0 and len(hist[0]) > len(history)
+            if boundary:
+                hist = hist * boundary_rows
+            n_rows = len(hist)
             prefix = [torch.tensor(h[len(h) - ctx:], dtype=torch.long) for h in hist] if ctx else None
-            codes = gpt.generate(feature.reshape(1, -1).expand(rows, -1), min_tokens=ctx + new,
-                                 max_tokens=ctx + new, seed=chunk_seeds(seed, k, rows), prefix=prefix,
+            codes = gpt.generate(feature.reshape(1, -1).expand(n_rows, -1), min_tokens=ctx + new,
+                                 max_tokens=ctx + new, seed=chunk_seeds(seed, k, n_rows), prefix=prefix,
                                  **generate_args(sampling or {}))
+            b = len(hist[0])
             hist = [h + c[ctx:].tolist() for h, c in zip(hist, codes)]
-            if select is not None and rows > 1:
+            if boundary:
+                hist = [hist[at_boundary(hist, b)]]
+            elif select is not None and rows > 1:
                 best = hist[select(hist)]
                 hist = [list(best) for _ in range(rows)]
             done += new

@@ -24,6 +24,8 @@ def compose(pipe, timeline, seed: int | None = None, *, path=None, window: int =
         from t2mgpt.authoring.path import path_guide
 
         guide = path_guide(pipe, path, sum(n for _, n in plan) * pipe.config.unit_length, sampling)
+    if not guide and not sampling.get("greedy"):
+        guide = dict(at_boundary=lambda rows, b: smoothest(pipe, rows, b))
     codes = sample_codes(pipe.gpt, [(f, n) for f, (_, n) in zip(features, plan)], seed=seed, sampling=sampling,
                          window=window, **guide)[0]
     return motion_from_codes(pipe, " / ".join(texts), codes, seed, sampling,
@@ -53,6 +55,16 @@ def continue_motion(pipe, motion, text: str, seconds: float, seed: int | None = 
 
 
 # ------------------------------------------------------------------------------ shared helpers
+
+
+def smoothest(pipe, rows: list[list[int]], boundary: int) -> int:
+    """The candidate whose decoded motion moves least at the boundary (code index), relative to
+    its own motion elsewhere (`boundary_smoothness`)."""
+    from t2mgpt.authoring.smoothness import boundary_smoothness
+
+    frame = boundary * pipe.config.unit_length
+    scores = [boundary_smoothness(pipe.decode([torch.tensor(r, dtype=torch.long)])[1][0], [frame])[0] for r in rows]
+    return int(np.argmin(scores))
 
 
 def given_codes(pipe, given: GivenMotion, motion) -> list[int]:

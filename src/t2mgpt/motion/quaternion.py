@@ -74,7 +74,7 @@ def qbetween(v0, v1):
         pick_y = (ax[..., 1] <= ax[..., 2])[..., None]
         e = A.where(pick_x, A.like([1, 0, 0], v0),
                     A.where(pick_y, A.like([0, 1, 0], v0), A.like([0, 0, 1], v0)))
-        half_turn = A.cat([A.zeros_like(w), cross(v0, e)])
+        half_turn = A.cat([A.zeros_like(w), cross(v0, e) + A.zeros_like(v)])  # v: the broadcast shape
         q = A.where(degenerate, half_turn, q)
     return normalize(q)
 

@@ -14,7 +14,7 @@ from t2mgpt.errors import DataError
 from t2mgpt.prepare.labels import clean_label, holds_for_any_part, label_sentence
 from t2mgpt.prepare.retarget import CMU_JOINTS, cmu_joint_map
 from t2mgpt.prepare.segment import SourceCaption
-from t2mgpt.prepare.source import FolderSource, Trial
+from t2mgpt.prepare.source import FolderSource, Trial, check_joints, check_number
 from t2mgpt.prepare.text import clean_caption
 
 
@@ -52,10 +52,17 @@ class CMUSource(FolderSource):
 
     def __init__(self, root: str | Path):
         super().__init__(root)
+        self.joint_map = cmu_joint_map()
         self.records = self.read_records()
         if not self.records:
             raise DataError(f"{self.captions_path} holds no records")
-        self.joint_map = cmu_joint_map()
+
+    def check_record(self, rec: dict, where: str) -> dict:
+        captions = rec.get("captions") or []
+        if not isinstance(captions, list) or not all(isinstance(c, dict) for c in captions):
+            raise DataError(f"{where}: 'captions' must be a list of {{\"text\": ..., \"source\": ...}} objects")
+        rec["fps"] = check_number(rec.get("fps", self.joint_map.fps), "fps", where, " of frames per second", positive=True)
+        return rec
 
     def ids(self) -> list[str]:
         return list(self.records)
@@ -64,9 +71,6 @@ class CMUSource(FolderSource):
         rec = self.records[trial_id]
         if trial_id not in self.npz.files:
             raise DataError(f"{self.motions_path} has no array {trial_id!r} listed in {self.captions_path}")
-        joints = self.npz[trial_id]
-        if joints.ndim != 3 or joints.shape[1:] != (len(CMU_JOINTS), 3):
-            raise DataError(f"{self.motions_path}[{trial_id!r}] has shape {joints.shape}, expected (T, 20, 3)")
+        joints = check_joints(self.array(trial_id), len(CMU_JOINTS), f"{self.motions_path}[{trial_id!r}]")
         captions, drops = cmu_captions(rec.get("captions") or [])
-        fps = float(rec.get("fps", self.joint_map.fps))
-        return Trial(trial_id, joints, fps, captions, rec["split"], drops)
+        return Trial(trial_id, joints, rec["fps"], captions, rec["split"], drops)

@@ -23,22 +23,10 @@ from t2mgpt.errors import DataError
 from t2mgpt.prepare.labels import holds_for_any_part
 from t2mgpt.prepare.retarget import JointMap
 from t2mgpt.prepare.segment import SourceCaption
-from t2mgpt.prepare.source import FolderSource, Trial, check_id, hash_split
+from t2mgpt.prepare.source import FolderSource, Trial, check_id, check_joints, check_number, hash_split
 from t2mgpt.prepare.text import clean_caption
 
 log = logging.getLogger(__name__)
-
-
-def _number(value, what: str, where: str) -> float | None:
-    if value is None:
-        return None
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise DataError(f"{where}: {what} must be a number of seconds, got {value!r}") from None
-    if not np.isfinite(x) or x < 0:
-        raise DataError(f"{where}: {what} must be a non-negative number of seconds, got {value!r}")
-    return x
 
 
 def parse_captions(items, where: str) -> list[SourceCaption]:
@@ -54,7 +42,8 @@ def parse_captions(items, where: str) -> list[SourceCaption]:
         text = clean_caption(c["text"])
         if not text:
             continue
-        start, end = _number(c.get("start_s"), "start_s", w), _number(c.get("end_s"), "end_s", w)
+        start = check_number(c.get("start_s"), "start_s", w, " of seconds")
+        end = check_number(c.get("end_s"), "end_s", w, " of seconds")
         if start is not None and end is not None and end <= start:
             raise DataError(f"{w}: end_s ({end}) must be after start_s ({start})")
         any_part = c.get("any_part")
@@ -90,20 +79,14 @@ class GenericSource(FolderSource):
 
     def check_record(self, rec: dict, where: str) -> dict:
         rec["_captions"] = parse_captions(rec.get("captions", []), where)
-        rec["_fps"] = _number(rec.get("fps"), "fps", where)
+        rec["_fps"] = check_number(rec.get("fps"), "fps", where, " of frames per second", positive=True)
         return rec
 
     def ids(self) -> list[str]:
         return list(self._ids)
 
     def load(self, trial_id: str) -> Trial:
-        try:
-            joints = self.npz[trial_id]
-        except ValueError as e:
-            raise DataError(f"{self.motions_path}[{trial_id!r}] is not a plain numeric array ({e})") from None
-        if joints.ndim != 3 or joints.shape[-1] != 3 or joints.shape[1] != self.joint_map.num_source_joints:
-            raise DataError(f"{self.motions_path}[{trial_id!r}] has shape {joints.shape}; joint_map.json expects "
-                            f"(T, {self.joint_map.num_source_joints}, 3)")
+        joints = check_joints(self.array(trial_id), self.joint_map.num_source_joints, f"{self.motions_path}[{trial_id!r}]")
         rec = self.records.get(trial_id, {})
         fps = rec.get("_fps") or self.joint_map.fps
         split = rec.get("split") or hash_split(trial_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
@@ -22,7 +23,7 @@ import numpy as np
 
 from t2mgpt.data.humanml3d import mirror_id
 from t2mgpt.data.spec import HUMANML3D
-from t2mgpt.errors import DataError, InputError
+from t2mgpt.errors import DataError, InputError, OutputError
 from t2mgpt.motion import features_to_joints, joints_to_features, mirror_features
 from t2mgpt.prepare import writer
 from t2mgpt.prepare.auto_captions import label_clip
@@ -32,6 +33,7 @@ from t2mgpt.prepare.segment import ClipCaption, assign_captions, plan_segments
 from t2mgpt.prepare.source import SPLITS, Source, Trial
 from t2mgpt.prepare.stats import mean_std
 from t2mgpt.prepare.text import caption_line, swap_left_right
+from t2mgpt.utils.io import check_writable_folder, storage_error
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +164,10 @@ def prepare_trial(source: Source, trial_id: str, out: Path, cfg: PrepareConfig, 
             and writer.marker_complete(out, old)):
         old["skipped"] = True
         return old
-    trial = source.load(trial_id)
+    try:
+        trial = source.load(trial_id)
+    except DataError as e:  # one bad trial does not stop the run: it is skipped and reported
+        return unusable_trial(trial_id, f"bad source data ({e})")
     clips, info = process_trial(trial, source.joint_map, cfg)
     new_ids = {c.id for c in clips}
     for stale in (old or {}).get("clips", []):  # clips of an earlier run that this run does not make
@@ -181,6 +186,12 @@ def prepare_trial(source: Source, trial_id: str, out: Path, cfg: PrepareConfig, 
     writer.write_marker(out, trial_id, info)
     info["skipped"] = False
     return info
+
+
+def unusable_trial(trial_id: str, reason: str) -> dict:
+    """The record of a trial that could not be read (no marker: the next run tries it again)."""
+    return {"trial": trial_id, "split": None, "clips": [], "dropped": [{"id": trial_id, "reason": reason}],
+            "pairs": {}, "caption_drops": {}, "captions_used": {}, "skipped": False}
 
 
 def _prepare_one(args) -> dict:  # top-level for worker processes
@@ -204,13 +215,37 @@ def select_ids(source: Source, limit: int | None = None, ids: list[str] | None =
 def prepare(source: Source, out: str | Path, *, limit: int | None = None, ids: list[str] | None = None,
             force: bool = False, workers: int = 1, cfg: PrepareConfig | None = None,
             progress: bool = True) -> dict:
-    """Prepare `source` into `out` (HumanML3D layout); returns the summary (also in prepare_summary.json)."""
+    """Prepare `source` into `out` (HumanML3D layout); returns the summary (also in prepare_summary.json).
+
+    Bad trials are skipped with a warning and counted; only a run with no usable clip fails. A
+    run that cannot write (disk full, read-only) raises OutputError saying how to go on; a
+    folder it created is removed unless some trial was finished (a re-run continues from there).
+    """
     cfg = cfg or PrepareConfig()
     out = Path(out)
-    t0 = time.time()
     trial_ids = select_ids(source, limit, ids)
+    check_writable_folder(out)
+    created = not out.exists()
+    try:
+        return _prepare(source, out, trial_ids, force, workers, cfg, progress)
+    except BaseException as e:
+        error = storage_error(e) if isinstance(e, OSError) else e
+        resumable = isinstance(error, (OutputError, KeyboardInterrupt))
+        finished = resumable and any((out / writer.MARKER_DIR).glob("*.json"))
+        if created and not finished:
+            shutil.rmtree(out, ignore_errors=True)
+        if isinstance(error, OutputError):
+            then = (f"then run the same command again: the trials finished in {out} are kept" if finished
+                    else f"{out} was removed" if created else "then run the same command again")
+            raise OutputError(f"{error}; {then}") from e
+        raise
+
+
+def _prepare(source: Source, out: Path, trial_ids: list[str], force: bool, workers: int, cfg: PrepareConfig,
+             progress: bool) -> dict:
+    t0 = time.time()
     writer.make_dirs(out)
-    (out / "joint_map.json").write_text(json.dumps(source.joint_map.to_dict(), indent=1), encoding="utf-8")
+    writer.save_text(out / "joint_map.json", json.dumps(source.joint_map.to_dict(), indent=1))
     fingerprint = cfg.fingerprint(source.joint_map)
     jobs = [(source, tid, out, cfg, fingerprint, force) for tid in trial_ids]
     bar = None
@@ -219,15 +254,24 @@ def prepare(source: Source, out: str | Path, *, limit: int | None = None, ids: l
 
         bar = tqdm(total=len(jobs), desc=f"prepare {source.name}", unit="trial")
     markers = []
+
+    def done(m: dict) -> None:
+        markers.append(m)
+        for d in [] if m.get("skipped") else m["dropped"]:
+            log.warning("skipped %s %s: %s", "trial" if d["id"] == m["trial"] else "clip", d["id"], d["reason"])
+        bar is not None and bar.update()
+
     if workers > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for m in pool.map(_prepare_one, jobs, chunksize=4):
-                markers.append(m)
-                bar is not None and bar.update()
+            try:
+                for m in pool.map(_prepare_one, jobs, chunksize=4):
+                    done(m)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)  # do not run the queued trials
+                raise
     else:
         for job in jobs:
-            markers.append(_prepare_one(job))
-            bar is not None and bar.update()
+            done(_prepare_one(job))
     if bar is not None:
         bar.close()
     summary = finalize(out, markers, cfg)
@@ -248,8 +292,11 @@ def finalize(out: Path, markers: list[dict], cfg: PrepareConfig) -> dict:
     caption_drops: Counter = Counter()
     drop_reasons: Counter = Counter()
     dropped = []
+    unusable: Counter = Counter()  # trials that gave no clip, by the reason of their first drop
     for m in markers:
         split = m["split"]
+        if not m["clips"]:
+            unusable[m["dropped"][0]["reason"].split(" (")[0] if m["dropped"] else "no clip"] += 1
         for c in m["clips"]:
             splits[split].append(c["id"])
             if c["captions"]:
@@ -271,8 +318,12 @@ def finalize(out: Path, markers: list[dict], cfg: PrepareConfig) -> dict:
         splits[s], captioned[s] = ids, cap_ids
     all_ids = [i for s in SPLITS for i in splits[s]]
     writer.write_id_list(out / "all.txt", all_ids)
+    skipped = f"skipped {sum(unusable.values())} of {len(markers)} trials: " + ", ".join(
+        f"{n} {reason}" for reason, n in unusable.most_common())
     if not all_ids:
-        raise DataError(f"no usable clip was prepared in {out}: every trial was dropped (see the reasons above)")
+        raise DataError(f"no usable clip was prepared: {skipped} (the warnings above name each trial)")
+    if unusable:
+        log.warning(skipped)
 
     stats_ids = splits["train"]
     if not stats_ids:
@@ -294,6 +345,8 @@ def finalize(out: Path, markers: list[dict], cfg: PrepareConfig) -> dict:
         "hours": {s: round(frames[s] / cfg.fps / 3600, 3) for s in SPLITS},
         "hours_total": round(sum(frames.values()) / cfg.fps / 3600, 3),
         "mirrored": mirrored,
+        "trials_without_clips": sum(unusable.values()),
+        "trials_without_clips_by_reason": dict(unusable),
         "dropped_clips": len(dropped),
         "dropped_by_reason": dict(drop_reasons),
         "dropped": dropped,

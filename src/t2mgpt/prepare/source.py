@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import zipfile
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +107,39 @@ class FolderSource(Source):
             if not hasattr(self._npz, "files"):
                 raise DataError(f"{self.motions_path} holds a single array; save one array per id with numpy.savez")
         return self._npz
+
+    def array(self, trial_id: str) -> np.ndarray:
+        """One array of the archive; a pickled or corrupt member is a DataError."""
+        try:
+            return self.npz[trial_id]
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+            raise DataError(f"{self.motions_path}[{trial_id!r}] is not a readable numeric array "
+                            f"({type(e).__name__}: {e})") from None
+
+
+
+def check_joints(joints: np.ndarray, num_joints: int, where: str) -> np.ndarray:
+    """A trial's (T, J, 3) positions as float64; integer arrays (e.g. millimetres) are converted,
+    other kinds (bool, complex, text) and wrong shapes are a DataError."""
+    if not (np.issubdtype(joints.dtype, np.floating) or np.issubdtype(joints.dtype, np.integer)):
+        raise DataError(f"{where} holds {joints.dtype} values; save the joint positions as numbers (float32)")
+    if joints.ndim != 3 or joints.shape[1:] != (num_joints, 3):
+        raise DataError(f"{where} has shape {joints.shape}, expected (T, {num_joints}, 3)")
+    return joints.astype(np.float64)
+
+
+def check_number(value, what: str, where: str, unit: str = "", positive: bool = False) -> float | None:
+    """A non-negative (or positive) finite number from JSON (None stays None); numeric strings are accepted."""
+    if value is None:
+        return None
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = None
+    if x is None or isinstance(value, bool) or not np.isfinite(x) or x < 0 or (positive and x == 0):
+        sign = "positive" if positive else "non-negative"
+        raise DataError(f"{where}: {what} must be a {sign} number{unit}, got {value!r}")
+    return x
 
 
 def check_id(trial_id: str, where: str) -> str:

@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -30,8 +31,10 @@ def make_dirs(out: Path) -> None:
 
 
 def save_npy(path: Path, array: np.ndarray) -> None:
+    buf = io.BytesIO()  # numpy's own file write reports a full disk without an errno
+    np.save(buf, array)
     with atomic_path(path) as tmp:
-        np.save(tmp, array)
+        tmp.write_bytes(buf.getbuffer())
 
 
 def save_text(path: Path, text: str) -> None:

@@ -31,11 +31,11 @@ from t2mgpt import export
 from t2mgpt.errors import InputError
 from t2mgpt.export._rigs import RIG_NAMES
 from t2mgpt.export.files import slugify
-from t2mgpt.serve.jobs import ClientGone, generate_job, result_unless_gone
+from t2mgpt.serve.jobs import ClientGone, author_job, generate_job, result_unless_gone
 from t2mgpt.serve.middleware import LOOPBACK_NAMES, BodyLimit, HostCheck
 from t2mgpt.serve.queue import JobQueue, QueueFull
 from t2mgpt.serve.schemas import (ErrorMessage, GenerateResponse, Health, Info, Limits, MAX_SEED,
-                                  generate_request_model)
+                                  authoring_request_models, generate_request_model)
 from t2mgpt.serve.store import MotionNotFound, ResultStore, StoredMotion
 
 STATIC_DIR = FilePath(__file__).resolve().parent / "static"
@@ -148,6 +148,38 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
         except InputError as e:
             return input_error(str(e))
         return Response(body, media_type="application/json")
+
+    authoring = authoring_request_models(limits)
+
+    async def author(kind: str, req, request: Request):
+        seed = req.seed if req.seed is not None else secrets.randbelow(MAX_SEED + 1)
+        try:
+            job = generate_queue.submit(author_job, pipe, store, kind, req, seed, list(downloads))
+            body = await result_unless_gone(request, job, threading.Event())
+        except ClientGone:
+            return Response(status_code=499)
+        except QueueFull as e:
+            return busy(e)
+        except MotionNotFound as e:
+            return not_found(e)
+        except InputError as e:
+            return input_error(str(e))
+        return Response(body, media_type="application/json")
+
+    @app.post("/api/compose", response_model=GenerateResponse, tags=["api"], responses=error_responses)
+    async def compose(req: authoring["compose"], request: Request):  # type: ignore[valid-type]
+        """One continuous motion from a timeline of (text, seconds) segments, optionally along a path."""
+        return await author("compose", req, request)
+
+    @app.post("/api/continue", response_model=GenerateResponse, tags=["api"], responses=error_responses)
+    async def continue_(req: authoring["continue"], request: Request):  # type: ignore[valid-type]
+        """A stored motion (by id) followed by `seconds` of `text`; its frames come back unchanged."""
+        return await author("continue", req, request)
+
+    @app.post("/api/inbetween", response_model=GenerateResponse, tags=["api"], responses=error_responses)
+    async def inbetween(req: authoring["inbetween"], request: Request):  # type: ignore[valid-type]
+        """Stored motion `start_id`, a gap of `seconds` following `text`, then stored motion `end_id`'s poses."""
+        return await author("inbetween", req, request)
 
     @app.get("/api/motions/{motion_id}.{fmt}", response_class=Response, tags=["api"],
              responses={200: {"content": {f.media_type.split(";")[0]: {} for f in downloads.values()},

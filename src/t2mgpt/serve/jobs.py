@@ -13,6 +13,7 @@ from fastapi import Request
 from t2mgpt.generator.decoding import cancel_when
 from t2mgpt.serve.store import ResultStore
 from t2mgpt.text.language import english_warning
+from t2mgpt.text.language import english_warning
 
 
 class ClientGone(Exception):
@@ -44,7 +45,31 @@ def generate_job(pipe, store: ResultStore, req, seed: int, formats: list[str], c
     # the decoding engine checks `cancel` at every step: a job whose client left stops there
     (motions,) = pipe([req.text], num_samples=req.num_samples, seconds=req.seconds, temperature=req.temperature,
                       top_k=req.top_k, top_p=req.top_p, seed=seed, hooks=[cancel_when(cancel.is_set)])
-    elapsed = time.perf_counter() - start
+    return response_json(pipe, store, req.text, req.seconds, motions, time.perf_counter() - start, formats)
+
+
+def author_job(pipe, store: ResultStore, kind: str, req, seed: int, formats: list[str]) -> bytes:
+    """Runs on the generation worker: compose, continue or in-between (motions by id from the store)."""
+    start = time.perf_counter()
+    sampling = dict(seed=seed, temperature=req.temperature, top_k=req.top_k, top_p=req.top_p)
+    if kind == "compose":
+        seconds = sum(s.seconds for s in req.segments)
+        path = None if req.path is None else [(min(p.seconds, seconds), p.x, p.z) for p in req.path]
+        motion = pipe.compose([(s.text, s.seconds) for s in req.segments], path=path, **sampling)
+        text = motion.text
+    elif kind == "continue":
+        motion = pipe.continue_motion(store.get(req.motion_id).motion, req.text, seconds=req.seconds, **sampling)
+        text, seconds = req.text, req.seconds
+    else:
+        start_m, end_m = store.get(req.start_id).motion, store.get(req.end_id).motion
+        motion = pipe.inbetween(start_m, end_m, req.text, seconds=req.seconds, end_position=req.end_position,
+                                **sampling)
+        text, seconds = req.text, req.seconds
+    return response_json(pipe, store, text, seconds, [motion], time.perf_counter() - start, formats)
+
+
+def response_json(pipe, store: ResultStore, text: str, seconds, motions, elapsed: float, formats: list[str]) -> bytes:
+    """Store the motions and encode the response (joints rounded to mm)."""
     samples = []
     for motion in motions:
         joints = np.asarray(motion.joints, dtype=np.float64)
@@ -59,9 +84,10 @@ def generate_job(pipe, store: ResultStore, req, seed: int, formats: list[str], c
             "tokens": [int(t) for t in motion.tokens],
             "joints": np.round(joints, 3).tolist(),
             "downloads": {name: f"/api/motions/{entry.id}.{name}" for name in formats},
+            "segments": [s.to_dict() for s in getattr(motion, "segments", ())],
         })
-    language = english_warning(req.text)
-    doc = {"text": req.text, "model": str(pipe.name), "skeleton": str(pipe.skeleton),
-           "seconds": req.seconds, "elapsed": round(elapsed, 4), "samples": samples,
+    language = english_warning(text)
+    doc = {"text": text, "model": str(pipe.name), "skeleton": str(pipe.skeleton),
+           "seconds": seconds, "elapsed": round(elapsed, 4), "samples": samples,
            "warnings": [language] if language else []}
     return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode("utf-8")

@@ -29,9 +29,15 @@ class Limits:
     max_temperature: float = 10.0
     max_top_k: int = 100_000
     min_top_p: float = 1e-6  # far above float32's smallest probability (1e-45), where nucleus sampling breaks
+    max_segments: int = 8  # per timeline (POST /api/compose), each of at most max_seconds
+    max_waypoints: int = 16
+
+    @property
+    def max_timeline_seconds(self) -> float:
+        return self.max_segments * self.max_seconds
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {**self.__dict__, "max_timeline_seconds": self.max_timeline_seconds}
 
 
 def clean_text(text: str) -> str:
@@ -56,8 +62,8 @@ JSONInt = BeforeValidator(json_integer)
 TEXT_PATTERN = r"[^\s\x00-\x1f\x7f-\x9f]"
 
 
-def generate_request_model(limits: Limits) -> type[BaseModel]:
-    """The POST /api/generate body for a model with these limits."""
+def _fields(limits: Limits) -> dict:
+    """The annotated field types shared by the request models."""
     L = limits
     text = Annotated[str, Field(
         min_length=1, max_length=L.max_text_length, pattern=TEXT_PATTERN,
@@ -80,14 +86,55 @@ def generate_request_model(limits: Limits) -> type[BaseModel]:
         default=None, ge=L.min_top_p, le=1.0, allow_inf_nan=False,
         description=f"Sample among the most likely codes of total probability p only ({L.min_top_p:g} <= p <= 1; "
                     "smaller values would keep no code at all in float32: use top_k=1 to always take the likeliest).")]
+    return dict(text=text, seconds=seconds, num_samples=num_samples, seed=seed, temperature=temperature,
+                top_k=top_k, top_p=top_p)
+
+
+STRICT = dict(extra="forbid", strict=True)  # strict: no "5" -> 5 or false -> 0
+
+
+def generate_request_model(limits: Limits) -> type[BaseModel]:
+    """The POST /api/generate body for a model with these limits."""
+    L, f = limits, _fields(limits)
     return create_model(
         "GenerateRequest",
-        __config__=ConfigDict(extra="forbid", strict=True,  # strict: no "5" -> 5 or false -> 0
+        __config__=ConfigDict(**STRICT,
                               json_schema_extra={"examples": [{"text": "a person jumps forward", "num_samples": 2,
                                                                "seconds": min(4.0, L.max_seconds), "seed": 7}]}),
-        text=(text, ...), seconds=(seconds, None), num_samples=(num_samples, 1), seed=(seed, None),
-        temperature=(temperature, 1.0), top_k=(top_k, None), top_p=(top_p, None),
+        text=(f["text"], ...), seconds=(f["seconds"], None), num_samples=(f["num_samples"], 1), seed=(f["seed"], None),
+        temperature=(f["temperature"], 1.0), top_k=(f["top_k"], None), top_p=(f["top_p"], None),
     )
+
+
+def authoring_request_models(limits: Limits) -> dict[str, type[BaseModel]]:
+    """The bodies of POST /api/compose, /api/continue and /api/inbetween (same limits as generate)."""
+    L, f = limits, _fields(limits)
+    length = Annotated[float, Field(ge=L.min_seconds, le=L.max_seconds, allow_inf_nan=False,
+                                    description=f"Seconds ({L.min_seconds:g} to {L.max_seconds:g}).")]
+    coordinate = Annotated[float, Field(ge=-1000.0, le=1000.0, allow_inf_nan=False)]
+    motion_id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Id of a motion made by this server.")]
+    sampling = dict(seed=(f["seed"], None), temperature=(f["temperature"], 1.0), top_k=(f["top_k"], None),
+                    top_p=(f["top_p"], None))
+    Segment = create_model("Segment", __config__=ConfigDict(**STRICT), text=(f["text"], ...), seconds=(length, ...))
+
+    segments = Annotated[list[Segment], Field(min_length=1, max_length=L.max_segments, description=(
+        f"1 to {L.max_segments} segments (at most {L.max_timeline_seconds:g} s in all)."))]
+    when = Annotated[float, Field(ge=0.0, le=L.max_timeline_seconds, allow_inf_nan=False,
+                                  description="seconds (a time past the motion's end means its last frame)")]
+    waypoint = create_model("Waypoint", __config__=ConfigDict(**STRICT), seconds=(when, ...), x=(coordinate, ...),
+                            z=(coordinate, ...))
+    path = Annotated[Optional[list[waypoint]], Field(default=None, min_length=1, max_length=L.max_waypoints, description=(
+        "Waypoints {seconds, x, z} (metres; the motion starts at the origin facing +z) the pelvis should pass."))]
+    return {
+        "compose": create_model("ComposeRequest", __config__=ConfigDict(**STRICT), segments=(segments, ...),
+                                path=(path, None), **sampling),
+        "continue": create_model("ContinueRequest", __config__=ConfigDict(**STRICT), motion_id=(motion_id, ...),
+                                 text=(f["text"], ...), seconds=(length, ...), **sampling),
+        "inbetween": create_model("InbetweenRequest", __config__=ConfigDict(**STRICT), start_id=(motion_id, ...),
+                                  end_id=(motion_id, ...), text=(f["text"], ...), seconds=(length, ...),
+                                  end_position=(Optional[Annotated[list[coordinate], Field(min_length=2, max_length=2)]],
+                                                None), **sampling),
+    }
 
 
 # ------------------------------------------------------------------------------ responses
@@ -104,6 +151,8 @@ class Sample(BaseModel):
     joints: list[list[list[float]]] = Field(description="(frames, joints, 3) positions in metres, y up, "
                                                         "rounded to millimetres.")
     downloads: dict[str, str] = Field(description="Format -> download URL (bvh, npy, mp4, json).")
+    segments: list[dict[str, Any]] = Field(default=[], description="Authored motions: the parts "
+                                           "(text, start frame, end frame) of a timeline, continuation or in-between.")
 
 
 class GenerateResponse(BaseModel):

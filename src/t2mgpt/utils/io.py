@@ -70,6 +70,11 @@ def check_writable_folder(path: str | os.PathLike, what: str = "output folder") 
 _STORAGE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
 
 
+def storage_error(e: OSError) -> OutputError | None:
+    """The one-line OutputError for an OSError of the storage (full, read-only, ...), else None."""
+    return _write_error(Path(e.filename or "?"), e) if e.errno in _STORAGE_ERRORS else None
+
+
 def _write_error(path: Path, e: OSError) -> OutputError:
     hint = {errno.ENOSPC: "free some space or write elsewhere", errno.EDQUOT: "free some space or write elsewhere",
             errno.EROFS: "write elsewhere"}.get(e.errno, "check the folder")

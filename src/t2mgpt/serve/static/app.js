@@ -328,6 +328,7 @@ const ui = {
   sideBySide: $('side-by-side'), characterToggle: $('character-toggle'), character: $('character'), viewport: $('viewport'), caption: $('caption'), empty: $('empty'), busy: $('busy'),
   nogl: $('nogl'), play: $('play'), time: $('time'), scrub: $('scrub'), speed: $('speed'), loop: $('loop'),
   reframe: $('reframe'), downloads: [...document.querySelectorAll('.dl')],
+  segments: $('segments'), addSegment: $('add-segment'), compose: $('compose'), continue: $('continue'), marks: $('marks'),
 };
 let numSamples = 1;
 let viewer = null;
@@ -349,6 +350,8 @@ function showError(msg) {
 function setBusy(busy) {
   state.generating = busy;
   ui.generate.disabled = busy;
+  ui.compose.disabled = busy;
+  ui.continue.disabled = busy;
   ui.generate.classList.toggle('busy', busy);
   ui.generate.querySelector('.btn-label').textContent = busy ? 'Generating…' : 'Generate';
   ui.busy.hidden = !busy;
@@ -457,9 +460,9 @@ async function errorMessage(res) {
   return `The server answered ${res.status} ${res.statusText}.`;
 }
 
-function readRequest() {
+function readRequest(samplingOnly = false) {
   const text = ui.prompt.value.trim();
-  if (!text) throw new Error('Describe a motion first, e.g. “a person jumps forward”.');
+  if (!text && !samplingOnly) throw new Error('Describe a motion first, e.g. “a person jumps forward”.');
   const body = { text, num_samples: numSamples };
   body.seconds = ui.auto.checked ? null : Number(ui.seconds.value);
   if (ui.seed.value.trim() !== '') {
@@ -477,10 +480,86 @@ async function generate() {
   if (state.generating) return;
   let body;
   try { body = readRequest(); } catch (e) { showError(e.message); ui.prompt.focus(); return; }
+  await post('/api/generate', body);
+}
+
+// ---------------------------------------------------------------------------- authoring
+
+const timeline = [{ text: 'a person walks forward', seconds: 4 }, { text: 'a person sits down', seconds: 3 }];
+
+function samplingFields() {  // seed, temperature, top-k, top-p of the form (as readRequest reads them)
+  const body = readRequest(true);
+  delete body.text; delete body.num_samples; delete body.seconds;
+  return body;
+}
+
+function renderTimeline() {
+  ui.segments.textContent = '';
+  const max = info ? info.limits.max_segments : 8;
+  timeline.forEach((seg, i) => {
+    const li = document.createElement('li');
+    li.className = 'segment';
+    const text = document.createElement('input');
+    text.type = 'text'; text.value = seg.text; text.maxLength = 300; text.setAttribute('aria-label', `Segment ${i + 1} text`);
+    text.addEventListener('input', () => { seg.text = text.value; });
+    const secs = document.createElement('input');
+    secs.type = 'number'; secs.min = '0.2'; secs.max = info ? String(info.limits.max_seconds) : '10'; secs.step = '0.2';
+    secs.value = String(seg.seconds); secs.setAttribute('aria-label', `Segment ${i + 1} seconds`);
+    secs.addEventListener('input', () => { seg.seconds = Number(secs.value); });
+    const button = (label, title, fn, disabled) => {
+      const b = document.createElement('button');
+      b.type = 'button'; b.textContent = label; b.title = title; b.setAttribute('aria-label', title); b.disabled = disabled;
+      b.addEventListener('click', () => { fn(); renderTimeline(); });
+      return b;
+    };
+    li.append(text, secs,
+      button('↑', 'Move up', () => timeline.splice(i - 1, 0, ...timeline.splice(i, 1)), i === 0),
+      button('↓', 'Move down', () => timeline.splice(i + 1, 0, ...timeline.splice(i, 1)), i === timeline.length - 1),
+      button('✕', 'Remove segment', () => timeline.splice(i, 1), timeline.length === 1));
+    ui.segments.appendChild(li);
+  });
+  ui.addSegment.disabled = timeline.length >= max;
+}
+
+async function compose() {
+  if (state.generating) return;
+  let body;
+  try { body = samplingFields(); } catch (e) { showError(e.message); return; }
+  if (timeline.some((s) => !s.text.trim())) { showError('Every segment needs a text.'); return; }
+  body.segments = timeline.map((s) => ({ text: s.text.trim(), seconds: s.seconds }));
+  await post('/api/compose', body);
+}
+
+async function continueCurrent() {
+  const s = current();
+  if (!s || state.generating) return;
+  let body;
+  try { body = samplingFields(); } catch (e) { showError(e.message); return; }
+  const text = ui.prompt.value.trim();
+  if (!text) { showError('Describe what happens next in the prompt box, e.g. “a person sits down”.'); ui.prompt.focus(); return; }
+  Object.assign(body, { motion_id: s.id, text, seconds: ui.auto.checked ? 4 : Number(ui.seconds.value) });
+  await post('/api/continue', body);
+}
+
+function drawMarks() {  // segment boundaries of the current sample on the scrubber
+  ui.marks.textContent = '';
+  const s = current();
+  if (!s || !s.segments || s.segments.length < 2) return;
+  const last = Math.max(state.numFrames - 1, 1);
+  for (const seg of s.segments.slice(1)) {
+    const m = document.createElement('span');
+    m.className = 'mark';
+    m.style.left = `${(100 * seg.start) / last}%`;
+    m.title = `${seg.text} (from ${fmt(seg.start / s.fps, 2)} s)`;
+    ui.marks.appendChild(m);
+  }
+}
+
+async function post(url, body) {
   showError(null);
   setBusy(true);
   try {
-    const res = await fetch('/api/generate', {
+    const res = await fetch(url, {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
     });
     if (!res.ok) { showError(await errorMessage(res)); return; }
@@ -552,6 +631,8 @@ function select(i, reframe) {
   meta.textContent = `sample ${i + 1} of ${response.samples.length} · ${s.seed === null ? 'greedy' : `seed ${s.seed}`} · ` +
     `${s.num_frames} frames at ${s.fps} fps · ${response.model}`;
   ui.caption.appendChild(meta);
+  ui.continue.hidden = false;
+  drawMarks();
   if (viewer) {
     state.sideBySide = ui.sideBySide.checked && response.samples.length > 1;
     viewer.layout(i, state.sideBySide);
@@ -634,6 +715,13 @@ async function downloadVideo(e, a) {
 // ---------------------------------------------------------------------------- events
 
 ui.form.addEventListener('submit', (e) => { e.preventDefault(); generate(); });
+ui.addSegment.addEventListener('click', () => {
+  timeline.push({ text: 'a person walks forward', seconds: 2 });
+  renderTimeline();
+});
+ui.compose.addEventListener('click', compose);
+ui.continue.addEventListener('click', continueCurrent);
+renderTimeline();
 ui.prompt.addEventListener('input', updateCounter);
 ui.prompt.addEventListener('keydown', (e) => {
   if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); generate(); }
