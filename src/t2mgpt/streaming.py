@@ -170,6 +170,8 @@ class MotionStream:
         new = [] if latest is None else latest[len(self.decoder.codes):]
         new = [c for c in new if c < self.decoder.vqvae.config.nb_code]  # END ends the row
         x = self.decoder.push(new, final)  # (n, D) normalised
+        if len(x) == 0 and not final:  # no frame is final yet: wait for more codes
+            return None
         with torch.inference_mode():
             features = self.normalizer.denormalize(x.float())
             joints = self.joints.push(features)
