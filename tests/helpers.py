@@ -7,6 +7,7 @@ time-warped, turned and with smooth joint noise. Other dims get smooth random wa
 """
 from __future__ import annotations
 
+import contextlib
 import re
 from pathlib import Path
 
@@ -118,3 +119,29 @@ def make_tiny_dataset(root: str | Path, n_motions: int = 24, dim: int = 263, see
         names = [name for group in ids[a:b] for name in group]
         (root / f"{split}.txt").write_text("".join(n + "\n" for n in names), encoding="utf-8")
     return root
+
+
+@contextlib.contextmanager
+def live_server(app):
+    """Serve an ASGI app with a real uvicorn on 127.0.0.1 (a free port); yields its base URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not srv.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        srv.should_exit = True
+        thread.join(10)
+        sock.close()

@@ -16,7 +16,7 @@ import secrets
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import torch
@@ -28,7 +28,7 @@ from t2mgpt.io.config import ModelConfig, make_config
 from t2mgpt.io.folder import load_model_folder, save_model_folder
 from t2mgpt.io.lookup import DEFAULT_MODEL, resolve_model
 from t2mgpt.io.text_encoder import encoder_path_in_folder, load_text_encoder
-from t2mgpt.generator.decoding import DecodeStep, Hook
+from t2mgpt.generator.decoding import DecodeStep, Hook, Sampling
 from t2mgpt.generator.gpt import MotionGPT
 from t2mgpt.tokenizer.vqvae import VQVAE
 from t2mgpt.motion.features import features_to_joints
@@ -38,6 +38,9 @@ from t2mgpt.motion.skeleton import get_skeleton
 from t2mgpt.motion.normalize import Normalizer
 from t2mgpt.text.language import NonEnglishWarning, english_warning
 from t2mgpt.utils.device import resolve_device
+
+if TYPE_CHECKING:
+    from t2mgpt.streaming import MotionStream
 
 MAX_BATCH = 64  # motions (prompts x samples) per call, unless the pipeline says otherwise
 _MAX_SEED = 2**62
@@ -259,31 +262,16 @@ class T2MGPT:
 
         Longer `seconds` than `max_seconds`, and `path`, go through `compose` (one segment).
         """
-        texts = self._check_texts(texts)
-        for text in texts:  # the text encoders are English-only: say so rather than fail
-            message = english_warning(text)
-            if message:
-                warnings.warn(message, NonEnglishWarning, stacklevel=2)
-        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1:
-            raise InputError(f"num_samples must be a positive integer, got {num_samples!r}")
-        total = len(texts) * num_samples
-        if total > self.max_batch:
-            raise InputError(f"{len(texts)} prompt(s) x {num_samples} sample(s) = {total} motions is over the limit "
-                             f"of {self.max_batch} per call; split the prompts into smaller batches")
-        seeds = None if greedy else self._row_seeds(seed, total)
+        texts, seeds = self._plan(texts, num_samples, seed, greedy)
         if path is not None or (isinstance(seconds, (int, float)) and seconds > self.max_seconds + 1e-9):
             return self._authored(texts, num_samples, seconds, seeds, path, prefix_codes, fixed_codes, hooks,
                                   callback, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
                                   cleanup=cleanup)
         n_tokens = None if seconds is None else self.tokens_for_seconds(seconds)
-
         features = self.text_features(texts)  # (P, dim)
         features = features.repeat_interleave(num_samples, dim=0)  # (P * S, dim), prompt-major
-        codes = self.gpt.generate(
-            features, greedy=greedy, temperature=temperature, top_k=top_k, top_p=top_p,
-            min_tokens=n_tokens or 0, max_tokens=n_tokens, seed=seeds, prefix=prefix_codes, fixed=fixed_codes,
-            hooks=hooks, callback=callback,
-        )
+        codes = self._generate_codes(features, n_tokens, seeds, Sampling(greedy, temperature, top_k, top_p),
+                                     prefix=prefix_codes, fixed=fixed_codes, hooks=hooks, callback=callback)
         feats, joints = self.decode(codes)
         out: list[list[GeneratedMotion]] = []
         for i, text in enumerate(texts):
@@ -299,6 +287,62 @@ class T2MGPT:
                 ))
             out.append(row)
         return out
+
+    def stream(self, text: str, seconds: float | None = None, temperature: float = 1.0, top_k: int | None = None,
+               top_p: float | None = None, seed: int | None = None, greedy: bool = False, *,
+               hooks: Sequence[Hook] = (), cleanup: bool = True) -> "MotionStream":
+        """One motion as a stream of `MotionChunk`s (frames with their offsets) while it is decoded.
+
+        Same arguments and the same motion as `pipe(text, ...)` for the same seed; the
+        concatenated chunks equal the one-shot result. Arguments are checked here, before
+        anything runs; closing the stream (or `with pipe.stream(...) as s:`) stops the decoding.
+        `cleanup` as in `pipe(...)`. See `t2mgpt.streaming`.
+        """
+        from t2mgpt.streaming import MotionStream
+
+        if not isinstance(text, str):
+            raise InputError(f"stream takes one prompt (a string), got {type(text).__name__}")
+        texts, seeds = self._plan(text, 1, seed, greedy)
+        n_tokens = None if seconds is None else self.tokens_for_seconds(seconds)
+        sampling = Sampling(greedy, temperature, top_k, top_p)
+        sampling.check()
+        features = self.text_features(texts)  # (1, dim)
+
+        def run(hooks, report):
+            codes = self._generate_codes(features, n_tokens, seeds, sampling, hooks=hooks,
+                                         callback=lambda step: report(step.codes[0].tolist()))
+            return codes[0].tolist()
+
+        return MotionStream(self, texts[0], run, None if seeds is None else seeds[0], hooks, cleanup)
+
+    def compose_stream(self, timeline, seed: int | None = None, **options) -> "MotionStream":
+        """`compose` as a stream of `MotionChunk`s: the same motion for the same seed, its frames
+        as soon as their codes are decoded. Same timeline and options as `compose`."""
+        from t2mgpt.authoring.compose import compose_stream
+
+        return compose_stream(self, timeline, seed, **options)
+
+    def _plan(self, texts, num_samples: int, seed: int | None, greedy: bool) -> tuple[list[str], list[int] | None]:
+        """Checked (prompts, one seed per motion or None for greedy)."""
+        texts = self._check_texts(texts)
+        for text in texts:  # the text encoders are English-only: say so rather than fail
+            message = english_warning(text)
+            if message:
+                warnings.warn(message, NonEnglishWarning, stacklevel=3)  # at the caller of __call__/stream
+        if not isinstance(num_samples, int) or isinstance(num_samples, bool) or num_samples < 1:
+            raise InputError(f"num_samples must be a positive integer, got {num_samples!r}")
+        total = len(texts) * num_samples
+        if total > self.max_batch:
+            raise InputError(f"{len(texts)} prompt(s) x {num_samples} sample(s) = {total} motions is over the limit "
+                             f"of {self.max_batch} per call; split the prompts into smaller batches")
+        return texts, None if greedy else self._row_seeds(seed, total)
+
+    def _generate_codes(self, features: torch.Tensor, n_tokens: int | None, seeds: list[int] | None,
+                        sampling: Sampling, **engine) -> list[torch.Tensor]:
+        """The GPT's code sequences for text features (B, dim); engine: prefix/fixed/hooks/callback."""
+        s = sampling
+        return self.gpt.generate(features, greedy=s.greedy, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p,
+                                 min_tokens=n_tokens or 0, max_tokens=n_tokens, seed=seeds, **engine)
 
     def _authored(self, texts, num_samples, seconds, seeds, path, *steering, **sampling):
         """Motions longer than the context, or following a path: one-segment timelines."""

@@ -45,13 +45,16 @@ def sample_codes(gpt, plan: Sequence[tuple[torch.Tensor, int]], history: Sequenc
                  seed: int = 0, sampling: dict | None = None, window: int = WINDOW, chunk: int | None = None,
                  select: Callable[[list[list[int]]], int] | None = None,
                  at_boundary: Callable[[list[list[int]], int], int] | None = None,
-                 boundary_rows: int = 8) -> list[list[int]]:
+                 boundary_rows: int = 8, hooks: Sequence = (),
+                 on_codes: Callable[[list[int]], None] | None = None) -> list[list[int]]:
     """New codes per row for `plan` [(text feature (dim,), n codes), ...] after `history` codes.
 
     chunk: at most this many new codes per engine call (default: as many as fit the context).
     select(rows' codes so far, history included) -> the row every row continues from.
     at_boundary(candidates' codes, boundary code index) -> the candidate kept: the first chunk
     of every segment after the first is sampled `boundary_rows` times and one is kept (rows = 1).
+    hooks: decoding hooks of every engine call; on_codes(row 0's new codes so far), as they grow
+    (streaming): after every step while one row decodes, after the choice when several do.
     """
     max_ctx = gpt.config.block_size - 1
     window = max(0, min(int(window), max_ctx - 1))
@@ -67,9 +70,13 @@ def sample_codes(gpt, plan: Sequence[tuple[torch.Tensor, int]], history: Sequenc
                 hist = hist * boundary_rows
             n_rows = len(hist)
             prefix = [torch.tensor(h[len(h) - ctx:], dtype=torch.long) for h in hist] if ctx else None
+            report = None
+            if on_codes is not None and n_rows == 1:
+                before = hist[0][len(history):]
+                report = lambda step, before=before, ctx=ctx: on_codes(before + step.codes[0, ctx:].tolist())  # noqa: E731
             codes = gpt.generate(feature.reshape(1, -1).expand(n_rows, -1), min_tokens=ctx + new,
                                  max_tokens=ctx + new, seed=chunk_seeds(seed, k, n_rows), prefix=prefix,
-                                 **generate_args(sampling or {}))
+                                 hooks=hooks, callback=report, **generate_args(sampling or {}))
             b = len(hist[0])
             hist = [h + c[ctx:].tolist() for h, c in zip(hist, codes)]
             if boundary:
@@ -77,6 +84,8 @@ def sample_codes(gpt, plan: Sequence[tuple[torch.Tensor, int]], history: Sequenc
             elif select is not None and rows > 1:
                 best = hist[select(hist)]
                 hist = [list(best) for _ in range(rows)]
+            if on_codes is not None and n_rows > 1:
+                on_codes(hist[0][len(history):])
             done += new
             k += 1
     return [h[len(history):] for h in hist]

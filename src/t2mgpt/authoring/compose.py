@@ -1,6 +1,8 @@
 """Timelines and continuations: `T2MGPT.compose` and `T2MGPT.continue_motion`."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import torch
 
@@ -14,11 +16,28 @@ from t2mgpt.motion import features_to_joints
 @torch.inference_mode()
 def compose(pipe, timeline, seed: int | None = None, *, path=None, window: int = WINDOW, **sampling):
     """One continuous motion from [(text, seconds), ...]; see `T2MGPT.compose`."""
+    plan, sampling, seed, codes_of = timeline_codes(pipe, timeline, seed, path, window, sampling)
+    return motion_from_codes(pipe, " / ".join(t for t, _ in plan), codes_of()[0], seed, sampling,
+                             segments_of(plan, pipe.config.unit_length))
+
+
+def compose_stream(pipe, timeline, seed: int | None = None, *, path=None, window: int = WINDOW, **sampling):
+    """`compose` as a `MotionStream` (`t2mgpt.streaming`); see `T2MGPT.compose_stream`."""
+    from t2mgpt.streaming import MotionStream
+
+    plan, sampling, seed, codes_of = timeline_codes(pipe, timeline, seed, path, window, sampling)
+    return MotionStream(pipe, " / ".join(t for t, _ in plan),
+                        lambda hooks, report: codes_of(hooks=hooks, on_codes=report)[0],
+                        None if sampling.get("greedy") else seed, cleanup=sampling.get("cleanup", True),
+                        segments=segments_of(plan, pipe.config.unit_length))
+
+
+def timeline_codes(pipe, timeline, seed: int | None, path, window: int, sampling: dict):
+    """(plan [(text, n codes)], checked options, seed, codes_of(**engine) -> [codes]) of a timeline."""
     plan = check_timeline(timeline, pipe.seconds_per_token)
     sampling = check_sampling(sampling)
     seed = pipe._row_seeds(seed, 1)[0]
-    texts = [t for t, _ in plan]
-    features = pipe.text_features(texts)
+    features = pipe.text_features([t for t, _ in plan])
     guide = {}
     if path is not None:
         from t2mgpt.authoring.path import path_guide
@@ -26,10 +45,9 @@ def compose(pipe, timeline, seed: int | None = None, *, path=None, window: int =
         guide = path_guide(pipe, path, sum(n for _, n in plan) * pipe.config.unit_length, sampling)
     if not guide and not sampling.get("greedy"):
         guide = dict(at_boundary=lambda rows, b: smoothest(pipe, rows, b))
-    codes = sample_codes(pipe.gpt, [(f, n) for f, (_, n) in zip(features, plan)], seed=seed, sampling=sampling,
-                         window=window, **guide)[0]
-    return motion_from_codes(pipe, " / ".join(texts), codes, seed, sampling,
-                             segments_of(plan, pipe.config.unit_length))
+    return plan, sampling, seed, functools.partial(
+        sample_codes, pipe.gpt, [(f, n) for f, (_, n) in zip(features, plan)], seed=seed, sampling=sampling,
+        window=window, **guide)
 
 
 @torch.inference_mode()

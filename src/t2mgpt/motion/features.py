@@ -187,14 +187,21 @@ def _prepare(features, skeleton):
     return A.as_float(features), sk
 
 
-def recover_root_rot_pos(features):
+def recover_root_rot_pos(features, start=None):
     """Root rotation quaternions (..., T, 4) and positions (..., T, 3) (HumanML3D `recover_root_rot_pos`).
 
     The rotation is integrated from the per-frame y-velocity, the xz position from the
     facing-frame linear velocity (both start at zero); the height is read directly.
+    `start` continues a motion whose earlier frames were recovered already (streaming):
+    (the features of the frame before (..., D), its root angle (...,), its root position (..., 3)).
     """
+    if start is not None:
+        before, angle0, pos0 = start
+        features = A.cat([before[..., None, :], features], axis=-2)
     rot_vel = features[..., 0]
     angle = A.cumsum(A.cat([A.zeros_like(rot_vel[..., :1]), rot_vel[..., :-1]], axis=-1), -1)
+    if start is not None:
+        angle = angle + angle0[..., None]
     sin, cos = A.sincos(angle)
     zero = A.zeros_like(angle)
     r_rot = A.stack([cos, zero, sin, zero])  # (..., T, 4)
@@ -202,18 +209,23 @@ def recover_root_rot_pos(features):
     step = A.stack([features[..., 1], A.zeros_like(rot_vel), features[..., 2]])  # (..., T, 3)
     step = A.cat([A.zeros_like(step[..., :1, :]), step[..., :-1, :]], axis=-2)
     r_pos = A.cumsum(qrot(qinv(r_rot), step), -2)
+    if start is not None:
+        r_pos = r_pos + pos0[..., None, :]
     r_pos = A.stack([r_pos[..., 0], features[..., 3], r_pos[..., 2]])
+    if start is not None:  # drop the frame before
+        r_rot, r_pos = r_rot[..., 1:, :], r_pos[..., 1:, :]
     return r_rot, r_pos
 
 
-def features_to_joints(features, skeleton: str | Skeleton | None = None):
+def features_to_joints(features, skeleton: str | Skeleton | None = None, start=None):
     """Features (..., T, D) -> joint positions (..., T, J, 3), same kind/dtype/device.
 
     The 'ric' path (HumanML3D `recover_from_ric`), used by the original for every
-    visualisation and evaluation. `skeleton` is inferred from D when not given.
+    visualisation and evaluation. `skeleton` is inferred from D when not given; `start`
+    continues an earlier chunk of the motion (see `recover_root_rot_pos`).
     """
     features, sk = _prepare(features, skeleton)
-    r_rot, r_pos = recover_root_rot_pos(features)
+    r_rot, r_pos = recover_root_rot_pos(features, start)
     layout = feature_layout(sk)
     ric = features[..., layout.ric]
     ric = ric.reshape(tuple(ric.shape[:-1]) + (sk.num_joints - 1, 3))

@@ -7,6 +7,7 @@
 One worker thread owns the model and runs generation jobs from a bounded queue (429 when
 full); another renders MP4 files on demand. Results live in a bounded LRU store.
 """
+import asyncio
 import base64
 import hashlib
 import math
@@ -23,7 +24,7 @@ from fastapi import FastAPI, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -31,7 +32,8 @@ from t2mgpt import export
 from t2mgpt.errors import InputError
 from t2mgpt.export._rigs import RIG_NAMES
 from t2mgpt.export.files import slugify
-from t2mgpt.serve.jobs import ClientGone, author_job, generate_job, result_unless_gone
+from t2mgpt.serve.jobs import (ClientGone, author_job, event_sink, generate_job, result_unless_gone, run_stream_job,
+                               server_sent_events)
 from t2mgpt.serve.middleware import LOOPBACK_NAMES, BodyLimit, HostCheck
 from t2mgpt.serve.queue import JobQueue, QueueFull
 from t2mgpt.serve.schemas import (ErrorMessage, GenerateResponse, Health, Info, Limits, MAX_SEED,
@@ -94,7 +96,8 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
 
     app = FastAPI(
         title="t2mgpt", version=t2mgpt.__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-        description="Text to 3D human motion (T2M-GPT). POST a sentence to /api/generate, then download "
+        description="Text to 3D human motion (T2M-GPT). POST a sentence to /api/generate (or to /api/stream "
+                    "for server-sent events of the frames as they are decoded), then download "
                     f"the motions ({', '.join(downloads)}) from /api/motions/{{id}}.{{format}}.",
     )
     app.state.pipeline = pipe
@@ -148,6 +151,25 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
         except InputError as e:
             return input_error(str(e))
         return Response(body, media_type="application/json")
+
+    @app.post("/api/stream", tags=["api"], response_class=StreamingResponse,
+              responses={200: {"content": {"text/event-stream": {}},
+                               "description": "Server-sent events: start, frames..., sample, done (or error)"},
+                         **{k: v for k, v in error_responses.items() if k != 404}})
+    async def stream(req: GenerateRequest, request: Request):  # type: ignore[valid-type]
+        """Like /api/generate (same body, same limits), but the frames come as server-sent events
+        while the motion is decoded: `start`, then `frames` ({sample, start, final, joints in
+        metres}) as they are ready, `sample` (id, seed, downloads) when one is complete, `done`.
+        Closing the connection stops the decoding."""
+        seed = req.seed if req.seed is not None else secrets.randbelow(MAX_SEED + 1)
+        cancel, events = threading.Event(), asyncio.Queue()
+        emit = event_sink(asyncio.get_running_loop(), events)
+        try:
+            job = generate_queue.submit(run_stream_job, pipe, store, req, seed, list(downloads), cancel, emit=emit)
+        except QueueFull as e:
+            return busy(e)
+        return StreamingResponse(server_sent_events(request, job, events, cancel), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
     authoring = authoring_request_models(limits)
 

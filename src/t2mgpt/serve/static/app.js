@@ -12,7 +12,12 @@ const state = {
   text: '', samples: 0, sample: 0, sideBySide: true,
   playing: false, loop: true, speed: 1, time: 0, frame: 0, numFrames: 0, fps: 20,
   framesRendered: 0, character: false, charactersLoaded: 0,
+  streaming: false,  // frames of the current request are still arriving (/api/stream)
+  firstFrameMs: null,  // click to the first drawn frame of the last request (benchmarks/bench_stream.py)
 };
+// Frames are streamed as they are decoded (POST /api/stream); ?stream=0 waits for the whole motion.
+const STREAM = new URLSearchParams(location.search).get('stream') !== '0';
+let clickedAt = 0, awaitingFirstFrame = false, cameraMoved = false;
 window.__t2mgpt = { state, info: null, response: null };
 
 const TRUNK = '#3a4256';
@@ -26,19 +31,11 @@ class Figure {
   /** One skeleton: joints (T, J, 3) in metres, y up; `skel` from /api/info. */
   constructor(sample, skel, geo) {
     this.sample = sample;
-    const T = sample.joints.length, J = skel.parents.length;
-    this.T = T; this.J = J;
-    this.pos = new Float32Array(T * J * 3);
-    let minY = Infinity;
-    for (let t = 0; t < T; t++) for (let j = 0; j < J; j++) minY = Math.min(minY, sample.joints[t][j][1]);
-    this.minY = minY;
+    const J = skel.parents.length;
+    this.T = 0; this.J = J;
+    this.pos = new Float32Array(0);
+    this.minY = null;  // the floor: the lowest joint of the first frames received
     this.fps = sample.fps;
-    for (let t = 0; t < T; t++) {
-      for (let j = 0; j < J; j++) {
-        const p = sample.joints[t][j], k = (t * J + j) * 3;
-        this.pos[k] = p[0]; this.pos[k + 1] = p[1] - minY; this.pos[k + 2] = p[2];
-      }
-    }
     this.parents = skel.parents;
     this.group = new THREE.Group();
     this.materials = [];
@@ -65,15 +62,7 @@ class Figure {
     this.boneMesh = instanced(geo.cylinder, this.boneList.length, (i) => colors[this.boneList[i].j]);
     this.jointMesh = instanced(geo.sphere, J, (j) => (j === head ? TRUNK : '#f8fafc'));
     // root path on the floor: all of it faint, the part already walked darker
-    const path = new Float32Array(T * 3);
-    for (let t = 0; t < T; t++) {
-      path[t * 3] = this.pos[t * J * 3]; path[t * 3 + 1] = 0.003; path[t * 3 + 2] = this.pos[t * J * 3 + 2];
-    }
-    const line = (color) => {
-      const g = new THREE.BufferGeometry();
-      g.setAttribute('position', new THREE.BufferAttribute(path, 3));
-      return new THREE.Line(g, new THREE.LineBasicMaterial({ color, transparent: true }));
-    };
+    const line = (color) => new THREE.Line(new THREE.BufferGeometry(), new THREE.LineBasicMaterial({ color, transparent: true }));
     this.pathAll = line(0xb6c0cf);
     this.pathDone = line(0x4f46e5);
     this.materials.push(this.pathAll.material, this.pathDone.material);
@@ -81,6 +70,29 @@ class Figure {
     this.cur = new Float32Array(J * 3);
     this._a = new THREE.Vector3(); this._b = new THREE.Vector3(); this._d = new THREE.Vector3();
     this._m = new THREE.Matrix4(); this._q = new THREE.Quaternion(); this._s = new THREE.Vector3();
+    this.append(sample.joints);
+  }
+
+  /** Add frames (n, J, 3) at the end: a streamed motion grows while it plays. */
+  append(joints) {
+    const J = this.J, T0 = this.T, T = T0 + joints.length;
+    if (!joints.length) return;
+    if (this.minY === null) {
+      this.minY = Infinity;
+      for (const frame of joints) for (const p of frame) this.minY = Math.min(this.minY, p[1]);
+    }
+    const pos = new Float32Array(T * J * 3);
+    pos.set(this.pos);
+    joints.forEach((frame, i) => frame.forEach((p, j) => {
+      const k = ((T0 + i) * J + j) * 3;
+      pos[k] = p[0]; pos[k + 1] = p[1] - this.minY; pos[k + 2] = p[2];
+    }));
+    this.pos = pos; this.T = T;
+    const path = new Float32Array(T * 3);
+    for (let t = 0; t < T; t++) {
+      path[t * 3] = pos[t * J * 3]; path[t * 3 + 1] = 0.003; path[t * 3 + 2] = pos[t * J * 3 + 2];
+    }
+    for (const l of [this.pathAll, this.pathDone]) l.geometry.setAttribute('position', new THREE.BufferAttribute(path, 3));
   }
 
   /** Pose at a fractional frame (linear interpolation between frames). */
@@ -335,6 +347,7 @@ let viewer = null;
 try {
   viewer = new Viewer($('canvas'), ui.viewport);
   window.__t2mgpt.viewer = viewer;
+  viewer.controls.addEventListener('start', () => { cameraMoved = true; });
   state.webgl = true;
 } catch (e) {
   ui.nogl.hidden = false;
@@ -480,7 +493,7 @@ async function generate() {
   if (state.generating) return;
   let body;
   try { body = readRequest(); } catch (e) { showError(e.message); ui.prompt.focus(); return; }
-  await post('/api/generate', body);
+  await post(STREAM ? '/api/stream' : '/api/generate', body);
 }
 
 // ---------------------------------------------------------------------------- authoring
@@ -558,20 +571,86 @@ function drawMarks() {  // segment boundaries of the current sample on the scrub
 async function post(url, body) {
   showError(null);
   setBusy(true);
+  clickedAt = performance.now();
+  state.firstFrameMs = null;
+  cameraMoved = false;
   try {
     const res = await fetch(url, {
       method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body),
     });
     if (!res.ok) { showError(await errorMessage(res)); return; }
-    show(await res.json());
+    if (url === '/api/stream') await readEvents(res); else show(await res.json());
   } catch (e) {
     showError('Cannot reach the t2mgpt server. Is `t2mgpt serve` still running?');
   } finally {
+    state.streaming = false;
     setBusy(false);
   }
 }
 
-function show(data) {
+/** Read the server-sent events of /api/stream (a POST, so fetch rather than EventSource). */
+async function readEvents(res) {
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf('\n\n')) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let name = 'message', data = '';
+      for (const line of block.split('\n')) {
+        if (line.startsWith('event: ')) name = line.slice(7);
+        else if (line.startsWith('data: ')) data += line.slice(6);
+      }
+      if (data) onEvent(name, JSON.parse(data));
+    }
+  }
+}
+
+let streamed = null;  // the response being built from the events
+function onEvent(name, d) {
+  if (name === 'start') {
+    streamed = { text: d.text, model: d.model, skeleton: d.skeleton, seconds: d.seconds, seed: d.seed, fps: d.fps, warnings: d.warnings, samples: [] };
+    state.streaming = true;
+  } else if (name === 'frames') {
+    let s = streamed.samples[d.sample];
+    const isNew = !s;
+    if (isNew) {
+      s = { index: d.sample, seed: streamed.seed + d.sample, fps: streamed.fps, joints: [], num_frames: 0, duration: 0, downloads: null };
+      streamed.samples[d.sample] = s;
+    }
+    for (const frame of d.joints) s.joints.push(frame);
+    s.num_frames = s.joints.length;
+    s.duration = s.num_frames / s.fps;
+    if (isNew) {  // the first chunk of a sample: show it now and play (sample 1 restarts the clock)
+      show(streamed, d.sample === 0);
+      ui.busy.hidden = true;
+    } else {
+      if (viewer) viewer.figures[d.sample].append(d.joints);
+      grow();
+    }
+  } else if (name === 'sample') {
+    Object.assign(streamed.samples[d.index], { id: d.id, downloads: d.downloads, tokens: d.tokens });
+    buildTabs();
+    select(state.sample, false);
+  } else if (name === 'done') {
+    state.streaming = false;
+    showCharactersWhenComplete();
+  } else if (name === 'error') {
+    showError(d.detail);
+  }
+}
+
+/** More frames arrived: extend the timeline (playback waits at its end until they come). */
+function grow() {
+  buildTabs();  // durations so far
+  select(state.sample, !cameraMoved);  // the camera follows the growing motion until the user moves it
+}
+
+function show(data, restart = true) {
   response = data;
   const warnings = data.warnings || [];  // e.g. the prompt does not look like English
   ui.warning.textContent = warnings.join(' ');
@@ -579,17 +658,26 @@ function show(data) {
   window.__t2mgpt.response = data;
   state.text = data.text;
   state.samples = data.samples.length;
-  state.sample = 0;
+  if (restart) state.sample = 0;
   ui.empty.hidden = true;
   if (viewer) viewer.setFigures(data.samples, info.skeleton);
   state.charactersLoaded = 0;
   buildTabs();
   ui.sideToggle.hidden = data.samples.length < 2;
-  ui.characterToggle.hidden = !viewer || !data.samples[0].downloads.glb;
-  if (viewer && ui.character.checked) showCharacters();
-  select(0, true);
-  state.time = 0;
-  setPlaying(true);
+  select(restart ? 0 : state.sample, restart);
+  showCharactersWhenComplete();
+  if (restart) {
+    state.time = 0;
+    awaitingFirstFrame = true;
+    setPlaying(true);
+  }
+}
+
+/** The character switch needs every sample's GLB download: a streamed response has them at its end. */
+function showCharactersWhenComplete() {
+  const complete = response.samples.every((s) => s.downloads);
+  ui.characterToggle.hidden = !viewer || !complete || !response.samples[0].downloads.glb;
+  if (viewer && complete && ui.character.checked) showCharacters();
 }
 
 function buildTabs() {
@@ -620,6 +708,11 @@ function select(i, reframe) {
   ui.scrub.disabled = false;
   ui.play.disabled = false;
   for (const a of ui.downloads) {
+    if (!s.downloads) {  // still streaming: the files exist once the sample is complete
+      a.removeAttribute('href');
+      a.setAttribute('aria-disabled', 'true');
+      continue;
+    }
     a.href = s.downloads[a.dataset.format];
     a.removeAttribute('aria-disabled');
     a.title = `Download sample ${i + 1} as ${a.dataset.format.toUpperCase()}`;
@@ -676,13 +769,20 @@ function tick(now) {
   if (state.playing && response) {
     const dur = state.numFrames / state.fps;
     let t = state.time + dt * state.speed;
-    if (t >= dur) {
+    if (t >= dur && state.streaming) t = dur - 1e-6;  // wait for the next frames
+    else if (t >= dur) {
       if (state.loop) t %= dur;
       else { t = dur - 1e-6; setPlaying(false); }
     }
     setTime(t);
   }
-  if (viewer && viewer.render()) state.framesRendered++;
+  if (viewer && viewer.render()) {
+    state.framesRendered++;
+    if (awaitingFirstFrame) {  // the first frame of a new motion is on screen
+      awaitingFirstFrame = false;
+      state.firstFrameMs = performance.now() - clickedAt;
+    }
+  }
   requestAnimationFrame(tick);
 }
 

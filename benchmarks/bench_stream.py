@@ -1,0 +1,122 @@
+"""Benchmark streaming: `pipe.stream` first chunk vs the one-shot `pipe(...)`, and the web app's
+click-to-first-animated-frame, streamed (POST /api/stream) vs not (POST /api/generate).
+
+    python benchmarks/bench_stream.py --rounds 9            # pipeline only
+    python benchmarks/bench_stream.py --rounds 9 --web      # and the page in headless Chromium
+
+Pipeline: a 10 s motion (50 codes) with the bundled model, the cases interleaved round by round
+(so every case sees the same machine load), each round with its own seed; medians. The prompt's
+text features are cached after the first call in both cases (as in `t2mgpt serve`).
+Web: a live uvicorn on 127.0.0.1 with the bundled model and Debian's /usr/bin/chromium
+(Playwright); `window.__t2mgpt.state.firstFrameMs` is the time from the click to the first frame
+drawn of the new motion. Prints the machine (cores, threads, load average) with the results.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+PROMPT = "a person walks forward and then turns around"
+SECONDS = 10.0
+
+
+def load_line() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{os.cpu_count()} cores, load average {one:.1f} (1 min) / {five:.1f} (5 min)"
+
+
+def bench_pipeline(rounds: int, device: str) -> dict[str, list[float]]:
+    import torch
+
+    from t2mgpt import T2MGPT
+
+    pipe = T2MGPT.from_pretrained(device=device)
+    pipe(PROMPT, seconds=SECONDS, seed=0)  # warm-up (and the text cache)
+    list(pipe.stream(PROMPT, seconds=SECONDS, seed=0))
+    times: dict[str, list[float]] = {"one-shot": [], "stream: first chunk": [], "stream: all chunks": [],
+                                     "first chunk frames": [], "chunks": []}
+    for r in range(rounds):
+        seed = 100 + r
+        t0 = time.perf_counter()
+        pipe(PROMPT, seconds=SECONDS, seed=seed)
+        times["one-shot"].append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        with pipe.stream(PROMPT, seconds=SECONDS, seed=seed) as stream:
+            chunks = []
+            for chunk in stream:
+                if not chunks:
+                    times["stream: first chunk"].append(time.perf_counter() - t0)
+                    times["first chunk frames"].append(len(chunk.joints))
+                chunks.append(chunk)
+        times["stream: all chunks"].append(time.perf_counter() - t0)
+        times["chunks"].append(len(chunks))
+        if device == "cuda":
+            torch.cuda.synchronize()
+    return times
+
+
+def bench_web(rounds: int) -> dict[str, list[float]]:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from helpers import live_server
+    from playwright.sync_api import sync_playwright
+
+    from t2mgpt.serve import create_app
+
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--no-first-run"]
+    times: dict[str, list[float]] = {"web, streamed (/api/stream)": [], "web, whole motion (/api/generate)": []}
+    with live_server(create_app("t2mgpt-cmu-demo", device="cpu")) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
+        pages = {}
+        for key, query in (("web, streamed (/api/stream)", ""), ("web, whole motion (/api/generate)", "?stream=0")):
+            page = browser.new_page(viewport={"width": 1280, "height": 760})
+            page.goto(url + "/" + query)
+            page.wait_for_function("() => window.__t2mgpt && window.__t2mgpt.state.ready")
+            page.fill("#prompt", PROMPT)
+            page.evaluate("() => { const s = document.getElementById('seconds'); s.value = '10'; "
+                          "s.dispatchEvent(new Event('input')); }")
+            pages[key] = page
+        for r in range(rounds + 1):  # round 0 warms up (text cache, first JIT of the page)
+            for key, page in pages.items():
+                page.fill("#seed", str(200 + r))
+                page.click("#generate")
+                page.wait_for_function("() => !window.__t2mgpt.state.generating && "
+                                       "window.__t2mgpt.state.firstFrameMs !== null", timeout=120_000)
+                if r:
+                    times[key].append(page.evaluate("() => window.__t2mgpt.state.firstFrameMs") / 1000)
+        browser.close()
+    return times
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rounds", type=int, default=9)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--web", action="store_true", help="also time the web page in headless Chromium")
+    args = p.parse_args()
+    import torch
+
+    print(f"machine: {load_line()}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"device {args.device}")
+    times = bench_pipeline(args.rounds, args.device)
+    if args.web:
+        times.update(bench_web(args.rounds))
+    print(f"after: {load_line()}")
+    one = statistics.median(times["one-shot"])
+    print("\n| case | median | min | max | vs one-shot |\n|---|---|---|---|---|")
+    for key, values in times.items():
+        med = statistics.median(values)
+        if key in ("first chunk frames", "chunks"):
+            print(f"| {key} | {med:g} | {min(values):g} | {max(values):g} | |")
+        else:
+            print(f"| {key} | {med * 1000:.0f} ms | {min(values) * 1000:.0f} ms | {max(values) * 1000:.0f} ms "
+                  f"| {med / one:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
