@@ -14,7 +14,6 @@ from fastapi import Request
 from t2mgpt.generator.decoding import cancel_when
 from t2mgpt.serve.store import ResultStore
 from t2mgpt.text.language import english_warning
-from t2mgpt.text.language import english_warning
 
 
 class ClientGone(Exception):
