@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import subprocess
-import threading
-import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from test_blender import blender
+from helpers import live_server
 from tiny_model import make_tiny_model_dir
 
 ADDON = Path(__file__).resolve().parents[1] / "blender" / "t2mgpt_addon"
@@ -24,24 +22,11 @@ SESSION = Path(__file__).parent / "blender" / "addon_session.py"
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    import uvicorn
-
     from t2mgpt.serve import create_app
 
     app = create_app(make_tiny_model_dir(tmp_path_factory.mktemp("addon") / "tiny"), device="cpu")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    srv.should_exit = True
-    thread.join(10)
-    sock.close()
+    with live_server(app) as url:
+        yield url
 
 
 def addon_zip(folder: Path) -> Path:

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import io
 import os
-import socket
-import threading
-import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import numpy as np
 import pytest
+from helpers import live_server
 from tiny_model import make_tiny_model_dir
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,25 +42,11 @@ def sync_playwright():
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, sync_playwright):
     """A real uvicorn server with the tiny model on 127.0.0.1 and a free port."""
-    import uvicorn
-
     from t2mgpt.serve import create_app
 
     app = create_app(make_tiny_model_dir(tmp_path_factory.mktemp("web") / "tiny"), device="cpu")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=srv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not srv.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
-    sock.close()
+    with live_server(app) as url:
+        yield url
 
 
 def _wait(page, expr: str, timeout: float = 45_000):
