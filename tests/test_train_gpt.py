@@ -360,3 +360,26 @@ def test_init_from_a_model_folder_and_cond_drop(prepared, tmp_path, capsys):
     assert train(prepared, tmp_path / "e", "--iters", "4", "--embed-dim", "64", "--init-from",
                  str(tmp_path / "model")) == 2
     assert "does not match this run's model sizes" in capsys.readouterr().err
+
+
+def test_export_with_a_decoder_only_fine_tuning_of_the_vq(prepared, tmp_path, capsys):
+    """A decoder fine-tuned with --decoder-only (same encoder and codebook: same codes) goes with a
+    GPT trained on the original VQ-VAE's codes; a VQ-VAE fine-tuned as a whole does not."""
+    from t2mgpt import T2MGPT
+    from t2mgpt.tokenizer.receptive_field import receptive_field
+
+    data, vq, _ = prepared
+    assert train(prepared, tmp_path / "gpt", "--iters", "2", "--eval-every", "2") == 0
+    tune = ["--data", str(data), "--init-from", str(vq), "--batch-size", "8", "--window-size", "32", "--iters", "3",
+            "--eval-every", "3", "--device", "cpu", "--no-progress"]
+    assert main(["train-vq", "--out", str(tmp_path / "dec"), "--decoder-only", "--decoder-lookahead", "2", *tune]) == 0
+    assert main(["export-model", "--vq", str(tmp_path / "dec"), "--gpt", str(tmp_path / "gpt"),
+                 "--out", str(tmp_path / "model")]) == 0
+    pipe = T2MGPT.from_pretrained(tmp_path / "model", device="cpu")
+    assert json.loads((tmp_path / "model" / "config.json").read_text())["vqvae"]["decoder_lookahead"] == 2
+    assert receptive_field(pipe.vqvae.decoder, 4).right <= 2
+    assert main(["train-vq", "--out", str(tmp_path / "all"), *tune]) == 0  # encoder and codebook move too
+    capsys.readouterr()
+    assert main(["export-model", "--vq", str(tmp_path / "all"), "--gpt", str(tmp_path / "gpt"),
+                 "--out", str(tmp_path / "m2")]) == 2
+    assert "was trained on the codes of the VQ-VAE" in capsys.readouterr().err

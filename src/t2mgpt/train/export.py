@@ -5,7 +5,8 @@
 
 The GPT checkpoint records which VQ-VAE its codes came from (a SHA-256 of the weights), the
 text encoder it was conditioned on and the feature statistics; a VQ-VAE other than the one
-the codes were made with is refused. With `half`, floating-point weights are stored as
+the codes were made with is refused, except a decoder-only fine-tuning of it (same encoder
+and codebook, so the same codes; e.g. a decoder with a bounded look-ahead for streaming). With `half`, floating-point weights are stored as
 float16 (half the size; loading upcasts them to float32); tensors float16 cannot hold
 (|x| > 65504) stay float32.
 """
@@ -53,6 +54,18 @@ def load_gpt_checkpoint(path: str | Path):
     return model.eval(), ckpt
 
 
+def same_codes(vq, vq_path: Path, sha256: str) -> bool:
+    """Whether `vq` is a decoder-only fine-tuning (`train-vq --decoder-only`) of the VQ-VAE whose
+    weights hash to `sha256`: its checkpoint names that origin and its encoder and codebook are
+    still bit-identical to the origin's, so it gives every motion the same codes."""
+    from t2mgpt.train.vq_task import codes_fingerprint
+    from t2mgpt.utils.io import safe_torch_load
+
+    origin = safe_torch_load(vq_path).get("codes_from") if vq_path.suffix == ".pt" else None
+    return (isinstance(origin, dict) and origin.get("sha256") == sha256
+            and origin.get("codes_sha256") == codes_fingerprint(vq))
+
+
 def half_copy(module: torch.nn.Module) -> torch.nn.Module:
     """A copy of `module` whose float32 parameters and buffers are float16 where representable."""
     out = copy.deepcopy(module)
@@ -93,7 +106,7 @@ def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | 
     gpt, ckpt = load_gpt_checkpoint(gpt_path)
     vq, _, _, vq_path = load_vq(vq_run, "cpu")
     trained = ckpt["vq"]
-    if vq_fingerprint(vq) != trained["sha256"]:
+    if vq_fingerprint(vq) != trained["sha256"] and not same_codes(vq, vq_path, trained["sha256"]):
         raise CheckpointError(
             f"the GPT {gpt_path} was trained on the codes of the VQ-VAE {trained['path']}, but {vq_path} holds other "
             f"weights (e.g. another checkpoint of the run); pass --vq {trained['path']}")
