@@ -60,6 +60,19 @@ def plan_files(args: argparse.Namespace, names: list[str], num_samples: int):
     return plan, targets
 
 
+def check_given(path: str, what: str) -> None:
+    """A motion file named on the command line: it exists and is of a kind the authoring reads."""
+    from pathlib import Path
+
+    from t2mgpt.errors import InputError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{what} file not found: {p}")
+    if p.suffix.lower() not in (".npy", ".npz", ".bvh"):
+        raise InputError(f"the {what} file {p} must be .npy, .npz or .bvh (written by t2mgpt)")
+
+
 def load_pipeline(args: argparse.Namespace, folder, max_batch: int | None = None):
     from t2mgpt.generator.sampling import check_sampling_args
     from t2mgpt.pipeline import MAX_BATCH, T2MGPT
@@ -150,7 +163,7 @@ class EditCommand:
         from t2mgpt.io.lookup import resolve_model
 
         for m in self.motions:
-            _check_motion_file(getattr(args, m.name), m.what)
+            check_given(getattr(args, m.name), m.what)
         if args.num_samples < 1:
             raise InputError(f"--num-samples must be at least 1, got {args.num_samples}")
         if not args.text.strip():
@@ -158,19 +171,6 @@ class EditCommand:
         folder = resolve_model(args.model)
         codes_for(args.seconds, read_config(folder, check=False).seconds_per_token, "--seconds")
         return folder
-
-
-def _check_motion_file(path: str, what: str) -> None:
-    """A motion file named on the command line: it exists and is of a kind the authoring reads."""
-    from pathlib import Path
-
-    from t2mgpt.errors import InputError
-
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{what} file not found: {p}")
-    if p.suffix.lower() not in (".npy", ".npz", ".bvh"):
-        raise InputError(f"the {what} file {p} must be .npy, .npz or .bvh (written by t2mgpt)")
 
 
 def write_samples(args: argparse.Namespace, folder, name: str, make) -> int:

@@ -41,15 +41,15 @@ def check_records(records, fields: tuple[str, ...], whole: str, item: str, limit
     if isinstance(records, (str, bytes)) or not isinstance(records, Sequence):
         raise InputError(f"a {whole} is a list of {shape} {item}s, e.g. {example}")
     if not len(records):
-        raise InputError(f"the {whole} is empty; give at least one {shape} {item}")
+        raise InputError(f"the {whole} is empty; give a non-empty list of {shape} {item}s")
     if len(records) > limit:
         raise InputError(f"the {whole} has {len(records)} {item}s, over the limit of {limit}")
     out = []
     for i, record in enumerate(records):
         if isinstance(record, dict):
             if set(record) != set(fields):
-                keys = ", ".join(repr(f) for f in fields)
-                raise InputError(f"{item} #{i + 1} must have exactly the keys {keys}, got {sorted(record)}")
+                keys = " and ".join([", ".join(map(repr, fields[:-1])), repr(fields[-1])])
+                raise InputError(f"{item} #{i + 1} must have exactly {keys}, got {sorted(record)}")
             record = tuple(record[f] for f in fields)
         if not isinstance(record, (tuple, list)) or len(record) != len(fields):
             raise InputError(f"{item} #{i + 1} must be a {shape} {'pair' if len(fields) == 2 else 'tuple'}, "

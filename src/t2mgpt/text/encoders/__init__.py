@@ -37,7 +37,7 @@ def register(name: str, dim: int | None, aliases: tuple[str, ...] = ()) -> Calla
     `dim`-d features (None: any size, set by the model config). Sets `cls.name = name`."""
 
     def add(cls: type) -> type:
-        for key in (name, *aliases):
+        for key in (name.lower(), *(a.lower() for a in aliases)):
             if _ALIASES.get(key, name) != name:
                 raise ValueError(f"text encoder name {key!r} is registered twice ({_ALIASES[key]}, {name})")
             _ALIASES[key] = name
