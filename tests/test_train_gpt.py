@@ -90,7 +90,7 @@ def test_loss_is_the_originals_and_masks_pad():
 
 
 def test_learns_a_fixed_code_sequence_per_caption(tmp_path):
-    from t2mgpt.text.hashing import HashingTextEncoder
+    from t2mgpt.text.encoders.hashing import HashingTextEncoder
     from t2mgpt.generator.gpt import GPTConfig
     from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
     from t2mgpt.train.export import load_gpt_checkpoint

@@ -22,7 +22,7 @@ from t2mgpt.errors import InputError
 from t2mgpt.generator.attention import Block, KVCache
 from t2mgpt.generator.decoding import DecodeStep, Hook, Sampling, decode
 from t2mgpt.tokenizer.vocab import CodeVocab
-from t2mgpt.utils.checks import check_positive_ints
+from t2mgpt.utils.checks import check_fractions, check_positive_ints
 
 
 @dataclass
@@ -45,8 +45,7 @@ class GPTConfig:
             raise InputError(f"GPTConfig.block_size must be >= 2 (got {self.block_size})")
         if self.embed_dim % self.n_head or self.embed_dim % 2:
             raise InputError(f"embed_dim ({self.embed_dim}) must be even and divisible by n_head ({self.n_head})")
-        if not 0.0 <= self.drop_out_rate < 1.0:
-            raise InputError(f"drop_out_rate must be in [0, 1) (got {self.drop_out_rate})")
+        check_fractions(self, ("drop_out_rate",))
 
     @property
     def vocab(self) -> CodeVocab:

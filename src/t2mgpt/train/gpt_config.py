@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from t2mgpt.errors import InputError
 from t2mgpt.train.config import TRAIN_HELP as BASE_HELP
 from t2mgpt.train.config import Flag, TrainConfig
+from t2mgpt.utils.checks import check_fractions
 
 
 @dataclass
@@ -34,8 +35,7 @@ class GPTTrainConfig(TrainConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if not 0.0 <= self.cond_drop < 1.0:
-            raise InputError(f"cond_drop must be in [0, 1), got {self.cond_drop}")
+        check_fractions(self, ("cond_drop",))
         if not (self.pkeep == -1 or 0.0 <= self.pkeep <= 1.0):
             raise InputError(f"pkeep must be in [0, 1] (or -1: drawn uniformly per batch), got {self.pkeep}")
 

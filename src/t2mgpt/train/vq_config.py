@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from t2mgpt.errors import InputError
 from t2mgpt.train.config import TRAIN_HELP as BASE_HELP
 from t2mgpt.train.config import Flag, TrainConfig
+from t2mgpt.utils.checks import check_choices
 
 RECONS_LOSSES = ("l1_smooth", "l1", "l2")  # = t2mgpt.losses.RECONS_LOSSES
 
@@ -40,8 +41,7 @@ class VQTrainConfig(TrainConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.recons_loss not in RECONS_LOSSES:
-            raise InputError(f"recons_loss must be one of {RECONS_LOSSES}, got {self.recons_loss!r}")
+        check_choices(self, {"recons_loss": RECONS_LOSSES})
         if self.decoder_only and not self.init_from:
             raise InputError("decoder_only needs init_from: the VQ-VAE whose encoder and codebook to keep")
 
