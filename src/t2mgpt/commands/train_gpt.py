@@ -51,7 +51,7 @@ def resolve_configs(args: argparse.Namespace):
     """
     from t2mgpt.commands._training import config_sections
     from t2mgpt.errors import InputError
-    from t2mgpt.generator.gpt import GPTConfig
+    from t2mgpt.generator.config import GPTConfig
     from t2mgpt.text import TEXT_ENCODER_DIMS, canonical_name
     from t2mgpt.train.config import config_from_dict
     from t2mgpt.train.gpt_config import GPTTrainConfig

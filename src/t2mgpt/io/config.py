@@ -96,7 +96,7 @@ class ModelConfig:
         return VQVAEConfig.from_dict(self.vqvae)
 
     def gpt_config(self):
-        from t2mgpt.generator.gpt import GPTConfig
+        from t2mgpt.generator.config import GPTConfig
 
         known = {f.name for f in dataclasses.fields(GPTConfig)}
         unknown = sorted(set(self.gpt) - known)

@@ -240,7 +240,7 @@ class GPTTask:
 
     def __init__(self, data: str | Path, vq: str | Path, model_config, tc: GPTTrainConfig, *,
                  tokens: str | Path | None, text_encoder, text_encoder_path: str | None):
-        from t2mgpt.generator.gpt import GPTConfig
+        from t2mgpt.generator.config import GPTConfig
         from t2mgpt.io.checkpoint import load_vq
         from t2mgpt.io.config import check_sizes
 
