@@ -59,18 +59,18 @@ def weight_only_int8(linear):
     from t2mgpt.generator.int8 import quantize_per_row
 
     class WeightOnlyInt8Linear(torch.nn.Module):
-        def __init__(self):
+        def __init__(self, weight, bias):  # not a closure over `linear`: its fp32 weight must be freed
             super().__init__()
-            q, m = quantize_per_row(linear.weight.detach().float())
+            q, m = quantize_per_row(weight.detach().float())
             self.register_buffer("weight", q)  # (N, K) int8
             self.register_buffer("scale", (m / 127).squeeze(1).to(torch.bfloat16))  # (N,)
-            self.register_buffer("bias", linear.bias.detach().float().clone())
+            self.register_buffer("bias", bias.detach().float().clone())
 
         def forward(self, x):
             y = torch._weight_int8pack_mm(x.reshape(-1, x.shape[-1]).to(torch.bfloat16), self.weight, self.scale)
             return torch.add(self.bias, y).view(*x.shape[:-1], -1)  # (M, N) bf16 -> float32
 
-    return WeightOnlyInt8Linear()
+    return WeightOnlyInt8Linear(linear.weight, linear.bias)
 
 
 def build_model(precision: str = "fp32"):
