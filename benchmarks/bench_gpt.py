@@ -76,7 +76,9 @@ def weight_only_int8(linear):
 def build_model(precision: str = "fp32"):
     import torch
 
-    from t2mgpt.generator.gpt import GPTConfig, MotionGPT
+    from t2mgpt.generator.config import GPTConfig
+
+    from t2mgpt.generator.gpt import MotionGPT
 
     torch.manual_seed(0)
     model = MotionGPT(GPTConfig()).eval()  # released HumanML3D size
