@@ -156,6 +156,20 @@ def test_one_row_and_batched_kernels_agree():
     torch.testing.assert_close(batched.double(), dequantised_reference(q, x), atol=1e-5, rtol=1e-5)
 
 
+def test_a_used_layer_can_be_deep_copied():
+    import copy
+
+    from t2mgpt.generator.int8 import Int8Linear
+
+    q = Int8Linear.from_linear(torch.nn.Linear(32, 16))
+    x = torch.randn(4, 32)
+    with torch.no_grad():
+        y = q(x)  # batched: makes the packed copy of the weights
+        twin = copy.deepcopy(q)
+        torch.testing.assert_close(twin(x), y, atol=0, rtol=0)
+        torch.testing.assert_close(twin(x[:1]), q(x[:1]), atol=0, rtol=0)
+
+
 WORST_CASE = """
 import torch
 from t2mgpt.generator.int8 import Int8Linear, kernel_setup

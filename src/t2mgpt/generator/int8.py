@@ -101,6 +101,9 @@ class Int8Linear(nn.Module):
         y = torch.mul(y, m) if self.bias is None else torch.addcmul(self.bias, y, m)
         return y.view(*shape[:-1], self.out_features).to(x.dtype)
 
+    def __getstate__(self) -> dict:  # copy.deepcopy / pickle: oneDNN's opaque tensor has no storage to copy
+        return {**self.__dict__, "_packed": None}  # re-made at the next batch
+
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
