@@ -18,7 +18,7 @@ import torch
 from t2mgpt.errors import InputError
 
 WINDOW = 20  # codes of context kept when the context is full (4 s at 20 fps)
-SAMPLING_KEYS = ("temperature", "top_k", "top_p", "greedy")
+SAMPLING_KEYS = ("temperature", "top_k", "top_p", "greedy", "guidance_scale")
 
 
 def check_sampling(options: dict) -> dict:

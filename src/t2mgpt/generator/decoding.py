@@ -50,16 +50,22 @@ class DecodingCancelled(Exception):
 
 @dataclass(frozen=True)
 class Sampling:
-    """How a code is chosen from the logits (temperature, top_k and top_p are unused when greedy)."""
+    """How a code is chosen from the logits (temperature, top_k and top_p are unused when greedy).
+
+    guidance_scale: classifier-free guidance (`t2mgpt.generator.guidance`); 1 is off. It only
+    means something for a GPT trained with condition dropout (`train-gpt --cond-drop`).
+    """
 
     greedy: bool = False
     temperature: float = 1.0
     top_k: int | None = None
     top_p: float | None = None
+    guidance_scale: float = 1.0
 
     def check(self) -> None:
         if not self.greedy:
             check_sampling_args(self.temperature, self.top_k, self.top_p)
+        check_guidance_scale(self.guidance_scale)
 
     def choose(self, logits: torch.Tensor, u: torch.Tensor | None) -> torch.Tensor:
         """logits (b, V), u (b,) uniforms -> (b,) token ids."""
@@ -142,6 +148,10 @@ def decode(model, text_features, sampling: Sampling = Sampling(), *, min_tokens:
     lengths = torch.full((B,), max_tokens, dtype=torch.long)
     active = torch.arange(B, device=model.device)  # rows (of the full batch) still decoding
     stepper = Stepper(model, text, max_tokens, use_cache)
+    if sampling.guidance_scale != 1.0:  # guided logits first: constraint hooks then mask those
+        from t2mgpt.generator.guidance import ClassifierFreeGuidance
+
+        hooks = [ClassifierFreeGuidance(model, model.null_text(), sampling.guidance_scale, use_cache), *hooks]
     shared = int((given >= 0).all(dim=0).long().cumprod(0).sum())  # leading positions given in every row
     out[:, :shared] = given[:, :shared]  # prefilled in one pass at the first step, without hooks
     for t in range(shared, max_tokens):
@@ -186,6 +196,15 @@ def _choose(state: DecodeStep, hooks: Sequence[Hook], sampling: Sampling, u: tor
         raise InputError(f"the decoding constraints leave no allowed code for row {row} at step {state.step}")
     idx = sampling.choose(state.logits, u)
     return torch.where(free, idx, given)
+
+
+MAX_GUIDANCE_SCALE = 20.0
+
+
+def check_guidance_scale(scale: float) -> None:
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.0 <= scale <= MAX_GUIDANCE_SCALE:
+        raise InputError(f"guidance_scale must be a number in [0, {MAX_GUIDANCE_SCALE:g}] (1 = no guidance), "
+                         f"got {scale!r}")
 
 
 def _check_lengths(min_tokens: int, max_tokens: int | None, limit: int) -> int:
