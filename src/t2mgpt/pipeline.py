@@ -237,7 +237,7 @@ class T2MGPT:
     @torch.inference_mode()
     def __call__(self, texts: str | Sequence[str], num_samples: int = 1, seconds: float | None = None,
                  temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                 seed: int | None = None, greedy: bool = False, *, guidance_scale: float = 1.0, prefix_codes=None,
+                 seed: int | None = None, greedy: bool = False, *, guidance_scale: float | None = None, prefix_codes=None,
                  fixed_codes: Sequence[dict[int, int] | None] | None = None, hooks: Sequence[Hook] = (),
                  callback: Callable[[DecodeStep], None] | None = None,
                  cleanup: bool = True, path=None) -> list[list[GeneratedMotion]]:
@@ -249,8 +249,8 @@ class T2MGPT:
           motion is reproduced by `pipe([text], seed=motion.seed, ...)`; None draws fresh seeds.
         - temperature / top_k / top_p shape the sampling; greedy=True takes the most likely code
           (then all samples of a prompt are equal).
-        - guidance_scale: classifier-free guidance (1 = off; > 1 follows the text more closely,
-          for models trained with condition dropout, as the bundled one).
+        - guidance_scale: classifier-free guidance (1 = off; > 1 follows the text more closely, for
+          models trained with condition dropout); None takes the model's (`pipe.guidance_scale`).
         - prefix_codes: codes every motion starts with (e.g. another motion's `.tokens`), or one
           sequence per motion (prompt-major, prompts x samples); fixed_codes: per motion a
           {position: code} dict of codes kept in place.
@@ -272,7 +272,7 @@ class T2MGPT:
         n_tokens = None if seconds is None else self.tokens_for_seconds(seconds)
         features = self.text_features(texts)  # (P, dim)
         features = features.repeat_interleave(num_samples, dim=0)  # (P * S, dim), prompt-major
-        sampling = Sampling(greedy, temperature, top_k, top_p, guidance_scale)
+        sampling = Sampling(greedy, temperature, top_k, top_p, self._guidance(guidance_scale))
         codes = self._generate_codes(features, n_tokens, seeds, sampling,
                                      prefix=prefix_codes, fixed=fixed_codes, hooks=hooks, callback=callback)
         feats, joints = self.decode(codes)
@@ -293,7 +293,8 @@ class T2MGPT:
 
     def stream(self, text: str, seconds: float | None = None, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, seed: int | None = None, greedy: bool = False, *,
-               guidance_scale: float = 1.0, hooks: Sequence[Hook] = (), cleanup: bool = True) -> "MotionStream":
+               guidance_scale: float | None = None, hooks: Sequence[Hook] = (),
+               cleanup: bool = True) -> "MotionStream":
         """One motion as a stream of `MotionChunk`s (frames with their offsets) while it is decoded.
 
         Same arguments and the same motion as `pipe(text, ...)` for the same seed; the
@@ -307,7 +308,7 @@ class T2MGPT:
             raise InputError(f"stream takes one prompt (a string), got {type(text).__name__}")
         texts, seeds = self._plan(text, 1, seed, greedy)
         n_tokens = None if seconds is None else self.tokens_for_seconds(seconds)
-        sampling = Sampling(greedy, temperature, top_k, top_p, guidance_scale)
+        sampling = Sampling(greedy, temperature, top_k, top_p, self._guidance(guidance_scale))
         sampling.check()
         features = self.text_features(texts)  # (1, dim)
 
@@ -324,6 +325,14 @@ class T2MGPT:
         from t2mgpt.authoring.compose import compose_stream
 
         return compose_stream(self, timeline, seed, **options)
+
+    @property
+    def guidance_scale(self) -> float:
+        """The classifier-free guidance scale the model samples with by default (its config.json)."""
+        return float(self.config.guidance_scale)
+
+    def _guidance(self, scale: float | None) -> float:
+        return self.guidance_scale if scale is None else scale
 
     def _plan(self, texts, num_samples: int, seed: int | None, greedy: bool) -> tuple[list[str], list[int] | None]:
         """Checked (prompts, one seed per motion or None for greedy)."""

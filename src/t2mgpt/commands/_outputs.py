@@ -28,9 +28,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_guidance_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--guidance-scale", type=float, default=1.0, metavar="S",
-                        help="classifier-free guidance: > 1 follows the text more closely (default 1: off; "
-                             "for models trained with --cond-drop)")
+    parser.add_argument("--guidance-scale", type=float, metavar="S",
+                        help="classifier-free guidance: > 1 follows the text more closely, 1 is off (default: "
+                             "the model's, see t2mgpt models; for models trained with --cond-drop)")
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +82,8 @@ def load_pipeline(args: argparse.Namespace, folder, max_batch: int | None = None
     from t2mgpt.generator.decoding import Sampling
     from t2mgpt.pipeline import MAX_BATCH, T2MGPT
 
-    Sampling(args.greedy, args.temperature, args.top_k, args.top_p, args.guidance_scale).check()
+    guidance = 1.0 if args.guidance_scale is None else args.guidance_scale  # None: the model's, checked on load
+    Sampling(args.greedy, args.temperature, args.top_k, args.top_p, guidance).check()
     return T2MGPT.from_pretrained(folder, device=args.device, text_encoder_path=args.clip_path,
                                   max_batch=max_batch or MAX_BATCH, quantize="int8" if args.int8 else None)
 

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from t2mgpt.eval.dataset import EvalDataset
     from t2mgpt.eval.evaluators import load_evaluator
     from t2mgpt.eval.protocol import evaluate_generation, evaluate_reconstruction
-    from t2mgpt.generator.decoding import check_guidance_scale
+    from t2mgpt.utils.checks import check_guidance_scale
     from t2mgpt.utils.device import resolve_device
 
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--baseline scores real motions; it cannot be combined with --reconstruction or --mm")
     if args.reconstruction and args.mm:
         raise InputError("--mm measures generation; it cannot be combined with --reconstruction")
-    if args.guidance_scale != 1.0:
+    if args.guidance_scale is not None:
         if args.reconstruction or args.baseline:
             raise InputError("--guidance-scale shapes the GPT's sampling; it cannot be combined with --reconstruction "
                              "or --baseline")
@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         _check_dim(pipe.config.feature_dim, dataset)
         result = evaluate_generation(pipe, dataset, evaluator, args.replications, mm=args.mm, seed=args.seed,
                                      batch_size=args.batch_size, mm_texts=args.mm_texts, top_p=args.top_p,
-                                     guidance_scale=args.guidance_scale, progress=progress)
+                                     guidance_scale=pipe._guidance(args.guidance_scale), progress=progress)
     what = args.model or f"baseline {args.baseline}"
     result.info.update(model=what, evaluator_path=str(args.evaluator))
     kind = "Baseline" if args.baseline else "VQ-VAE reconstruction" if args.reconstruction else "Text-to-motion"

@@ -38,6 +38,7 @@ from t2mgpt.errors import InputError
 from t2mgpt.generator.attention import KVCache
 from t2mgpt.generator.sampling import (check_sampling_args, filter_logits, row_seeds, row_uniforms,
                                        sample_with_uniforms)
+from t2mgpt.utils.checks import check_guidance_scale
 
 
 class StopDecoding(Exception):
@@ -196,15 +197,6 @@ def _choose(state: DecodeStep, hooks: Sequence[Hook], sampling: Sampling, u: tor
         raise InputError(f"the decoding constraints leave no allowed code for row {row} at step {state.step}")
     idx = sampling.choose(state.logits, u)
     return torch.where(free, idx, given)
-
-
-MAX_GUIDANCE_SCALE = 20.0
-
-
-def check_guidance_scale(scale: float) -> None:
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.0 <= scale <= MAX_GUIDANCE_SCALE:
-        raise InputError(f"guidance_scale must be a number in [0, {MAX_GUIDANCE_SCALE:g}] (1 = no guidance), "
-                         f"got {scale!r}")
 
 
 def _check_lengths(min_tokens: int, max_tokens: int | None, limit: int) -> int:

@@ -69,12 +69,14 @@ def half_copy(module: torch.nn.Module) -> torch.nn.Module:
 def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | Path, *, name: str | None = None,
                         card_notes: str | None = None, half: bool = False, checkpoint: str = "auto",
                         overwrite: bool = False, license: str | None = None, description: str | None = None,
-                        evaluation: str = "", trained_on: str | None = None) -> Path:
+                        evaluation: str = "", trained_on: str | None = None, guidance_scale: float = 1.0) -> Path:
     """Write the model folder `out_dir` from a VQ-VAE run (or checkpoint) and a GPT run (or checkpoint).
 
     `checkpoint` picks the GPT run's file (auto: best_fid.pt, else best.pt, else last.pt).
     `evaluation` is a markdown table for the card (`t2mgpt.eval.report.markdown_table`);
     `trained_on` replaces the card's generated description of the training data.
+    `guidance_scale`: the classifier-free guidance the model samples with by default (needs a GPT
+    trained with condition dropout).
     Returns the folder, loadable with `T2MGPT.from_pretrained(out_dir)`.
     """
     from t2mgpt.io.card import ModelCard
@@ -84,6 +86,7 @@ def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | 
     from t2mgpt.motion.normalize import Normalizer
     from t2mgpt.io.checkpoint import load_vq
     from t2mgpt.train.gpt_task import vq_fingerprint
+    from t2mgpt.utils.checks import check_guidance_scale
 
     out_dir = Path(out_dir).expanduser()
     name = check_model_name(name) if name is not None else out_dir.name
@@ -97,6 +100,10 @@ def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | 
         raise CheckpointError(
             f"the GPT {gpt_path} was trained on the codes of the VQ-VAE {trained['path']}, but {vq_path} holds other "
             f"weights (e.g. another checkpoint of the run); pass --vq {trained['path']}")
+    check_guidance_scale(guidance_scale)
+    if guidance_scale != 1.0 and not ckpt["train_config"].get("cond_drop"):
+        raise InputError(f"the GPT {gpt_path} was trained without condition dropout (--cond-drop), so it has no "
+                         "unconditional prediction to guide with; leave --guidance-scale at 1")
     text = ckpt["text_encoder"]
     normalizer = Normalizer(ckpt["mean"].numpy(), ckpt["std"].numpy())
     best, ds = ckpt.get("best", {}), ckpt["dataset"]
@@ -124,7 +131,7 @@ def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | 
         notes="\n\n".join(notes),
     )
     config = make_config(vq.config, gpt.config, text["name"], text["dim"], text_encoder_path=text.get("path"),
-                         card=card, fps=ds.get("fps"))
+                         card=card, fps=ds.get("fps"), guidance_scale=guidance_scale)
     if half:
         vq, gpt = half_copy(vq), half_copy(gpt)
     return save_model_folder(out_dir, config, vq, gpt, normalizer, overwrite=overwrite)
