@@ -49,7 +49,9 @@ DEFAULT_CASES = [c for c in CASES if c != "cached-b32-bf16" and not c.endswith("
 def build_model(precision: str = "fp32"):
     import torch
 
-    from t2mgpt.generator.gpt import GPTConfig, MotionGPT
+    from t2mgpt.generator.config import GPTConfig
+
+    from t2mgpt.generator.gpt import MotionGPT
 
     torch.manual_seed(0)
     model = MotionGPT(GPTConfig()).eval()  # released HumanML3D size

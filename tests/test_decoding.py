@@ -6,7 +6,8 @@ import torch
 
 from t2mgpt.errors import InputError
 from t2mgpt.generator.decoding import DecodingCancelled, StopDecoding, cancel_when
-from t2mgpt.generator.gpt import GPTConfig, MotionGPT
+from t2mgpt.generator.config import GPTConfig
+from t2mgpt.generator.gpt import MotionGPT
 from t2mgpt.generator.sampling import filter_logits
 
 TINY = GPTConfig(num_vq=16, embed_dim=32, clip_dim=8, block_size=21, num_layers=1, n_head=4)

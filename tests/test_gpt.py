@@ -9,7 +9,8 @@ import torch
 
 from t2mgpt.errors import CheckpointError, InputError
 from t2mgpt.generator.attention import KVCache
-from t2mgpt.generator.gpt import GPTConfig, MotionGPT, sinusoidal_positions
+from t2mgpt.generator.config import GPTConfig
+from t2mgpt.generator.gpt import MotionGPT, sinusoidal_positions
 
 TINY = GPTConfig(num_vq=16, embed_dim=32, clip_dim=8, block_size=21, num_layers=1, n_head=4)
 

@@ -11,7 +11,8 @@ from t2mgpt import T2MGPT
 from t2mgpt.cli import main
 from t2mgpt.io.official import GPT_DEFAULTS, VQ_DEFAULTS, import_official
 from t2mgpt.errors import CheckpointError, InputError
-from t2mgpt.generator.gpt import GPTConfig, MotionGPT
+from t2mgpt.generator.config import GPTConfig
+from t2mgpt.generator.gpt import MotionGPT
 from t2mgpt.motion import Normalizer
 
 

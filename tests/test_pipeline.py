@@ -18,7 +18,7 @@ from t2mgpt.io.card import ModelCard
 from t2mgpt.io.config import make_config
 from t2mgpt.io.folder import save_model_folder
 from t2mgpt.io.lookup import DEFAULT_MODEL, list_models, models_home
-from t2mgpt.text.hashing import HashingTextEncoder
+from t2mgpt.text.encoders.hashing import HashingTextEncoder
 from t2mgpt.errors import CheckpointError, InputError
 from t2mgpt.motion import HUMANML3D, KIT, default_offsets, features_to_joints
 from t2mgpt.pipeline import GeneratedMotion
@@ -174,7 +174,7 @@ def test_weights_that_do_not_match_the_config(tiny_dir, tmp_path):
 
 
 def test_text_encoder_unavailable_or_wrong(tiny_dir, tmp_path, monkeypatch):
-    from t2mgpt.text import clip as clip_module
+    from t2mgpt.text.encoders import clip as clip_module
 
     vq, gpt, norm, _ = tiny_parts(text_encoder="clip-vit-b-32")
     config = make_config(vq.config, gpt.config, "clip", 512, text_encoder_path=str(tmp_path / "no-clip"))

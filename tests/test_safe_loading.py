@@ -18,7 +18,7 @@ from t2mgpt import T2MGPT
 from t2mgpt.cli import main
 from t2mgpt.errors import CheckpointError
 from t2mgpt.text import get_text_encoder
-from t2mgpt.text.clip import CLIPEncoder
+from t2mgpt.text.encoders.clip import CLIPEncoder
 from tiny_model import make_tiny_model_dir
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:DeprecationWarning")
@@ -133,7 +133,7 @@ def test_text_encoder_path_must_stay_inside_the_model_folder(attacks, tmp_path, 
 
 
 def test_minilm_folder_with_pickled_weights_is_refused(tmp_path, capsys):
-    from t2mgpt.text.minilm import default_minilm_path
+    from t2mgpt.text.encoders.minilm import default_minilm_path
 
     target = tmp_path / "PWNED"
     model = make_tiny_model_dir(tmp_path / "m", text_encoder="minilm")

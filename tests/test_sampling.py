@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from t2mgpt.generator.gpt import GPTConfig, MotionGPT
+from t2mgpt.generator.config import GPTConfig
+
+from t2mgpt.generator.gpt import MotionGPT
 from t2mgpt.generator.sampling import filter_logits, sample_with_uniforms
 
 TINY = GPTConfig(num_vq=16, embed_dim=32, clip_dim=8, block_size=21, num_layers=1, n_head=4)

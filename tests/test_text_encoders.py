@@ -27,7 +27,7 @@ from t2mgpt.text import (
     get_text_encoder,
     text_encoder_dim,
 )
-from t2mgpt.text.clip import BPE_FILE, CLIP_PATH_ENV, CLIP_REPO_ID, CLIPEncoder, _bytes_to_unicode
+from t2mgpt.text.encoders.clip import BPE_FILE, CLIP_PATH_ENV, CLIP_REPO_ID, CLIPEncoder, _bytes_to_unicode
 
 WALK, WALK2, CARTWHEEL = "a person walks forward", "someone is walking ahead", "a man does a cartwheel"
 
@@ -80,7 +80,7 @@ def test_minilm_loads_without_transformers():
 @pytest.fixture
 def minilm_copy(tmp_path):
     """A copy of the MiniLM folder whose files a test may change."""
-    from t2mgpt.text.minilm import default_minilm_path
+    from t2mgpt.text.encoders.minilm import default_minilm_path
 
     return Path(shutil.copytree(default_minilm_path(), tmp_path / "minilm"))
 
@@ -368,7 +368,7 @@ def test_clip_found_in_hf_cache_and_env(tiny_clip, tmp_path, monkeypatch):
 
 
 def test_clip_found_in_openai_cache(tiny_clip, tmp_path, monkeypatch):
-    from t2mgpt.text import clip as clip_module
+    from t2mgpt.text.encoders import clip as clip_module
 
     folder, sd = tiny_clip
     write_tiny_bpe(tmp_path)
@@ -380,7 +380,7 @@ def test_clip_found_in_openai_cache(tiny_clip, tmp_path, monkeypatch):
 
 
 def test_missing_clip_is_a_clear_error(tmp_path, monkeypatch):
-    from t2mgpt.text import clip as clip_module
+    from t2mgpt.text.encoders import clip as clip_module
 
     monkeypatch.delenv(CLIP_PATH_ENV, raising=False)
     monkeypatch.setattr(clip_module, "OPENAI_CACHE_FILE", str(tmp_path / "no_clip" / "ViT-B-32.pt"))
@@ -467,7 +467,7 @@ def test_registry_round_trip(minilm, tiny_clip):
 
 def test_recent_text_features_encode_each_text_once_and_forget_the_oldest():
     from t2mgpt.text.cache import RecentTextFeatures
-    from t2mgpt.text.hashing import HashingTextEncoder
+    from t2mgpt.text.encoders.hashing import HashingTextEncoder
 
     class Counting(HashingTextEncoder):
         def __init__(self):
@@ -489,3 +489,75 @@ def test_recent_text_features_encode_each_text_once_and_forget_the_oldest():
     recent.encode([c])  # a is now the least recently used: dropped
     recent.encode([b, a])
     assert enc.calls == [[a, b], [c], [a]] and len(recent) == 2
+
+
+LETTERS_MODULE = '''
+import torch
+
+from t2mgpt.text.encoders import register
+from t2mgpt.text.encoders.base import TextEncoder
+
+
+@register("letter-counts", dim=26, aliases=("letters",))
+class LetterCounts(TextEncoder):
+    """How often each of a..z occurs, L2-normalised."""
+
+    max_tokens = 1000
+
+    def __init__(self, device="cpu"):
+        self.dim, self.device = 26, torch.device(device)
+
+    @classmethod
+    def load(cls, path=None, device=None):
+        return cls(device or "cpu")
+
+    def _encode(self, texts):
+        rows = torch.zeros(len(texts), 26)
+        for i, text in enumerate(texts):
+            for ch in text.lower():
+                if "a" <= ch <= "z":
+                    rows[i, ord(ch) - ord("a")] += 1
+        return torch.nn.functional.normalize(rows, dim=-1).to(self.device)
+
+    def to(self, device):
+        self.device = torch.device(device)
+        return self
+'''
+
+
+@pytest.fixture
+def letters_encoder(tmp_path, monkeypatch):
+    """LETTERS_MODULE saved as one file in the package's search path (as if in src/t2mgpt/text/encoders)."""
+    from t2mgpt.text import encoders
+
+    saved = [(d, dict(d)) for d in (encoders._ENCODERS, encoders._ALIASES, encoders.TEXT_ENCODER_DIMS)]
+    folder = tmp_path / "plugin"
+    folder.mkdir()
+    (folder / "letters.py").write_text(LETTERS_MODULE)
+    monkeypatch.setattr(encoders, "__path__", [*encoders.__path__, str(folder)])
+    encoders._import_all()  # what the package does on import with every file it holds
+    yield
+    sys.modules.pop("t2mgpt.text.encoders.letters", None)
+    for registry, before in saved:
+        registry.clear()
+        registry.update(before)
+
+
+def test_a_new_text_encoder_is_one_file(letters_encoder, tmp_path):
+    from tiny_model import make_tiny_model_dir
+
+    from t2mgpt.pipeline import T2MGPT
+    from t2mgpt.train.gpt_task import text_encoder_spec
+
+    enc = get_text_encoder("Letters", device="cpu")
+    assert (enc.name, enc.dim, text_encoder_dim("letter-counts")) == ("letter-counts", 26, 26)
+    torch.testing.assert_close(enc.encode(["abba"]), torch.tensor([[0.5 ** 0.5] * 2 + [0.0] * 24]))
+    with pytest.raises(InputError, match="26-d"):
+        get_text_encoder("letters", dim=32)
+    assert text_encoder_spec("letters", clip_dim=512) == ("letter-counts", 26)  # train-gpt's sizes
+    # a model folder stores its name and size and loads it back
+    folder = make_tiny_model_dir(tmp_path / "lettered", text_encoder="letters", text_dim=26)
+    assert json.loads((folder / "config.json").read_text())["text_encoder"]["name"] == "letter-counts"
+    pipe = T2MGPT.from_pretrained(folder, device="cpu")
+    assert pipe.text_encoder.name == "letter-counts"
+    assert pipe(["a person walks"], seconds=0.8, seed=0)[0][0].num_frames == 16

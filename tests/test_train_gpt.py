@@ -90,8 +90,8 @@ def test_loss_is_the_originals_and_masks_pad():
 
 
 def test_learns_a_fixed_code_sequence_per_caption(tmp_path):
-    from t2mgpt.text.hashing import HashingTextEncoder
-    from t2mgpt.generator.gpt import GPTConfig
+    from t2mgpt.text.encoders.hashing import HashingTextEncoder
+    from t2mgpt.generator.config import GPTConfig
     from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
     from t2mgpt.train.export import load_gpt_checkpoint
     from t2mgpt.train.gpt_task import GPTTrainConfig, train_gpt
@@ -148,7 +148,7 @@ def test_trains_logs_checkpoints_and_resumes_exactly(prepared, tmp_path):
 
 
 def test_fid_validation_hook_keeps_best_fid(prepared, tmp_path):
-    from t2mgpt.generator.gpt import GPTConfig
+    from t2mgpt.generator.config import GPTConfig
     from t2mgpt.train.gpt_task import GPTTrainConfig, train_gpt
 
     data, vq, codes = prepared
@@ -252,7 +252,7 @@ def test_config_files_and_flags(prepared, tmp_path):
 
     from t2mgpt.cli import build_parser
     from t2mgpt.commands.train_gpt import resolve_configs
-    from t2mgpt.generator.gpt import GPTConfig
+    from t2mgpt.generator.config import GPTConfig
     from t2mgpt.train.gpt_config import MODEL_FLAGS
 
     defaults = GPTConfig()

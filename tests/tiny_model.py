@@ -21,7 +21,8 @@ import torch
 from t2mgpt.io.card import ModelCard
 from t2mgpt.io.config import make_config
 from t2mgpt.io.folder import save_model_folder
-from t2mgpt.generator.gpt import GPTConfig, MotionGPT
+from t2mgpt.generator.config import GPTConfig
+from t2mgpt.generator.gpt import MotionGPT
 from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
 from t2mgpt.motion.normalize import Normalizer
 

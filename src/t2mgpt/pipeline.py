@@ -37,6 +37,7 @@ from t2mgpt.motion.rigid import RigidMotion, reference_lengths
 from t2mgpt.motion.skeleton import get_skeleton
 from t2mgpt.motion.normalize import Normalizer
 from t2mgpt.text.language import NonEnglishWarning, english_warning
+from t2mgpt.utils.config_field import config_field
 from t2mgpt.utils.device import resolve_device
 
 if TYPE_CHECKING:
@@ -179,17 +180,9 @@ class T2MGPT:
     def device(self) -> torch.device:
         return self.gpt.device
 
-    @property
-    def fps(self) -> float:
-        return self.config.fps
-
-    @property
-    def skeleton(self) -> str:
-        return self.config.skeleton
-
-    @property
-    def seconds_per_token(self) -> float:
-        return self.config.seconds_per_token
+    fps = config_field("fps", "frames per second of the motions (float)")
+    skeleton = config_field("skeleton", "name of the motions' skeleton (str)")
+    seconds_per_token = config_field("seconds_per_token", "seconds of motion per code (float)")
 
     @property
     def max_seconds(self) -> float:

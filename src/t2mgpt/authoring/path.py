@@ -16,6 +16,7 @@ import torch
 
 from t2mgpt.errors import InputError
 from t2mgpt.motion import recover_root_rot_pos
+from t2mgpt.utils.checks import check_records
 
 CANDIDATES = 16
 CHUNK = 3
@@ -24,16 +25,11 @@ MAX_WAYPOINTS = 64
 
 def check_path(path, fps: float, frames: int) -> np.ndarray:
     """[(seconds, x, z), ...] -> (W, 3) array of (frame, x, z), checked against the motion length."""
-    if isinstance(path, (str, bytes)) or not hasattr(path, "__len__") or not len(path):
-        raise InputError("path must be a non-empty list of (seconds, x, z) waypoints")
-    if len(path) > MAX_WAYPOINTS:
-        raise InputError(f"the path has {len(path)} waypoints, over the limit of {MAX_WAYPOINTS}")
+    waypoints = check_records(path, ("seconds", "x", "z"), "path", "waypoint", MAX_WAYPOINTS,
+                              example="[(2.0, 0.0, 1.5), (4.0, 1.0, 3.0)]")
     out = []
-    for i, p in enumerate(path):
-        if isinstance(p, dict):
-            p = (p.get("seconds"), p.get("x"), p.get("z"))
-        ok = isinstance(p, (tuple, list)) and len(p) == 3 and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p)
+    for i, p in enumerate(waypoints):
+        ok = all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in p)
         if not ok or abs(p[1]) > 1e4 or abs(p[2]) > 1e4:
             raise InputError(f"waypoint #{i + 1} must be (seconds, x, z) with finite numbers (metres), got {p!r}")
         frame = float(p[0]) * fps

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Sequence
 
 from t2mgpt.errors import InputError
+from t2mgpt.utils.checks import check_records
 
 MAX_SEGMENTS = 32  # per timeline
 MAX_SECONDS = 300.0  # total length of an authored motion (6000 frames at 20 fps, the render limit)
@@ -36,23 +37,10 @@ def codes_for(seconds, seconds_per_code: float, what: str = "seconds") -> int:
 
 def check_timeline(timeline, seconds_per_code: float) -> list[tuple[str, int]]:
     """[(text, seconds), ...] (or dicts with text/seconds) -> [(text, n_codes), ...], checked."""
-    if isinstance(timeline, (str, bytes)) or not isinstance(timeline, Sequence):
-        raise InputError("a timeline is a list of (text, seconds) segments, e.g. "
-                         "[('a person walks forward', 4), ('a person sits down', 3)]")
-    if not timeline:
-        raise InputError("the timeline is empty; give at least one (text, seconds) segment")
-    if len(timeline) > MAX_SEGMENTS:
-        raise InputError(f"the timeline has {len(timeline)} segments, over the limit of {MAX_SEGMENTS}")
+    segments = check_records(timeline, ("text", "seconds"), "timeline", "segment", MAX_SEGMENTS,
+                             example="[('a person walks forward', 4), ('a person sits down', 3)]")
     plan = []
-    for i, seg in enumerate(timeline):
-        if isinstance(seg, dict):
-            unknown = sorted(set(seg) - {"text", "seconds"})
-            if unknown or "text" not in seg or "seconds" not in seg:
-                raise InputError(f"segment #{i + 1} must have exactly 'text' and 'seconds', got {sorted(seg)}")
-            seg = (seg["text"], seg["seconds"])
-        if not isinstance(seg, (tuple, list)) or len(seg) != 2:
-            raise InputError(f"segment #{i + 1} must be a (text, seconds) pair, got {seg!r}")
-        text, seconds = seg
+    for i, (text, seconds) in enumerate(segments):
         if not isinstance(text, str) or not text.strip():
             raise InputError(f"segment #{i + 1} needs a non-empty text, e.g. 'a person walks forward'")
         plan.append((text.strip(), codes_for(seconds, seconds_per_code, f"segment #{i + 1} seconds")))

@@ -1,10 +1,12 @@
-"""What `generate`, `continue` and `inbetween` share: model and sampling options, and writing the
-motions in every asked format (targets checked before the model loads, files staged and moved
-into place together, so a failed run leaves nothing half-written)."""
+"""What `generate`, `continue` and `inbetween` share: model and sampling options, the arguments
+and checks of the commands that edit motion files, and writing the motions in every asked
+format (targets checked before the model loads, files staged and moved into place together,
+so a failed run leaves nothing half-written)."""
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 
 from t2mgpt.io.lookup import DEFAULT_MODEL
 
@@ -124,21 +126,58 @@ def write_files(args: argparse.Namespace, plan, motions, targets, bar=None) -> N
                         bar.update(1)
 
 
-def check_request(args: argparse.Namespace, text_hint: str):
-    """The checks of a command making `--num-samples` samples of one motion from TEXT and
-    `--seconds` that need no model loaded (`text_hint`: what TEXT describes). -> the model folder."""
-    from t2mgpt.authoring.timeline import codes_for
-    from t2mgpt.errors import InputError
-    from t2mgpt.io.folder import read_config
-    from t2mgpt.io.lookup import resolve_model
+@dataclass(frozen=True)
+class MotionArg:
+    """A motion file on the command line of `continue` / `inbetween`."""
 
-    if args.num_samples < 1:
-        raise InputError(f"--num-samples must be at least 1, got {args.num_samples}")
-    if not args.text.strip():
-        raise InputError(f"TEXT is empty; describe {text_hint}")
-    folder = resolve_model(args.model)
-    codes_for(args.seconds, read_config(folder, check=False).seconds_per_token, "--seconds")
-    return folder
+    name: str  # the argument (its metavar in upper case)
+    what: str  # what errors call it, e.g. "start motion"
+    help: str  # e.g. "the motion to start from"
+
+
+@dataclass(frozen=True)
+class EditCommand:
+    """What `continue` and `inbetween` declare: they make `--num-samples` samples of one motion
+    from motion files and TEXT (what happens `happens`, e.g. `example`) lasting `--seconds`."""
+
+    motions: tuple[MotionArg, ...]
+    happens: str  # "next", "in between"
+    example: str  # a TEXT, e.g. "a person sits down"
+    seconds: float  # default --seconds
+    length_of: str  # what --seconds measures: "continuation", "gap"
+    samples: str  # what --num-samples counts: "continuations", "in-betweens"
+
+    def add_arguments(self, parser: argparse.ArgumentParser, own_options=None) -> None:
+        """The arguments; `own_options(parser)` adds the command's own after --seconds."""
+        for m in self.motions:
+            parser.add_argument(m.name, metavar=m.name.upper(), help=f"{m.help} (.npy, .npz or .bvh)")
+        parser.add_argument("text", metavar="TEXT", help=f'what happens {self.happens}, e.g. "{self.example}"')
+        parser.add_argument("--seconds", type=float, default=self.seconds,
+                            help=f"length of the {self.length_of} (default: {self.seconds:g})")
+        if own_options is not None:
+            own_options(parser)
+        parser.add_argument("-n", "--num-samples", type=int, default=1,
+                            help=f"{self.samples} to make (default: 1)")
+        add_model_arguments(parser)
+        add_output_arguments(parser)
+
+    def check(self, args: argparse.Namespace):
+        """The checks that need no model loaded: motion files, samples, TEXT, --seconds. -> the
+        model folder."""
+        from t2mgpt.authoring.timeline import codes_for
+        from t2mgpt.errors import InputError
+        from t2mgpt.io.folder import read_config
+        from t2mgpt.io.lookup import resolve_model
+
+        for m in self.motions:
+            check_given(getattr(args, m.name), m.what)
+        if args.num_samples < 1:
+            raise InputError(f"--num-samples must be at least 1, got {args.num_samples}")
+        if not args.text.strip():
+            raise InputError(f"TEXT is empty; describe what happens {self.happens}, e.g. '{self.example}'")
+        folder = resolve_model(args.model)
+        codes_for(args.seconds, read_config(folder, check=False).seconds_per_token, "--seconds")
+        return folder
 
 
 def write_samples(args: argparse.Namespace, folder, name: str, make) -> int:

@@ -51,16 +51,14 @@ def resolve_configs(args: argparse.Namespace):
     """
     from t2mgpt.commands._training import config_sections
     from t2mgpt.errors import InputError
-    from t2mgpt.io.config import canonical_text_encoder
-    from t2mgpt.generator.gpt import GPTConfig
-    from t2mgpt.text import TEXT_ENCODER_DIMS
+    from t2mgpt.generator.config import GPTConfig
+    from t2mgpt.text import TEXT_ENCODER_DIMS, canonical_name
     from t2mgpt.train.config import config_from_dict
     from t2mgpt.train.gpt_config import GPTTrainConfig
 
     model, train, cfg = config_sections(args, ("text_encoder", "vq"))
     enc = cfg.get("text_encoder")
-    encoder = canonical_text_encoder(args.text_encoder or (enc.get("name") if isinstance(enc, dict) else enc)
-                                     or "minilm")
+    encoder = canonical_name(args.text_encoder or (enc.get("name") if isinstance(enc, dict) else enc) or "minilm")
     num_vq = model.pop("num_vq", None)
     dim = TEXT_ENCODER_DIMS.get(encoder)
     if dim is not None:

@@ -98,7 +98,7 @@ class ModelConfig:
         return VQVAEConfig.from_dict(self.vqvae)
 
     def gpt_config(self):
-        from t2mgpt.generator.gpt import GPTConfig
+        from t2mgpt.generator.config import GPTConfig
 
         known = {f.name for f in dataclasses.fields(GPTConfig)}
         unknown = sorted(set(self.gpt) - known)
@@ -130,32 +130,30 @@ class ModelConfig:
 
     def check(self) -> "ModelConfig":
         """Raise InputError if the VQ-VAE, GPT, text encoder and dataset do not fit together."""
+        from t2mgpt.text import TEXT_ENCODER_DIMS, canonical_name
+
         self.dataset = canonical_dataset(self.dataset)
         check_sizes(self.vqvae, self.gpt)
         vq, gpt = self.vqvae_config(), self.gpt_config()
         problems = []
-        if vq.input_dim != self.feature_dim:
-            problems.append(f"the VQ-VAE takes {vq.input_dim}-d features but {self.dataset} motions have "
-                            f"{self.feature_dim}")
-        if gpt.num_vq != vq.nb_code:
-            problems.append(f"the GPT predicts {gpt.num_vq} codes (num_vq) but the VQ-VAE codebook has "
-                            f"{vq.nb_code} (nb_code)")
         try:
-            self.text_encoder = canonical_text_encoder(self.text_encoder)
+            self.text_encoder = canonical_name(self.text_encoder)
         except InputError as e:
             problems.append(str(e))
-        else:
-            from t2mgpt.text import TEXT_ENCODER_DIMS
-
-            known = TEXT_ENCODER_DIMS.get(self.text_encoder)
-            if known is not None and known != self.text_dim:
-                problems.append(f"the {self.text_encoder} text encoder gives {known}-d features, not {self.text_dim}")
-        if gpt.clip_dim != self.text_dim:
-            problems.append(f"the GPT takes {gpt.clip_dim}-d text features (clip_dim) but the text encoder "
-                            f"{self.text_encoder!r} gives {self.text_dim}")
-        if self.unit_length != vq.downsample:
-            problems.append(f"unit_length {self.unit_length} differs from the VQ-VAE's frames per code "
-                            f"{vq.downsample}")
+        encoder_dim = TEXT_ENCODER_DIMS.get(self.text_encoder, self.text_dim)  # any-size encoders: the config's
+        must_match = [  # (a size of one part, the size of another that must equal it, the problem)
+            (vq.input_dim, self.feature_dim,
+             f"the VQ-VAE takes {vq.input_dim}-d features but {self.dataset} motions have {self.feature_dim}"),
+            (gpt.num_vq, vq.nb_code,
+             f"the GPT predicts {gpt.num_vq} codes (num_vq) but the VQ-VAE codebook has {vq.nb_code} (nb_code)"),
+            (encoder_dim, self.text_dim,
+             f"the {self.text_encoder} text encoder gives {encoder_dim}-d features, not {self.text_dim}"),
+            (gpt.clip_dim, self.text_dim, f"the GPT takes {gpt.clip_dim}-d text features (clip_dim) but the text "
+                                          f"encoder {self.text_encoder!r} gives {self.text_dim}"),
+            (self.unit_length, vq.downsample,
+             f"unit_length {self.unit_length} differs from the VQ-VAE's frames per code {vq.downsample}"),
+        ]
+        problems += [problem for size, expected, problem in must_match if size != expected]
         if not (isinstance(self.fps, (int, float)) and 0 < self.fps <= MAX_FPS):
             problems.append(f"fps must be in (0, {MAX_FPS:g}], got {self.fps!r}")
         try:
@@ -291,19 +289,12 @@ def make_config(vqvae_config, gpt_config, text_encoder: str, text_dim: int, data
                              "size (263 = humanml3d, 251 = kit)") from None
     else:
         spec = get_dataset_spec(dataset)
+    from t2mgpt.text import canonical_name
+
     return ModelConfig(
         vqvae=vqvae_config.to_dict(), gpt=dataclasses.asdict(gpt_config),
-        text_encoder=canonical_text_encoder(text_encoder), text_dim=int(text_dim), text_encoder_path=text_encoder_path,
+        text_encoder=canonical_name(text_encoder), text_dim=int(text_dim), text_encoder_path=text_encoder_path,
         dataset=spec.name, fps=float(fps or spec.fps), skeleton=spec.skeleton,
         unit_length=vqvae_config.downsample, card=card or ModelCard(), guidance_scale=guidance_scale,
     ).check()
 
-
-def canonical_text_encoder(name: str) -> str:
-    from t2mgpt.io.text_encoder import HASHING
-
-    if str(name).strip().lower() == HASHING:
-        return HASHING
-    from t2mgpt.text import canonical_name
-
-    return canonical_name(name)

@@ -118,7 +118,7 @@ def import_official(vq: str | Path, gpt: str | Path, dataset: str = "t2m", out: 
         metrics={},
         notes=(f"The paper reports for its released {spec.title} model: "
                f"{_PAPER[dataname]}. These were not re-measured by this conversion. The text encoder is CLIP "
-               "ViT-B/32; its weights are not part of this folder (see t2mgpt.text.clip for where they are looked up)."),
+               "ViT-B/32; its weights are not part of this folder (see t2mgpt.text.encoders.clip for where they are looked up)."),
     )
     hint = str(Path(clip_path).expanduser().resolve()) if clip_path is not None else None
     config = make_config(vqvae.config, trans.config, "clip-vit-b-32", CLIP_DIM, spec.name,

@@ -17,7 +17,8 @@ import torch
 
 from t2mgpt.data.spec import DATASET_SPECS
 from t2mgpt.errors import CheckpointError, InputError
-from t2mgpt.generator.gpt import GPTConfig, MotionGPT
+from t2mgpt.generator.config import GPTConfig
+from t2mgpt.generator.gpt import MotionGPT
 from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
 from t2mgpt.utils.io import safe_torch_load
 

@@ -9,7 +9,6 @@ from typing import Any
 
 from t2mgpt.errors import CheckpointError
 
-HASHING = "hashing"  # name of the weight-free test encoder (t2mgpt.text.hashing)
 _ENCODERS: dict[tuple, Any] = {}  # loaded encoders, shared by the pipelines of this process
 _MAX_CACHED_ENCODERS = 4
 
@@ -40,10 +39,6 @@ def load_text_encoder(name: str, dim: int, path: str | None = None, device=None,
     from t2mgpt.utils.device import resolve_device
 
     dev = resolve_device(device)
-    if name == HASHING:
-        from t2mgpt.text.hashing import HashingTextEncoder
-
-        return HashingTextEncoder(dim, device=dev)
     key = (name, dim, str(path) if path else None, str(dev))
     if key not in _ENCODERS:
         from t2mgpt.text import get_text_encoder

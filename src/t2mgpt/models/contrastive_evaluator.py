@@ -34,6 +34,7 @@ from t2mgpt.errors import CheckpointError, InputError
 from t2mgpt.models.evaluator import (N_FOOT_CONTACTS, BiGRUEncoder, MotionEncoderBiGRUCo, MovementConvEncoder,
                                      normalize_padded)
 from t2mgpt.utils.checks import check_positive_ints
+from t2mgpt.utils.config_field import config_field
 
 KIND = "t2mgpt.contrastive_evaluator"
 PAD, UNK = "<pad>", "<unk>"
@@ -137,13 +138,8 @@ class ContrastiveEvaluator(nn.Module):
         self.text_encoder = WordTextEncoder(c.vocab_size, c.dim_word, c.dim_text_hidden, c.dim_embed)
         self.logit_scale = nn.Parameter(torch.tensor(math.log(1 / c.init_temperature)))
 
-    @property
-    def dim_pose(self) -> int:
-        return self.config.dim_pose
-
-    @property
-    def unit_length(self) -> int:
-        return self.config.unit_length
+    dim_pose = config_field("dim_pose", "feature size of the motions it reads, foot contacts included (int)")
+    unit_length = config_field("unit_length", "frames per movement unit (int)")
 
     @property
     def device(self) -> torch.device:

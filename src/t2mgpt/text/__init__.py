@@ -5,20 +5,20 @@
     feats = enc.encode(["a person walks forward"])   # (1, dim) float32
 
 A model config stores `enc.name` and `enc.dim`; `get_text_encoder(name, dim=dim)` re-creates
-the encoder. `TextFeatureCache` precomputes and stores features for training.
+the encoder. A new encoder is one file in `text/encoders/` (see its `__init__`).
+`TextFeatureCache` precomputes and stores features for training.
 """
 from t2mgpt.text.cache import TextFeatureCache
-from t2mgpt.text.hashing import HashingTextEncoder
 from t2mgpt.text.encoders import (
     DEFAULT_TEXT_ENCODER,
     TEXT_ENCODER_DIMS,
-    TextEncoder,
-    TruncationWarning,
     canonical_name,
-    check_texts,
     get_text_encoder,
+    register,
     text_encoder_dim,
 )
+from t2mgpt.text.encoders.base import TextEncoder, TruncationWarning, check_texts
+from t2mgpt.text.encoders.hashing import HashingTextEncoder
 
 __all__ = [
     "DEFAULT_TEXT_ENCODER",
@@ -30,5 +30,6 @@ __all__ = [
     "canonical_name",
     "check_texts",
     "get_text_encoder",
+    "register",
     "text_encoder_dim",
 ]

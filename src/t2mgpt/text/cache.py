@@ -14,7 +14,7 @@ from typing import Iterable
 import torch
 
 from t2mgpt.errors import CheckpointError, InputError
-from t2mgpt.text.encoders import TextEncoder, check_texts
+from t2mgpt.text.encoders.base import TextEncoder, check_texts
 
 FORMAT = "t2mgpt-text-features"
 VERSION = "1"

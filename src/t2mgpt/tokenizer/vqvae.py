@@ -19,7 +19,7 @@ from t2mgpt.tokenizer.quantizers import QUANTIZERS, make_quantizer
 from t2mgpt.tokenizer.quantizers.base import VectorQuantizer
 from t2mgpt.tokenizer.resnet import ACTIVATIONS, NORMS
 from t2mgpt.tokenizer.vocab import CodeVocab
-from t2mgpt.utils.checks import check_positive_ints
+from t2mgpt.utils.checks import check_choices, check_fractions, check_positive_ints
 
 
 @dataclass
@@ -47,16 +47,10 @@ class VQVAEConfig:
         if self.code_dim != self.output_emb_width:
             raise InputError(f"code_dim ({self.code_dim}) must equal output_emb_width ({self.output_emb_width}): "
                              "the codes quantize the encoder output")
-        if self.activation not in ACTIVATIONS:
-            raise InputError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
-        if self.norm not in NORMS:
-            raise InputError(f"norm must be one of {NORMS}, got {self.norm!r}")
+        check_choices(self, {"activation": ACTIVATIONS, "norm": NORMS, "quantizer": QUANTIZERS})
         if self.norm == "GN" and self.width % 32:
             raise InputError(f"norm 'GN' uses 32 groups, so width must be a multiple of 32, got {self.width}")
-        if self.quantizer not in QUANTIZERS:
-            raise InputError(f"quantizer must be one of {tuple(QUANTIZERS)}, got {self.quantizer!r}")
-        if not 0.0 <= self.mu < 1.0:
-            raise InputError(f"mu must be in [0, 1), got {self.mu!r}")
+        check_fractions(self, ("mu",))
 
     @property
     def vocab(self) -> CodeVocab:

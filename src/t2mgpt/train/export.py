@@ -40,7 +40,8 @@ def resolve_gpt_checkpoint(path: str | Path, checkpoint: str = "auto") -> Path:
 
 def load_gpt_checkpoint(path: str | Path):
     """(MotionGPT in eval mode, checkpoint dict) from a train-gpt checkpoint."""
-    from t2mgpt.generator.gpt import GPTConfig, MotionGPT
+    from t2mgpt.generator.config import GPTConfig
+    from t2mgpt.generator.gpt import MotionGPT
     from t2mgpt.train.checkpoint import load_checkpoint
     from t2mgpt.train.gpt_task import KIND
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from t2mgpt.errors import InputError
+from t2mgpt.generator.config import GPTConfig
 from t2mgpt.train.config import TRAIN_HELP as BASE_HELP
-from t2mgpt.train.config import Flag, TrainConfig
+from t2mgpt.train.config import TrainConfig, dataclass_flags
+from t2mgpt.utils.checks import check_fractions
 
 
 @dataclass
@@ -35,8 +37,7 @@ class GPTTrainConfig(TrainConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if not 0.0 <= self.cond_drop < 1.0:
-            raise InputError(f"cond_drop must be in [0, 1), got {self.cond_drop}")
+        check_fractions(self, ("cond_drop",))
         if not (self.span_share == -1 or 0.0 <= self.span_share <= 1.0):
             raise InputError(f"span_share must be in [0, 1] (or -1: every entry once per epoch), got {self.span_share}")
         if not (self.pkeep == -1 or 0.0 <= self.pkeep <= 1.0):
@@ -60,15 +61,14 @@ TRAIN_HELP = {
     "val_max_samples": "validation (caption, codes) pairs at most (0: all)",
 }
 
-# The fields of t2mgpt.generator.gpt.GPTConfig set by hand (num_vq comes from the VQ-VAE; clip_dim
-# from the text encoder, only the weight-free 'hashing' encoder takes it from here); listed
-# without importing torch; tests check they match the dataclass.
-MODEL_FLAGS = [
-    Flag("embed_dim", int, 1024, "transformer width (the original's --embed-dim-gpt)"),
-    Flag("clip_dim", int, 512, "text feature size: set by the text encoder (only 'hashing' reads it)"),
-    Flag("block_size", int, 51, "text token + up to block_size - 1 codes"),
-    Flag("num_layers", int, 9, "blocks per stack (base and head: 2 x num_layers in total)"),
-    Flag("n_head", int, 16, "attention heads (the original's --n-head-gpt)"),
-    Flag("drop_out_rate", float, 0.1, "dropout"),
-    Flag("fc_rate", int, 4, "MLP hidden size / width (the original's --ff-rate)"),
-]
+# --flags for the fields of t2mgpt.generator.config.GPTConfig set by hand (num_vq comes from the
+# VQ-VAE; clip_dim from the text encoder, only the weight-free 'hashing' encoder takes it from here).
+MODEL_FLAGS = dataclass_flags(GPTConfig, skip=("num_vq",), help={
+    "embed_dim": "transformer width (the original's --embed-dim-gpt)",
+    "clip_dim": "text feature size: set by the text encoder (only 'hashing' reads it)",
+    "block_size": "text token + up to block_size - 1 codes",
+    "num_layers": "blocks per stack (base and head: 2 x num_layers in total)",
+    "n_head": "attention heads (the original's --n-head-gpt)",
+    "drop_out_rate": "dropout",
+    "fc_rate": "MLP hidden size / width (the original's --ff-rate)",
+})

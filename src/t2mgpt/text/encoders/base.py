@@ -1,8 +1,5 @@
-"""The `TextEncoder` interface, shared text checks, and the registry of encoders by name.
-
-A model config stores only the encoder's `name` and `dim`; `get_text_encoder(name, dim=dim)`
-re-creates the same encoder from them.
-"""
+"""The `TextEncoder` interface and what the encoders share: text checks, tokenizing with a
+truncation warning, quiet `transformers` loading."""
 from __future__ import annotations
 
 import abc
@@ -13,18 +10,6 @@ from typing import Sequence
 import torch
 
 from t2mgpt.errors import InputError
-
-# canonical name -> feature size; the GPT's conditioning width depends only on these.
-TEXT_ENCODER_DIMS = {"minilm": 384, "clip-vit-b-32": 512}
-_ALIASES = {
-    "minilm": "minilm",
-    "all-minilm-l6-v2": "minilm",
-    "clip": "clip-vit-b-32",
-    "clip-vit-b-32": "clip-vit-b-32",
-    "clip-vit-b/32": "clip-vit-b-32",
-    "vit-b/32": "clip-vit-b-32",
-}
-DEFAULT_TEXT_ENCODER = "minilm"
 
 
 class TruncationWarning(UserWarning):
@@ -114,49 +99,3 @@ def quiet_transformers():
         hf_logging.set_verbosity(level)
         if bar:
             hf_logging.enable_progress_bar()
-
-
-def canonical_name(name: str) -> str:
-    key = name.strip().lower()
-    if key not in _ALIASES:
-        raise InputError(f"unknown text encoder {name!r}; choose one of: minilm, clip (clip-vit-b-32)")
-    return _ALIASES[key]
-
-
-def text_encoder_dim(name: str) -> int:
-    """Feature size of a named encoder, without loading it."""
-    return TEXT_ENCODER_DIMS[canonical_name(name)]
-
-
-def get_text_encoder(
-    name: str = DEFAULT_TEXT_ENCODER,
-    device: str | torch.device | None = None,
-    path: str | None = None,
-    dim: int | None = None,
-) -> TextEncoder:
-    """Load an encoder by name ("minilm" or "clip"/"clip-vit-b-32").
-
-    `path`: a local model folder (MiniLM: a sentence-transformers folder; CLIP: see
-    `t2mgpt.text.clip`). `dim`: the feature size a model config expects; a mismatch raises
-    InputError. `device`: None/"auto" picks CUDA when available.
-    """
-    from t2mgpt.utils.device import resolve_device
-
-    key = canonical_name(name)
-    if dim is not None and dim != TEXT_ENCODER_DIMS[key]:
-        raise InputError(
-            f"text encoder {key!r} gives {TEXT_ENCODER_DIMS[key]}-d features, but {dim}-d were asked "
-            f"for (the model was trained with another text encoder?)"
-        )
-    dev = resolve_device(device)
-    if key == "minilm":
-        from t2mgpt.text.minilm import MiniLMEncoder
-
-        enc = MiniLMEncoder.load(path, device=dev)
-    else:
-        from t2mgpt.text.clip import CLIPEncoder
-
-        enc = CLIPEncoder.load(path, device=dev)
-    if dim is not None and enc.dim != dim:
-        raise InputError(f"the {key} weights loaded from {path} give {enc.dim}-d features, expected {dim}")
-    return enc

@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 
 from t2mgpt.errors import CheckpointError
-from t2mgpt.text.encoders import TextEncoder, quiet_transformers, tokenize
+from t2mgpt.text.encoders import register
+from t2mgpt.text.encoders.base import TextEncoder, quiet_transformers, tokenize
 
 CLIP_REPO_ID = "openai/clip-vit-base-patch32"
 CLIP_PATH_ENV = "T2MGPT_CLIP_PATH"
@@ -42,9 +43,8 @@ _HOW_TO_GET = (
 )
 
 
+@register("clip-vit-b-32", dim=512, aliases=("clip", "clip-vit-b/32", "vit-b/32"))
 class CLIPEncoder(TextEncoder):
-    name = "clip-vit-b-32"
-
     def __init__(self, model, tokenizer, source: str = "", device=None):
         self.model = model.eval().requires_grad_(False)  # CLIPTextModelWithProjection
         self.tokenizer = tokenizer

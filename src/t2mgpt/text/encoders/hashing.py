@@ -6,14 +6,14 @@ import re
 import warnings
 
 from t2mgpt.errors import InputError
+from t2mgpt.text.encoders import register
 
 
+@register("hashing", dim=None)  # any size: the model config's
 class HashingTextEncoder:
     """Weight-free bag-of-words text features: every lower-cased word and word pair adds +-1 at a
     hashed position; the sum is L2-normalised. Instant, deterministic and offline, for tests and
     smoke runs -- real models use "minilm" or "clip"."""
-
-    name = "hashing"
 
     def __init__(self, dim: int = 64, max_tokens: int = 77, device=None):
         import torch
@@ -23,10 +23,15 @@ class HashingTextEncoder:
         self.dim, self.max_tokens = int(dim), int(max_tokens)
         self.device = torch.device(device or "cpu")
 
+    @classmethod
+    def load(cls, path=None, device=None, dim: int = 64) -> "HashingTextEncoder":
+        """`path` is ignored: there are no weights."""
+        return cls(dim, device=device)
+
     def encode(self, texts):
         import torch
 
-        from t2mgpt.text.encoders import TruncationWarning, check_texts
+        from t2mgpt.text.encoders.base import TruncationWarning, check_texts
 
         texts = check_texts(texts)
         rows = torch.zeros(len(texts), self.dim)
