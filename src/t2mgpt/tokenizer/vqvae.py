@@ -38,6 +38,9 @@ class VQVAEConfig:
     quantizer: str = "ema_reset"  # ema_reset | ema | reset | orig
     mu: float = 0.99  # EMA decay of the codebook statistics
     beta: float = 0.02  # commitment loss weight (applied in the loss, see t2mgpt.losses)
+    # None: the paper's symmetric padding (the decoder reads 22 codes ahead for the paper's sizes);
+    # K: the decoder reads at most K codes ahead, so a stream's first frames need K + 1 codes
+    decoder_lookahead: int | None = None
 
     def __post_init__(self):
         check_positive_ints(self, ("input_dim", "nb_code", "code_dim", "output_emb_width", "width", "down_t", "depth",
@@ -51,6 +54,9 @@ class VQVAEConfig:
         if self.norm == "GN" and self.width % 32:
             raise InputError(f"norm 'GN' uses 32 groups, so width must be a multiple of 32, got {self.width}")
         check_fractions(self, ("mu",))
+        k = self.decoder_lookahead
+        if k is not None and (not isinstance(k, int) or isinstance(k, bool) or k < 0):
+            raise InputError(f"decoder_lookahead must be None (the paper's padding) or codes >= 0, got {k!r}")
 
     @property
     def vocab(self) -> CodeVocab:
@@ -89,7 +95,7 @@ class VQVAE(nn.Module):
                     depth=c.depth, dilation_growth_rate=c.dilation_growth_rate, activation=c.activation, norm=c.norm)
         self.encoder = Encoder(c.input_dim, **conv)
         self.quantizer: VectorQuantizer = make_quantizer(c.quantizer, c.nb_code, c.code_dim, c.mu)
-        self.decoder = Decoder(c.input_dim, **conv)
+        self.decoder = Decoder(c.input_dim, **conv, lookahead=c.decoder_lookahead)
 
     # --- input checks ---------------------------------------------------------------------------
 
