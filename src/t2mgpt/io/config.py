@@ -91,7 +91,7 @@ class ModelConfig:
     t2mgpt_version: str = ""
 
     def vqvae_config(self):
-        from t2mgpt.tokenizer.vqvae import VQVAEConfig
+        from t2mgpt.tokenizer.config import VQVAEConfig
 
         return VQVAEConfig.from_dict(self.vqvae)
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 
-ACTIVATIONS = ("relu", "silu", "gelu")
-NORMS = (None, "LN", "GN", "BN")
+from t2mgpt.tokenizer.config import ACTIVATIONS, NORMS
 
 
 def make_activation(name: str) -> nn.Module:
