@@ -3,8 +3,9 @@ click-to-first-animated-frame, streamed (POST /api/stream) vs not (POST /api/gen
 
     python benchmarks/bench_stream.py --rounds 9            # pipeline only
     python benchmarks/bench_stream.py --rounds 9 --web      # and the page in headless Chromium
+    python benchmarks/bench_stream.py --model DIR           # another model folder (or name)
 
-Pipeline: a 10 s motion (50 codes) with the bundled model, the cases interleaved round by round
+Pipeline: a 10 s motion (50 codes) with the bundled model (or --model), the cases interleaved round by round
 (so every case sees the same machine load), each round with its own seed; medians. The prompt's
 text features are cached after the first call in both cases (as in `t2mgpt serve`).
 Web: a live uvicorn on 127.0.0.1 with the bundled model and Debian's /usr/bin/chromium
@@ -29,20 +30,24 @@ def load_line() -> str:
     return f"{os.cpu_count()} cores, load average {one:.1f} (1 min) / {five:.1f} (5 min)"
 
 
-def bench_pipeline(rounds: int, device: str) -> dict[str, list[float]]:
+def bench_pipeline(rounds: int, device: str, model: str) -> dict[str, list[float]]:
+    import numpy as np
     import torch
 
     from t2mgpt import T2MGPT
+    from t2mgpt.tokenizer.receptive_field import receptive_field
 
-    pipe = T2MGPT.from_pretrained(device=device)
+    pipe = T2MGPT.from_pretrained(model, device=device)
+    field = receptive_field(pipe.vqvae.decoder, pipe.vqvae.config.downsample)
+    print(f"model {model}: the decoder reads {field.right} codes ahead")
     pipe(PROMPT, seconds=SECONDS, seed=0)  # warm-up (and the text cache)
     list(pipe.stream(PROMPT, seconds=SECONDS, seed=0))
     times: dict[str, list[float]] = {"one-shot": [], "stream: first chunk": [], "stream: all chunks": [],
-                                     "first chunk frames": [], "chunks": []}
+                                     "first chunk frames": [], "chunks": [], "stream - one-shot (max mm)": []}
     for r in range(rounds):
         seed = 100 + r
         t0 = time.perf_counter()
-        pipe(PROMPT, seconds=SECONDS, seed=seed)
+        whole = pipe(PROMPT, seconds=SECONDS, seed=seed)[0][0]
         times["one-shot"].append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         with pipe.stream(PROMPT, seconds=SECONDS, seed=seed) as stream:
@@ -54,6 +59,8 @@ def bench_pipeline(rounds: int, device: str) -> dict[str, list[float]]:
                 chunks.append(chunk)
         times["stream: all chunks"].append(time.perf_counter() - t0)
         times["chunks"].append(len(chunks))
+        streamed = np.concatenate([c.joints for c in chunks])
+        times["stream - one-shot (max mm)"].append(float(np.abs(streamed - whole.joints).max()) * 1000)
         if device == "cuda":
             torch.cuda.synchronize()
     return times
@@ -96,13 +103,14 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--rounds", type=int, default=9)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--model", default="t2mgpt-cmu-demo", help="model folder or name (default: the bundled one)")
     p.add_argument("--web", action="store_true", help="also time the web page in headless Chromium")
     args = p.parse_args()
     import torch
 
     print(f"machine: {load_line()}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"device {args.device}")
-    times = bench_pipeline(args.rounds, args.device)
+    times = bench_pipeline(args.rounds, args.device, args.model)
     if args.web:
         times.update(bench_web(args.rounds))
     print(f"after: {load_line()}")
@@ -110,7 +118,7 @@ def main() -> int:
     print("\n| case | median | min | max | vs one-shot |\n|---|---|---|---|---|")
     for key, values in times.items():
         med = statistics.median(values)
-        if key in ("first chunk frames", "chunks"):
+        if key in ("first chunk frames", "chunks", "stream - one-shot (max mm)"):
             print(f"| {key} | {med:g} | {min(values):g} | {max(values):g} | |")
         else:
             print(f"| {key} | {med * 1000:.0f} ms | {min(values) * 1000:.0f} ms | {max(values) * 1000:.0f} ms "

@@ -361,3 +361,52 @@ def test_init_from_a_model_folder_and_cond_drop(prepared, tmp_path, capsys):
     assert train(prepared, tmp_path / "e", "--iters", "4", "--embed-dim", "64", "--init-from",
                  str(tmp_path / "model")) == 2
     assert "does not match this run's model sizes" in capsys.readouterr().err
+
+
+def test_export_with_a_decoder_only_fine_tuning_of_the_vq(prepared, tmp_path, capsys):
+    """A decoder fine-tuned with --decoder-only (same encoder and codebook: same codes) goes with a
+    GPT trained on the original VQ-VAE's codes; a VQ-VAE fine-tuned as a whole does not."""
+    from t2mgpt import T2MGPT
+    from t2mgpt.tokenizer.receptive_field import receptive_field
+
+    data, vq, _ = prepared
+    assert train(prepared, tmp_path / "gpt", "--iters", "2", "--eval-every", "2") == 0
+    tune = ["--data", str(data), "--init-from", str(vq), "--batch-size", "8", "--window-size", "32", "--iters", "3",
+            "--eval-every", "3", "--device", "cpu", "--no-progress"]
+    assert main(["train-vq", "--out", str(tmp_path / "dec"), "--decoder-only", "--decoder-lookahead", "2", *tune]) == 0
+    assert main(["export-model", "--vq", str(tmp_path / "dec"), "--gpt", str(tmp_path / "gpt"),
+                 "--out", str(tmp_path / "model")]) == 0
+    pipe = T2MGPT.from_pretrained(tmp_path / "model", device="cpu")
+    assert json.loads((tmp_path / "model" / "config.json").read_text())["vqvae"]["decoder_lookahead"] == 2
+    assert receptive_field(pipe.vqvae.decoder, 4).right <= 2
+    assert main(["train-vq", "--out", str(tmp_path / "all"), *tune]) == 0  # encoder and codebook move too
+    capsys.readouterr()
+    assert main(["export-model", "--vq", str(tmp_path / "all"), "--gpt", str(tmp_path / "gpt"),
+                 "--out", str(tmp_path / "m2")]) == 2
+    assert "was trained on the codes of the VQ-VAE" in capsys.readouterr().err
+
+
+def test_export_takes_the_gpt_of_a_model_folder(prepared, tmp_path, capsys):
+    """--gpt MODEL_FOLDER: its GPT, text encoder, statistics and card text, with a decoder-only
+    fine-tuning of its VQ-VAE; any other VQ-VAE is refused."""
+    from t2mgpt import T2MGPT
+
+    data, vq, _ = prepared
+    assert train(prepared, tmp_path / "gpt", "--iters", "2", "--eval-every", "2") == 0
+    assert main(["export-model", "--vq", str(vq), "--gpt", str(tmp_path / "gpt"), "--out", str(tmp_path / "a"),
+                 "--license", "CC0-1.0"]) == 0
+    assert main(["train-vq", "--data", str(data), "--out", str(tmp_path / "dec"), "--init-from", str(tmp_path / "a"),
+                 "--decoder-only", "--decoder-lookahead", "0", "--batch-size", "8", "--window-size", "32",
+                 "--iters", "2", "--eval-every", "2", "--device", "cpu", "--no-progress"]) == 0
+    assert main(["export-model", "--vq", str(tmp_path / "dec"), "--gpt", str(tmp_path / "a"),
+                 "--out", str(tmp_path / "b"), "--half"]) == 0
+    a, b = T2MGPT.from_pretrained(tmp_path / "a"), T2MGPT.from_pretrained(tmp_path / "b")
+    assert b.vqvae.config.decoder_lookahead == 0 and a.vqvae.config.decoder_lookahead is None
+    assert b.config.card.license == "CC0-1.0" and "reads at most 0 codes ahead" in b.config.card.notes
+    for k, v in a.gpt.state_dict().items():
+        torch.testing.assert_close(b.gpt.state_dict()[k], v.half().float())
+    np.testing.assert_array_equal(b.normalizer.mean, a.normalizer.mean)
+    capsys.readouterr()
+    assert main(["export-model", "--vq", str(tmp_path / "dec"), "--gpt", "t2mgpt-cmu-demo", "--out",
+                 str(tmp_path / "c")]) == 2
+    assert "was trained on the codes of the VQ-VAE" in capsys.readouterr().err and not (tmp_path / "c").exists()

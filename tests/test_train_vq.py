@@ -183,3 +183,54 @@ def test_fid_validation_with_a_trained_evaluator_keeps_best_fid(data, tmp_path, 
     assert "evaluator" in capsys.readouterr().err and not (tmp_path / "r2" / "config.json").exists()
     assert train(data, tmp_path / "r3", "--iters", "2", "--glove", str(tmp_path)) == 2
     assert "--evaluator" in capsys.readouterr().err
+
+
+def _state(path, prefix: str) -> dict:
+    return {k: v for k, v in safe_torch_load(path)["model"].items() if k.startswith(prefix)}
+
+
+def test_decoder_only_keeps_the_codes_and_resumes_exactly(data, tmp_path, capsys):
+    """--decoder-only --init-from: encoder and codebook bit-identical (so every motion keeps its
+    codes), only the decoder learns, with a bounded look-ahead; resumable like every run."""
+    from t2mgpt.data.humanml3d import HumanML3DDataset
+    from t2mgpt.tokenizer.receptive_field import receptive_field
+    from t2mgpt.tokenizer.vqvae import VQVAE
+
+    src = tmp_path / "src"
+    assert train(data, src, "--iters", "20", "--eval-every", "20", "--save-every", "20") == 0
+    common = ["--init-from", str(src), "--decoder-only", "--decoder-lookahead", "1", "--log-every", "1",
+              "--eval-every", "6", "--save-every", "3"]
+    assert train(data, tmp_path / "full", "--iters", "12", *common) == 0
+    cfg = json.loads((tmp_path / "full" / "config.json").read_text())
+    assert cfg["model"]["decoder_lookahead"] == 1 and cfg["model"]["nb_code"] == 32  # sizes from --init-from
+    assert cfg["train"]["decoder_only"] is True
+    before, after = src / "best.pt", tmp_path / "full" / "last.pt"
+    for part in ("encoder.", "quantizer."):
+        a, b = _state(before, part), _state(after, part)
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), part
+    dec_a, dec_b = _state(before, "decoder."), _state(after, "decoder.")
+    assert dec_a.keys() == dec_b.keys() and not all(torch.equal(dec_a[k], dec_b[k]) for k in dec_a)
+
+    old, new = VQVAE.load(before).eval(), VQVAE.load(after).eval()
+    assert receptive_field(new.decoder, 4).right <= 1 and receptive_field(old.decoder, 4).right > 1
+    ds = HumanML3DDataset(data, "train", texts=False)
+    for i in range(len(ds)):
+        x = torch.from_numpy(ds.normalize(ds[i].motion)).float()[None]
+        assert torch.equal(old.encode(x), new.encode(x))
+    ckpt = safe_torch_load(after)
+    from t2mgpt.train.gpt_task import vq_fingerprint
+    assert ckpt["codes_from"]["sha256"] == vq_fingerprint(VQVAE.load(before))
+
+    # resume: 6 updates, then 6 more, equal 12 in one go
+    assert train(data, tmp_path / "split", "--iters", "6", *common) == 0
+    assert train(data, tmp_path / "split", "--iters", "12", "--resume", *common) == 0
+    assert train_losses(tmp_path / "split") == train_losses(tmp_path / "full")
+    a, b = (safe_torch_load(tmp_path / r / "last.pt")["model"] for r in ("full", "split"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+    # the encoder and codebook are --init-from's: other sizes are refused
+    capsys.readouterr()
+    assert train(data, tmp_path / "bad", "--iters", "2", *common, "--dilation-growth-rate", "2") == 2
+    assert "dilation_growth_rate" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+    assert train(data, tmp_path / "bad", "--iters", "2", "--decoder-only") == 2
+    assert "init_from" in capsys.readouterr().err

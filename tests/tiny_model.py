@@ -31,12 +31,14 @@ TEXT_DIMS = {"hashing": 32, "minilm": 384, "clip-vit-b-32": 512}
 
 
 def tiny_parts(dataset: str = "humanml3d", text_encoder: str = "hashing", text_dim: int | None = None,
-               nb_code: int = 32, seed: int = 0, pose_scale: float = 0.3, block_size: int = 51):
+               nb_code: int = 32, seed: int = 0, pose_scale: float = 0.3, block_size: int = 51,
+               decoder_lookahead: int | None = None):
     """(VQVAE, MotionGPT, Normalizer, text_dim) with small random weights, in eval mode."""
     torch.manual_seed(seed)
     dim = 263 if dataset == "humanml3d" else 251
     text_dim = text_dim or TEXT_DIMS[text_encoder]
-    vq = VQVAE(VQVAEConfig(input_dim=dim, nb_code=nb_code, code_dim=16, output_emb_width=16, width=32, depth=1))
+    vq = VQVAE(VQVAEConfig(input_dim=dim, nb_code=nb_code, code_dim=16, output_emb_width=16, width=32, depth=1,
+                           decoder_lookahead=decoder_lookahead))
     with torch.no_grad():
         vq.quantizer.codebook.normal_()
         vq.quantizer.initialized.fill_(True)

@@ -7,8 +7,8 @@
 The GPT decodes in a worker thread, by the same call as `pipe(...)` (or `pipe.compose(...)` for
 `pipe.compose_stream`), so the codes are those of the one-shot result for the same seed. The VQ-VAE decoder turns codes into frames as soon as
 every code a frame reads is known: the decoder's receptive field
-(`t2mgpt.tokenizer.receptive_field`, 22 codes on either side for the paper's decoder) is the
-look-ahead, and each window is decoded with all the context its frames read, so they equal the
+(`t2mgpt.tokenizer.receptive_field`, 22 codes on either side for the paper's decoder, at most
+K ahead for one built with `decoder_lookahead=K`) is the look-ahead, and each window is decoded with all the context its frames read, so they equal the
 one-shot decode. Joints continue the root's integrated rotation and position from chunk to
 chunk. Concatenated, the chunks are the one-shot motion (to float rounding, far below 1 mm).
 

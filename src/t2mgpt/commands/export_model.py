@@ -9,15 +9,20 @@ HELP = "make a model folder (for generate / T2MGPT.from_pretrained) from a train
 EPILOG = """\
 The GPT run's checkpoint is best_fid.pt if it has one, else best.pt, else last.pt (--checkpoint
 picks one). --vq must be the VQ-VAE whose codes the GPT was trained on (the GPT checkpoint records
-a fingerprint of its weights). --half stores the weights as float16 (half the size; they are
-upcast to float32 when loaded). Then:
+a fingerprint of its weights), or a decoder-only fine-tuning of it (`train-vq --decoder-only`: the
+same codes), e.g. a decoder with a bounded look-ahead for streaming, also for the GPT of a model
+folder:
+  t2mgpt export-model --vq VQ_RUN --gpt t2mgpt-cmu-demo --out MODEL_DIR
+--half stores the weights as float16 (half the size; they are upcast to float32 when loaded). Then:
   t2mgpt generate "a person walks forward" --model MODEL_DIR
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vq", required=True, metavar="VQ_RUN", help="train-vq run folder or VQ-VAE checkpoint")
-    parser.add_argument("--gpt", required=True, metavar="GPT_RUN", help="train-gpt run folder or checkpoint")
+    parser.add_argument("--gpt", required=True, metavar="GPT_RUN",
+                        help="train-gpt run folder or checkpoint, or a model folder or name (its GPT, text encoder, "
+                             "statistics and card)")
     parser.add_argument("--out", required=True, metavar="MODEL_DIR", help="model folder to create")
     parser.add_argument("--name", help="model name in the model card (default: the folder name)")
     parser.add_argument("--card-notes", metavar="TEXT", help="notes for the model card (README.md)")

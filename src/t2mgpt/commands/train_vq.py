@@ -18,6 +18,11 @@ configs/vq_humanml3d.json or a run's config.json), then the flags below.
 """ + RUN_FILES.format(best="lowest validation reconstruction loss",
                        fid="lowest reconstruction FID of the val split", state="model, optimizer, schedule, codebook, random and data-order state",
                        items="windows") + """
+Fine-tuning: --init-from RUN_OR_MODEL starts from a trained VQ-VAE (its sizes become the defaults);
+--decoder-only also keeps its encoder and codebook frozen (every motion keeps its codes, so a GPT
+trained on them still fits), e.g. a decoder that reads at most 4 codes ahead, for streaming:
+  t2mgpt train-vq --data DIR --out RUN_DIR --init-from VQ_RUN --decoder-only --decoder-lookahead 4
+
 Many devices or machines (DDP; nccl on CUDA, gloo on CPU):
   torchrun --nproc_per_node=4 -m t2mgpt train-vq --data DIR --out RUN_DIR
 """
@@ -40,6 +45,10 @@ def resolve_configs(args: argparse.Namespace):
     from t2mgpt.train.vq_config import VQTrainConfig
 
     model, train, _ = config_sections(args)
+    if train.get("init_from"):  # its sizes are the defaults: fine-tuning keeps the architecture
+        from t2mgpt.train.vq_task import load_init_vq
+
+        model = {**load_init_vq(train["init_from"])[0].config.to_dict(), **model}
     model_flags = flag_overrides(args, "model")
     # code_dim must equal output_emb_width: one flag sets both
     for a, b in (("code_dim", "output_emb_width"), ("output_emb_width", "code_dim")):

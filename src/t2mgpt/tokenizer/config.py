@@ -29,6 +29,9 @@ class VQVAEConfig:
     quantizer: str = "ema_reset"  # ema_reset | ema | reset | orig
     mu: float = 0.99  # EMA decay of the codebook statistics
     beta: float = 0.02  # commitment loss weight (applied in the loss, see t2mgpt.losses)
+    # None: the paper's symmetric padding (the decoder reads 22 codes ahead for the paper's sizes);
+    # K: the decoder reads at most K codes ahead, so a stream's first frames need K + 1 codes
+    decoder_lookahead: int | None = None
 
     def __post_init__(self):
         from t2mgpt.tokenizer.quantizers import QUANTIZERS
@@ -44,6 +47,9 @@ class VQVAEConfig:
         if self.norm == "GN" and self.width % 32:
             raise InputError(f"norm 'GN' uses 32 groups, so width must be a multiple of 32, got {self.width}")
         check_fractions(self, ("mu",))
+        k = self.decoder_lookahead
+        if k is not None and (not isinstance(k, int) or isinstance(k, bool) or k < 0):
+            raise InputError(f"decoder_lookahead must be None (the paper's padding) or codes >= 0, got {k!r}")
 
     @property
     def vocab(self):

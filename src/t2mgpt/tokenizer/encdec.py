@@ -2,12 +2,15 @@
 
 Each of the `down_t` encoder stages halves time (for stride_t 2); the decoder mirrors it with
 nearest-neighbour upsampling. Layer indices inside `model` match the original checkpoints.
+The paper pads every convolution symmetrically, so a decoded frame reads 22 codes ahead; a
+decoder built with `lookahead=K` reads at most K (for streaming, see `bound_lookahead`).
 """
 from __future__ import annotations
 
 import torch
 import torch.nn as nn
 
+from t2mgpt.tokenizer.receptive_field import bound_lookahead
 from t2mgpt.tokenizer.resnet import Resnet1D
 
 
@@ -33,11 +36,15 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """(B, output_emb_width, N) -> (B, input_dim, N * 2**down_t)."""
+    """(B, output_emb_width, N) -> (B, input_dim, N * 2**down_t).
+
+    `lookahead`: None pads as the paper (symmetric); K re-pads the convolutions (same weights)
+    so that no frame reads more than K codes ahead.
+    """
 
     def __init__(self, input_dim: int, output_emb_width: int = 512, down_t: int = 2, stride_t: int = 2,
                  width: int = 512, depth: int = 3, dilation_growth_rate: int = 3, activation: str = "relu",
-                 norm: str | None = None):
+                 norm: str | None = None, lookahead: int | None = None):
         super().__init__()
         # the original always upsamples by 2 per stage, whatever stride_t is
         blocks: list[nn.Module] = [nn.Conv1d(output_emb_width, width, 3, 1, 1), nn.ReLU()]
@@ -49,6 +56,8 @@ class Decoder(nn.Module):
             ))
         blocks += [nn.Conv1d(width, width, 3, 1, 1), nn.ReLU(), nn.Conv1d(width, input_dim, 3, 1, 1)]
         self.model = nn.Sequential(*blocks)
+        if lookahead is not None:
+            bound_lookahead(self, 2**down_t, lookahead)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)

@@ -11,7 +11,8 @@ The decoder is walked backwards from an output frame interval to the code interv
 
 An unknown layer type raises, so a new decoder layer cannot silently break streaming. For the
 paper's decoder (down_t 2, depth 3, dilation growth 3, kernel 3) every frame reads the codes
-from 22 to its left to 22 to its right (see `receptive_field`).
+from 22 to its left to 22 to its right (see `receptive_field`). `bound_lookahead` re-pads a
+decoder so that it reads at most K codes ahead (`VQVAEConfig.decoder_lookahead`).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 import torch.nn as nn
 
-from t2mgpt.tokenizer.resnet import ChannelLayerNorm, ResConv1DBlock
+from t2mgpt.tokenizer.resnet import ChannelLayerNorm, PaddedConv1d, ResConv1DBlock
 
 _PER_FRAME = (nn.ReLU, nn.SiLU, nn.GELU, nn.Identity, ChannelLayerNorm, nn.BatchNorm1d, nn.Dropout)
 
@@ -40,6 +41,9 @@ def input_span(module: nn.Module, first: float, last: float) -> Span:
                                module.conv2)
         lo, hi = input_span(branch, first, last)
         return min(first, lo), max(last, hi)
+    if isinstance(module, PaddedConv1d):  # stride 1, `pad[0]` zeros on the past side
+        (k,), (d,) = module.kernel_size, module.dilation
+        return first - module.pad[0], last - module.pad[0] + (k - 1) * d
     if isinstance(module, nn.Conv1d):
         if module.padding_mode != "zeros" or isinstance(module.padding, str):
             raise NotImplementedError(f"receptive field of {module}: only explicit zero padding is supported")
@@ -113,3 +117,49 @@ def receptive_field(decoder: nn.Module, frames_per_code: int) -> ReceptiveField:
         first.append(int(lo) - n)
         last.append(int(hi) - n)
     return ReceptiveField(tuple(first), tuple(last), frames_per_code)
+
+
+def _conv_periods(module: nn.Module, period: float, out: list) -> float:
+    """Append (conv, codes per input position) for the convolutions of `module` in forward order;
+    return the codes per position after it."""
+    if isinstance(module, nn.Conv1d):
+        out.append((module, period))
+        return period * module.stride[0]
+    if isinstance(module, nn.Upsample):
+        return period / module.scale_factor
+    for child in module.children():  # Sequential, residual blocks, wrappers: forward order
+        period = _conv_periods(child, period, out)
+    return period
+
+
+def bound_lookahead(decoder: nn.Module, frames_per_code: int, lookahead: int) -> ReceptiveField:
+    """Re-pad `decoder` in place so that no frame reads more than `lookahead` codes ahead.
+
+    Every convolution wider than one tap becomes a `PaddedConv1d`, causal (all padding on the past
+    side). Then, shortest reach first (half its taps times the codes per position: a frame-rate
+    convolution reaches a quarter of a code per tap, a code-rate one with dilation 9 nine codes),
+    each gets the paper's symmetric padding back as long as the decoder's look-ahead, computed
+    from the layers, stays within `lookahead`. The weights are unchanged.
+    """
+    if lookahead < 0:
+        raise ValueError(f"lookahead must be >= 0, got {lookahead}")
+    convs: list[tuple[nn.Conv1d, float]] = []
+    _conv_periods(decoder, 1.0, convs)
+    if any(c.stride[0] != 1 for c, _ in convs):
+        raise NotImplementedError("bound_lookahead: only stride-1 convolutions are supported")
+    parents = {id(child): (parent, name) for parent in decoder.modules() for name, child in parent.named_children()}
+    wide = []
+    for conv, period in convs:
+        total = (conv.kernel_size[0] - 1) * conv.dilation[0]
+        if total == 0:
+            continue  # a 1-tap convolution reads only its own position
+        parent, name = parents[id(conv)]
+        padded = PaddedConv1d.like(conv, (total, 0))
+        setattr(parent, name, padded)
+        wide.append((total // 2 * period, padded))
+    for _, conv in sorted(wide, key=lambda w: w[0]):  # stable: ties keep the forward order
+        total = sum(conv.pad)
+        conv.pad = (total - total // 2, total // 2)
+        if receptive_field(decoder, frames_per_code).right > lookahead:
+            conv.pad = (total, 0)
+    return receptive_field(decoder, frames_per_code)

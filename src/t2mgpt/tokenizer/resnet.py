@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from t2mgpt.tokenizer.config import ACTIVATIONS, NORMS
 
@@ -38,6 +39,35 @@ def make_norm(name: str | None, channels: int) -> nn.Module:
     if name == "BN":
         return nn.BatchNorm1d(channels, eps=1e-6, affine=True)
     raise ValueError(f"unknown norm {name!r}; choose one of {NORMS}")
+
+
+class PaddedConv1d(nn.Conv1d):
+    """A stride-1 Conv1d zero-padded by `pad` = (past, future) positions, which may differ.
+
+    Padding more on the past side bounds what an output reads ahead (`decoder_lookahead`); the
+    parameters are those of `nn.Conv1d`, so its weights load into this one unchanged.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, dilation: int = 1,
+                 pad: tuple[int, int] | None = None):
+        super().__init__(in_channels, out_channels, kernel_size, 1, 0, dilation)
+        total = (kernel_size - 1) * dilation
+        self.pad = pad if pad is not None else (total - total // 2, total // 2)
+        if min(self.pad) < 0 or sum(self.pad) != total:
+            raise ValueError(f"pad {self.pad} must be >= 0 and sum to (kernel_size - 1) * dilation = {total}")
+
+    @classmethod
+    def like(cls, conv: nn.Conv1d, pad: tuple[int, int]) -> "PaddedConv1d":
+        """A copy of `conv` (same weights, stride 1) with the padding `pad`."""
+        new = cls(conv.in_channels, conv.out_channels, conv.kernel_size[0], conv.dilation[0], pad)
+        new.load_state_dict(conv.state_dict())
+        return new
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, T) -> (B, C', T)
+        return super().forward(F.pad(x, self.pad))
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", pad={self.pad}"
 
 
 class ResConv1DBlock(nn.Module):

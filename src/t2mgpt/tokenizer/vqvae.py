@@ -35,7 +35,7 @@ class VQVAE(nn.Module):
                     depth=c.depth, dilation_growth_rate=c.dilation_growth_rate, activation=c.activation, norm=c.norm)
         self.encoder = Encoder(c.input_dim, **conv)
         self.quantizer: VectorQuantizer = make_quantizer(c.quantizer, c.nb_code, c.code_dim, c.mu)
-        self.decoder = Decoder(c.input_dim, **conv)
+        self.decoder = Decoder(c.input_dim, **conv, lookahead=c.decoder_lookahead)
 
     # --- input checks ---------------------------------------------------------------------------
 

@@ -169,8 +169,8 @@ def add_flag_arguments(parser: argparse.ArgumentParser, flags: list[Flag], title
         kw: dict[str, Any] = {"default": None, "dest": f"{dest}.{fl.name}"}
         default = list(fl.default) if isinstance(fl.default, (list, tuple)) else fl.default
         kw["help"] = f"{fl.help} (default: {default})".strip()
-        if fl.type is bool:
-            kw["type"], kw["metavar"] = _parse_bool, "BOOL"
+        if fl.type is bool:  # `--flag` alone means true
+            kw["type"], kw["metavar"], kw["nargs"], kw["const"] = _parse_bool, "BOOL", "?", True
         else:
             base = _parse_int if fl.type is int else fl.type
             kw["type"] = _parse_optional(base) if fl.default is None else base

@@ -13,7 +13,6 @@ front and cached in RUN_DIR/text_features.safetensors (a table indexed by captio
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import sys
 from pathlib import Path
 from typing import Callable
@@ -80,11 +79,9 @@ def token_loss(logits: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor
 
 def vq_fingerprint(model: torch.nn.Module) -> str:
     """SHA-256 of a VQ-VAE's weights and buffers, bit for bit (ties a GPT run to its codes' VQ-VAE)."""
-    h = hashlib.sha256()
-    for k, v in sorted(model.state_dict().items()):
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
+    from t2mgpt.train.vq_task import state_sha256
+
+    return state_sha256(model.state_dict())
 
 
 def init_from_model_folder(model: torch.nn.Module, name: str) -> None:

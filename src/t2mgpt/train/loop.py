@@ -25,6 +25,8 @@ A task provides (see `VQTask` for a complete one):
     fid_input(model)       what the FID validation is called with (rank 0)
     checkpoint(model) -> dict  entries besides the training state (collective)
     size_hint              which options make the model smaller (for an out-of-memory error)
+    config_defaults        optional: {section: defaults} of config() sections besides 'train', so that
+                           a run stored before an option existed resumes when it is left at its default
 """
 from __future__ import annotations
 
@@ -106,7 +108,8 @@ def _fit(task, out: Path, tc: TrainConfig, info: D.DistInfo, dev: torch.device, 
 
     main, world = info.is_main, info.world_size
     config = task.config()
-    defaults = {"train": type(tc)().to_dict()}  # options newer than a stored run, left at their default
+    # options newer than a stored run, left at their default
+    defaults = {"train": type(tc)().to_dict(), **getattr(task, "config_defaults", {})}
 
     def decide():
         start = prepare_run_dir(out, config, resume, RESUMABLE, write=False, defaults=defaults)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from t2mgpt.errors import InputError
 from t2mgpt.tokenizer.config import VQVAEConfig
 from t2mgpt.train.config import TRAIN_HELP as BASE_HELP
 from t2mgpt.train.config import TrainConfig, dataclass_flags
@@ -33,6 +34,8 @@ class VQTrainConfig(TrainConfig):
     commit: float = 0.02  # commitment loss weight (beta)
     loss_vel: float = 0.5  # weight of the joint-position loss (the original's "velocity" loss)
     val_max_windows: int = 2048  # cap on validation windows (0: all)
+    init_from: str = ""  # VQ run, checkpoint or model folder whose VQ-VAE starts the run; "": random
+    decoder_only: bool = False  # train only the decoder: encoder and codebook stay as init_from's (same codes)
 
     POSITIVE = TrainConfig.POSITIVE + ("window_size",)
     NON_NEGATIVE = TrainConfig.NON_NEGATIVE + ("val_max_windows", "commit", "loss_vel")
@@ -40,6 +43,8 @@ class VQTrainConfig(TrainConfig):
     def __post_init__(self):
         super().__post_init__()
         check_choices(self, {"recons_loss": RECONS_LOSSES})
+        if self.decoder_only and not self.init_from:
+            raise InputError("decoder_only needs init_from: the VQ-VAE whose encoder and codebook to keep")
 
 
 TRAIN_HELP = {
@@ -50,6 +55,10 @@ TRAIN_HELP = {
     "commit": "commitment loss weight (the original's --commit)",
     "loss_vel": "joint-position loss weight (the original's --loss-vel)",
     "val_max_windows": "validation windows at most (0: all)",
+    "init_from": "start from the VQ-VAE of this train-vq run, checkpoint or model folder (name); its sizes "
+                 "become the model defaults",
+    "decoder_only": "train only the decoder (e.g. with another --decoder-lookahead): the encoder and the "
+                    "codebook stay those of --init-from, so every motion keeps its codes and the GPT stays valid",
 }
 
 # --flags for the fields of t2mgpt.tokenizer.config.VQVAEConfig (beta excepted: it is `commit` here).
@@ -67,4 +76,6 @@ MODEL_FLAGS = dataclass_flags(VQVAEConfig, skip=("beta",), defaults={"input_dim"
     "norm": "None, LN, GN or BN (the original's --vq-norm)",
     "quantizer": "ema_reset, ema, reset or orig",
     "mu": "EMA decay of the codebook",
+    "decoder_lookahead": "codes the decoder may read ahead (default: the paper's symmetric padding, 22 codes); "
+                         "a small K lets a stream start after K + 1 codes (with --decoder-only)",
 })

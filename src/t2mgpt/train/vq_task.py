@@ -10,6 +10,10 @@ Defaults follow the authors' HumanML3D command (`train_vq.py --batch-size 256 --
 --window-size 64 --weight-decay 0.0 --seed 123` from `option_vq.py`): AdamW(betas 0.9, 0.99).
 One difference, for a single clean schedule: the original ran 999 warm-up updates before
 its 300,000 main ones; here the 1,000 warm-up updates are the first of `iters`.
+
+`init_from` starts from a trained VQ-VAE; with `decoder_only` its encoder and codebook are
+frozen (`FrozenCodesVQVAE`), so every motion keeps its codes and a GPT trained on them stays
+valid, while the decoder learns, e.g. with a bounded `decoder_lookahead` for streaming.
 """
 from __future__ import annotations
 
@@ -94,13 +98,59 @@ def load_split(data: str | Path, split: str, window_size: int, rank: int):
     return ds, MotionWindows.from_dataset(ds, window_size)
 
 
-def quantizer_fingerprint(model) -> str:
-    """SHA-256 of the quantizer's state (codebook and EMA statistics), bit for bit."""
+def state_sha256(state: dict[str, torch.Tensor]) -> str:
+    """SHA-256 of a state dict, bit for bit."""
     h = hashlib.sha256()
-    for k, v in sorted(model.quantizer.state_dict().items()):
+    for k, v in sorted(state.items()):
         h.update(k.encode())
         h.update(v.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
+
+
+def quantizer_fingerprint(model) -> str:
+    """SHA-256 of the quantizer's state (codebook and EMA statistics), bit for bit."""
+    return state_sha256(model.quantizer.state_dict())
+
+
+def codes_fingerprint(model) -> str:
+    """SHA-256 of what decides a motion's codes: the encoder and the quantizer, bit for bit."""
+    return state_sha256({**model.encoder.state_dict(prefix="encoder."),
+                         **model.quantizer.state_dict(prefix="quantizer.")})
+
+
+def load_init_vq(source: str):
+    """(VQVAE, mean or None, std or None) of a train-vq run folder, a checkpoint, or a model folder or name."""
+    from t2mgpt.io.checkpoint import load_vq
+    from t2mgpt.io.folder import load_model_folder
+    from t2mgpt.io.lookup import resolve_model
+
+    path = Path(source).expanduser()
+    if path.is_file() or (path / "best.pt").is_file() or (path / "last.pt").is_file():
+        vq, mean, std, _ = load_vq(path)
+        return vq.float(), mean, std
+    _, vq, _, normalizer = load_model_folder(resolve_model(source))
+    return vq.float(), normalizer.mean, normalizer.std
+
+
+def _frozen_codes_vqvae():
+    from t2mgpt.tokenizer.vqvae import VQVAE
+
+    class FrozenCodesVQVAE(VQVAE):
+        """A VQ-VAE whose encoder and codebook never change: no gradient reaches them and they stay in
+        eval mode (no EMA update or code reset), so only the decoder learns. Same weights layout."""
+
+        def __init__(self, config):
+            super().__init__(config)
+            self.encoder.requires_grad_(False)
+            self.quantizer.requires_grad_(False)
+
+        def train(self, mode: bool = True):
+            super().train(mode)
+            self.encoder.eval()
+            self.quantizer.eval()
+            return self
+
+    return FrozenCodesVQVAE
 
 
 class VQTask:
@@ -121,6 +171,28 @@ class VQTask:
         self.data, self.tc = Path(data), tc
         self.mc = dataclasses.replace(model_config or VQVAEConfig(), beta=tc.commit)
         check_sizes(self.mc.to_dict(), {})  # the bounds a model folder must keep, before anything is built
+        self.config_defaults = {"model": VQVAEConfig().to_dict()}  # model options newer than a stored run
+        self.init = self.codes_from = None
+
+    def _load_init(self, train_mean: np.ndarray, train_std: np.ndarray) -> None:
+        """Load `init_from`; with decoder_only, refuse one whose codes this run would not keep."""
+        from t2mgpt.errors import InputError
+        from t2mgpt.train.gpt_task import vq_fingerprint
+
+        source = self.tc.init_from
+        self.init, mean, std = load_init_vq(source)
+        if self.tc.decoder_only:
+            mine, theirs = self.mc.to_dict(), self.init.config.to_dict()
+            differ = sorted(k for k in mine if k not in ("decoder_lookahead", "beta") and mine[k] != theirs[k])
+            if differ:
+                raise InputError(f"--decoder-only keeps the encoder and codebook of {source}, so the model options "
+                                 f"must be its own; these differ: {', '.join(differ)} (only --decoder-lookahead may)")
+            self.codes_from = {"path": str(source), "sha256": vq_fingerprint(self.init),
+                               "codes_sha256": codes_fingerprint(self.init)}
+        if mean is not None and not (np.allclose(mean, train_mean, rtol=1e-4, atol=1e-5)
+                                     and np.allclose(std, train_std, rtol=1e-4, atol=1e-5)):
+            raise DataError(f"--init-from {source} was trained with other feature statistics than {self.data} "
+                            "(Mean.npy / Std.npy differ); train on the dataset it was trained on")
 
     def config(self) -> dict:
         return {"model": self.mc.to_dict(), "train": self.tc.to_dict()}
@@ -137,6 +209,8 @@ class VQTask:
         if tc.val_split:
             _, val_windows = load_split(self.data, tc.val_split, tc.window_size, rank)
             self.val = ValShare.make(val_windows, val_windows.fixed_windows(), tc.val_max_windows, rank, world)
+        if tc.init_from:
+            self._load_init(self.train_ds.mean, self.train_ds.std)
         self.world, self.device = world, run.device
         self.loss_fn = VQLoss(VQLossConfig(nb_joints=nb_joints_for_dim(mc.input_dim), recons=tc.recons_loss,
                                            commit=tc.commit, vel=tc.loss_vel))
@@ -147,7 +221,10 @@ class VQTask:
     def build(self, device) -> torch.nn.Module:
         from t2mgpt.tokenizer.vqvae import VQVAE
 
-        return VQVAE(self.mc).to(device)
+        model = (_frozen_codes_vqvae() if self.tc.decoder_only else VQVAE)(self.mc)
+        if self.init is not None and torch.device(device).type != "meta":
+            model.load_state_dict(self.init.state_dict())  # same keys whatever the decoder's padding
+        return model.to(device)
 
     def loader(self, rank: int, world: int, device):
         from t2mgpt.data.vq_dataset import WindowLoader
@@ -194,9 +271,10 @@ class VQTask:
         prints = D.all_gather_objects(quantizer_fingerprint(model))
         if len(set(prints)) > 1:
             raise RuntimeError(f"the quantizer state differs between the {len(prints)} processes")
+        extra = {"codes_from": self.codes_from} if self.codes_from else {}  # whose codes these are (export-model)
         return {"kind": KIND, "config": self.mc.to_dict(), "train_kind": TRAIN_KIND,
                 "train_config": self.tc.to_dict(), "mean": torch.from_numpy(self.train_ds.mean),
-                "std": torch.from_numpy(self.train_ds.std), "quantizer_fingerprints": prints}
+                "std": torch.from_numpy(self.train_ds.std), "quantizer_fingerprints": prints, **extra}
 
 
 def train_vq(data: str | Path, out: str | Path, model_config=None, train_config: VQTrainConfig | None = None, *,
