@@ -311,6 +311,11 @@ def test_end_to_end_minilm_export_and_generate(prepared, tmp_path, capsys):
     assert main(["export-model", "--vq", str(tmp_path / "other.pt"), "--gpt", str(run), "--out", str(tmp_path / "m2")]) == 2
     assert "was trained on the codes of the VQ-VAE" in capsys.readouterr().err and not (tmp_path / "m2").exists()
     assert main(["export-model", "--vq", str(vq), "--gpt", str(run), "--out", str(model_dir)]) == 2  # exists
+    # guidance needs a GPT trained with condition dropout: this run had none
+    capsys.readouterr()
+    assert main(["export-model", "--vq", str(vq), "--gpt", str(run), "--out", str(tmp_path / "m3"),
+                 "--guidance-scale", "2"]) == 2
+    assert "--cond-drop" in capsys.readouterr().err and not (tmp_path / "m3").exists()
 
     # the model card: an evaluation table from `evaluate --json-out` results, licence and data text from files
     from t2mgpt.eval.result import EvaluationResult
