@@ -92,7 +92,8 @@ def test_loss_is_the_originals_and_masks_pad():
 def test_learns_a_fixed_code_sequence_per_caption(tmp_path):
     from t2mgpt.text.encoders.hashing import HashingTextEncoder
     from t2mgpt.generator.config import GPTConfig
-    from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
+    from t2mgpt.tokenizer.config import VQVAEConfig
+    from t2mgpt.tokenizer.vqvae import VQVAE
     from t2mgpt.train.export import load_gpt_checkpoint
     from t2mgpt.train.gpt_task import GPTTrainConfig, train_gpt
 

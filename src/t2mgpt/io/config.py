@@ -93,7 +93,7 @@ class ModelConfig:
     guidance_scale: float = 1.0  # the classifier-free guidance the model is meant to sample with (1: none)
 
     def vqvae_config(self):
-        from t2mgpt.tokenizer.vqvae import VQVAEConfig
+        from t2mgpt.tokenizer.config import VQVAEConfig
 
         return VQVAEConfig.from_dict(self.vqvae)
 

@@ -1,4 +1,5 @@
-"""Checks shared by the typed configs (`GPTConfig`, `VQVAEConfig`, `TrainConfig`, ...)."""
+"""Checks shared by the typed configs (`GPTConfig`, `VQVAEConfig`, `TrainConfig`, ...) and by the
+authoring inputs (timelines, paths: lists of records)."""
 from __future__ import annotations
 
 import numbers
