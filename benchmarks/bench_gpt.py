@@ -6,8 +6,11 @@ Random weights (the output head is scaled so logits spread like a trained model'
   - KV-cached decoding, batch 1 and batch 32;
   - the same in bfloat16, and with int8 dynamic quantisation (per-channel weights, per-row
     activations) of the transformer blocks' nn.Linear layers, plus how much these change the
-    output: "int8" is the library's `MotionGPT.quantize_int8()` (t2mgpt.generator.int8,
-    torch._int_mm), "int8-ao" the deprecated torch.ao.quantization.quantize_dynamic it replaced.
+    output: "int8" is the library's `MotionGPT.quantize_int8()` (t2mgpt.generator.int8:
+    torch._int_mm for one row, oneDNN's qlinear for batches); two references that the library
+    does not use: "int8-ao", the deprecated torch.ao.quantization.quantize_dynamic it replaced,
+    and "int8-wo", weight-only int8 with bf16 activations (torch._weight_int8pack_mm, gpt-fast's
+    CPU kernel; its float32 version has no vectorised CPU kernel and is ~10x slower still).
 Each case runs in its own subprocess so its peak RSS is its own. Results can be merged
 over several runs (e.g. different thread counts) with --results:
 
@@ -41,9 +44,33 @@ CASES = {
     "cached-b32-int8": (32, True, "int8"),
     "cached-b1-int8-ao": (1, True, "int8-ao"),
     "cached-b32-int8-ao": (32, True, "int8-ao"),
+    "cached-b1-int8-wo": (1, True, "int8-wo"),
+    "cached-b32-int8-wo": (32, True, "int8-wo"),
 }
-DEFAULT_CASES = [c for c in CASES if c != "cached-b32-bf16" and not c.endswith("-ao")]  # bf16 GEMMs crawl
-# without AVX512-BF16/AMX; the -ao cases compare with the recipe the library no longer uses
+DEFAULT_CASES = [c for c in CASES if c != "cached-b32-bf16" and not c.endswith(("-ao", "-wo"))]  # bf16 GEMMs
+# crawl without AVX512-BF16/AMX; the -ao and -wo cases compare with recipes the library does not use
+
+
+def weight_only_int8(linear):
+    """Benchmark-only reference: int8 weights (per output channel), bf16 activations and output,
+    `torch._weight_int8pack_mm` (scales must have x's dtype; x 2-D)."""
+    import torch
+
+    from t2mgpt.generator.int8 import quantize_per_row
+
+    class WeightOnlyInt8Linear(torch.nn.Module):
+        def __init__(self, weight, bias):  # not a closure over `linear`: its fp32 weight must be freed
+            super().__init__()
+            q, m = quantize_per_row(weight.detach().float())
+            self.register_buffer("weight", q)  # (N, K) int8
+            self.register_buffer("scale", (m / 127).squeeze(1).to(torch.bfloat16))  # (N,)
+            self.register_buffer("bias", bias.detach().float().clone())
+
+        def forward(self, x):
+            y = torch._weight_int8pack_mm(x.reshape(-1, x.shape[-1]).to(torch.bfloat16), self.weight, self.scale)
+            return torch.add(self.bias, y).view(*x.shape[:-1], -1)  # (M, N) bf16 -> float32
+
+    return WeightOnlyInt8Linear(linear.weight, linear.bias)
 
 
 def build_model(precision: str = "fp32"):
@@ -62,13 +89,20 @@ def build_model(precision: str = "fp32"):
 
 def convert(model, precision: str):
     """bf16: cast everything. int8: the library's int8 blocks (the text projection and output
-    head, 0.8M of 228M weights, stay fp32). int8-ao: torch.ao's dynamic quantisation, per channel."""
+    head, 0.8M of 228M weights, stay fp32). int8-ao: torch.ao's dynamic quantisation, per channel.
+    int8-wo: weight-only int8 (bf16 activations) in the same blocks."""
     import torch
 
     if precision == "bf16":
         return model.to(torch.bfloat16)
     if precision == "int8":
         model.quantize_int8()
+    if precision == "int8-wo":
+        for blocks in (model.base_blocks, model.head_blocks):
+            for module in blocks.modules():
+                for name, child in module.named_children():
+                    if type(child) is torch.nn.Linear:
+                        setattr(module, name, weight_only_int8(child))
     if precision == "int8-ao":
         warnings.filterwarnings("ignore", category=DeprecationWarning)  # torch.ao.quantization
         warnings.filterwarnings("ignore", category=UserWarning)
@@ -107,12 +141,12 @@ def worker(case: str, threads: int, repeats: int, prompts: int) -> dict:
         return time.perf_counter() - t0, time.process_time() - c0
 
     runs = [run_once() for _ in range(repeats)]
-    wall = min(w for w, _ in runs)
+    wall = statistics.median(w for w, _ in runs)
     return {
         "case": case, "batch": batch, "cache": use_cache, "precision": precision, "threads": threads,
-        "motions": n, "repeats": repeats, "seconds_best": wall,
-        "seconds_median": statistics.median(w for w, _ in runs),
-        "s_per_motion": wall / n, "cpu_s_per_motion": min(c for _, c in runs) / n,
+        "motions": n, "repeats": repeats, "seconds_best": min(w for w, _ in runs), "seconds_median": wall,
+        "s_per_motion": wall / n, "cpu_s_per_motion": statistics.median(c for _, c in runs) / n,
+        "cpu_s_per_motion_best": min(c for _, c in runs) / n,
         "tokens_per_s": n * TOKENS / wall,
         "rss_model_mb": rss_model, "rss_now_mb": current_rss_mb(),
         "rss_peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
@@ -133,7 +167,7 @@ def quality(threads: int) -> dict:
         ref_logits = ref(codes, text)
     ref_greedy = ref.generate(text, greedy=True, min_tokens=TOKENS, max_tokens=TOKENS)
     result = {"threads": threads, "logit_std": ref_logits.std().item()}
-    for precision in ("fp32-one-at-a-time", "bf16", "int8", "int8-ao"):
+    for precision in ("fp32-one-at-a-time", "bf16", "int8", "int8-ao", "int8-wo"):
         if precision == "fp32-one-at-a-time":  # noise floor: same weights, other GEMM shapes -> rounding only
             model = ref
             with torch.no_grad():
@@ -173,6 +207,8 @@ LABELS = {
     "cached-b32-int8": "KV cache, batch 32, int8 blocks",
     "cached-b1-int8-ao": "KV cache, batch 1, int8 blocks (torch.ao, deprecated)",
     "cached-b32-int8-ao": "KV cache, batch 32, int8 blocks (torch.ao, deprecated)",
+    "cached-b1-int8-wo": "KV cache, batch 1, int8 weight-only blocks (bf16 activations)",
+    "cached-b32-int8-wo": "KV cache, batch 32, int8 weight-only blocks (bf16 activations)",
 }
 
 
@@ -205,6 +241,17 @@ def targets(results: list[dict]) -> list[str]:
     return out
 
 
+def cpu_features() -> str:
+    """The SIMD extensions that matter for these kernels, from /proc/cpuinfo (Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return "unknown SIMD"
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "amx_int8")
+    return ", ".join(w.upper() for w in wanted if w in flags) or "no AVX2"
+
+
 def markdown(results: list[dict], q: dict | None) -> str:
     import torch
 
@@ -214,7 +261,7 @@ def markdown(results: list[dict], q: dict | None) -> str:
         "",
         f"`benchmarks/bench_gpt.py`: the released transformer size (9 + 9 blocks, width 1024, 16 heads, "
         f"228M parameters) with random weights, {TOKENS} codes per motion (= 10 s of motion, END "
-        f"suppressed), CPU {platform.machine()} (AVX2, no AVX512), torch {torch.__version__}, best of "
+        f"suppressed), CPU {platform.machine()} ({cpu_features()}), torch {torch.__version__}, median of "
         f"`repeats` runs, pinned with `taskset -c 0,1`.",
         "",
         "**Caveat:** measured on a 2-core VM shared with up to 8 other jobs (load average in the "
@@ -249,7 +296,7 @@ def markdown(results: list[dict], q: dict | None) -> str:
                   f"check on your checkpoint before relying on int8.", "",
                   "| precision | logits max abs diff | mean abs diff | argmax agreement | identical greedy sequences | mean common greedy prefix |",
                   "|---|---:|---:|---:|---:|---:|"]
-        for p in ("fp32-one-at-a-time", "bf16", "int8", "int8-ao"):
+        for p in ("fp32-one-at-a-time", "bf16", "int8", "int8-ao", "int8-wo"):
             if p not in q:
                 continue
             d = q[p]
@@ -262,7 +309,8 @@ def markdown(results: list[dict], q: dict | None) -> str:
               "changes the output (see above), so the library keeps fp32 by default. "
               "`MotionGPT.quantize_int8()` replaces every `nn.Linear` of the blocks by "
               "`t2mgpt.generator.int8.Int8Linear`: int8 weights with one scale per output channel, "
-              "activations quantised per row at each call, int32 products by `torch._int_mm`."]
+              "activations quantised per row at each call, int32 products by `torch._int_mm` (one row) "
+              "or oneDNN's prepacked `onednn::qlinear_pointwise` (several rows)."]
     return "\n".join(lines) + "\n"
 
 

@@ -174,14 +174,14 @@ def validate_on_real(src: Path, max_trials: int = 60) -> dict:
     return results
 
 
-def run_model(model: str, samples: int = 5, seed: int = 0, device: str = "cpu") -> dict:
+def run_model(model: str, samples: int = 5, seed: int = 0, device: str = "cpu", guidance_scale: float = 1.0) -> dict:
     """Generate `samples` motions per prompt (seeds seed..seed+S-1) and check each."""
     from t2mgpt import T2MGPT
 
     pipe = T2MGPT.from_pretrained(model, device=device)
     out = {}
     for p in SUITE:
-        motions = pipe([p.text], num_samples=samples, seed=seed)[0]
+        motions = pipe([p.text], num_samples=samples, seed=seed, guidance_scale=guidance_scale)[0]
         passed = run_checks([m.joints for m in motions], p, pipe.fps)
         out[p.text] = {"passed": int(sum(passed)), "samples": samples, "per_seed": passed,
                        "seconds": [round(m.duration, 1) for m in motions]}
@@ -222,6 +222,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json-out", type=Path)
     ap.add_argument("--markdown", type=Path, help="write the table here")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--guidance-scale", type=float, action="append",
+                    help="classifier-free guidance scale(s) to run each model with (repeatable; default 1: off)")
+    ap.add_argument("--label", action="append", default=[], help="column name for each --model (default: the model)")
     args = ap.parse_args(argv)
     models, real = {}, None
     for f in args.results:
@@ -232,10 +235,14 @@ def main(argv=None) -> int:
         real = validate_on_real(args.real)
         o = real["_overall"]
         print(f"checks on real clips: {o['passed']}/{o['clips']} passed", file=sys.stderr)
-    for m in args.model:
-        models[m] = run_model(m, args.samples, args.seed, args.device)
-        o = models[m]["_overall"]
-        print(f"{m}: {o['passed']}/{o['pairs']} (prompt, seed) pairs passed", file=sys.stderr)
+    labels = args.label + args.model[len(args.label):]
+    scales = args.guidance_scale or [1.0]
+    for m, label in zip(args.model, labels):
+        for s in scales:
+            name = label if len(scales) == 1 and s == 1.0 else f"{label}, guidance {s:g}"
+            models[name] = run_model(m, args.samples, args.seed, args.device, s)
+            o = models[name]["_overall"]
+            print(f"{name}: {o['passed']}/{o['pairs']} (prompt, seed) pairs passed", file=sys.stderr)
     if args.json_out:
         args.json_out.write_text(json.dumps({"models": models, "real": real}, indent=1))
     if models and args.markdown:

@@ -162,3 +162,16 @@ def test_classifier_free_guidance_fits_in_one_hook(model, texts):
     prefix = [g[:3] for g in guided]
     again = model.generate(texts, greedy=True, prefix=prefix, hooks=[cfg])
     assert sum(torch.equal(a, b) for a, b in zip(again, guided)) >= len(texts) - 1
+
+
+def test_guidance_scale_option_guides_from_the_null_text(model, texts):
+    """`guidance_scale` (API, CLI, web) is the hook above with the trained null text (zeros)."""
+    unconditioned = model.generate(model.null_text().expand(len(texts), -1), greedy=True)
+    zero = model.generate(texts, greedy=True, guidance_scale=0.0)
+    assert all(torch.equal(a, b) for a, b in zip(zero, unconditioned))
+    sampled = model.generate(texts, seed=5, guidance_scale=3.0)
+    assert all(torch.equal(a, b) for a, b in zip(sampled, model.generate(texts, seed=5, guidance_scale=3.0)))
+    assert [s.tolist() for s in sampled] != [p.tolist() for p in model.generate(texts, seed=5)]
+    for bad in (-1.0, float("nan"), float("inf"), 21.0, True):
+        with pytest.raises(InputError, match="guidance_scale"):
+            model.generate(texts, guidance_scale=bad)

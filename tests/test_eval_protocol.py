@@ -371,12 +371,15 @@ def test_cli_evaluate(work, tmp_path, capsys):
     assert main(["evaluate", *common, "--reconstruction", "--json-out", str(tmp_path / "rec.json")]) == 0
     assert "Reconstruction" in capsys.readouterr().out
     assert json.loads((tmp_path / "rec.json").read_text())["mode"] == "reconstruction"
-    assert main(["evaluate", *common, "--replications", "1", "--top-p", "0.8", "--json-out",
+    assert main(["evaluate", *common, "--replications", "1", "--top-p", "0.8", "--guidance-scale", "2", "--json-out",
                  str(tmp_path / "p.json")]) == 0
-    assert json.loads((tmp_path / "p.json").read_text())["info"]["top_p"] == 0.8
+    info = json.loads((tmp_path / "p.json").read_text())["info"]
+    assert info["top_p"] == 0.8 and info["guidance_scale"] == 2.0
     capsys.readouterr()
     assert main(["evaluate", *common, "--reconstruction", "--top-p", "0.8"]) == 2
     assert "--top-p" in capsys.readouterr().err
+    assert main(["evaluate", *common, "--guidance-scale", "nan"]) == 2
+    assert "guidance_scale" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("case, message", [

@@ -182,6 +182,7 @@ def test_prompt_file_and_output_listing(tiny_dir, tmp_path, capsys):
     (["--seconds", "301"], "over the limit of 300 s"),
     (["--seconds", "0.1"], "between 0.2 and 10"),
     (["--temperature", "0"], "temperature"),
+    (["--guidance-scale", "-2"], "guidance_scale"),
     (["--device", "cuda:9"], "CUDA|device"),
     (["--file", "missing.txt"], "prompt file missing.txt not found"),
     (["--model", "no-such-model"], "unknown model 'no-such-model'"),

@@ -144,3 +144,31 @@ def test_order_is_a_function_of_seed_epoch_rank(tmp_path):
     assert not np.array_equal(next(PairLoader(pairs, 8, 51, seed=6)).target, one[0].target)
     with pytest.raises(DataError, match="fewer than one batch"):
         PairLoader(pairs, 32, 51, seed=0)
+
+
+def test_span_share_sets_how_often_span_captions_are_drawn(tmp_path):
+    # 6 motions with a whole caption and 4 span captions each: 6 whole entries, 24 span entries
+    data, codes = write_codes(tmp_path, {f"{i:06d}": (np.arange(40) % NB, [cap(f"w{i}.")] + [
+        cap(f"s{i}{k}.", 2.0 * k, 2.0 * k + 1.0) for k in range(4)]) for i in range(6)})
+    pairs = CodeCaptionPairs(codes, data, "train")
+    assert pairs.is_span.tolist().count(False) == 6 and pairs.is_span.sum() == 24
+
+    def span_rate(loader, n=400):
+        caps = np.concatenate([next(loader).caption for _ in range(n)])
+        return np.mean([pairs.captions[c].startswith("s") for c in caps])
+
+    assert abs(span_rate(PairLoader(pairs, 12, 51, seed=1)) - 24 / 30) < 0.05  # every entry once per epoch
+    assert abs(span_rate(PairLoader(pairs, 12, 51, seed=1, span_share=0.25)) - 0.25) < 0.03
+    assert span_rate(PairLoader(pairs, 12, 51, seed=1, span_share=0.0), 50) == 0.0
+    # still a pure function of (seed, epoch, index): a resumed loader continues the same stream
+    a, b = PairLoader(pairs, 12, 51, seed=1, span_share=0.5), PairLoader(pairs, 12, 51, seed=1, span_share=0.5)
+    first = [next(a) for _ in range(7)]
+    b.load_state_dict({"epoch": 1, "index": 1})  # 2 batches per epoch
+    assert all(np.array_equal(next(b).target, x.target) for x in first[3:])
+    for bad in (1.5, -0.5):
+        with pytest.raises(DataError, match="span_share"):
+            PairLoader(pairs, 12, 51, seed=1, span_share=bad)
+    whole_only = CodeCaptionPairs(*reversed(write_codes(tmp_path / "w", {f"{i:06d}": (np.arange(9), [cap("w.")])
+                                                                          for i in range(12)})), "train")
+    with pytest.raises(DataError, match="span_share"):
+        PairLoader(whole_only, 12, 51, seed=1, span_share=0.5)

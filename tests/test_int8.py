@@ -114,20 +114,93 @@ def test_cli_generate_and_serve_flags(folder, pipes, tmp_path, monkeypatch, caps
     assert [p.gpt.quantized for p in served] == ["int8", None]
 
 
-def test_int8_linear_is_the_exact_product_of_its_quantised_operands():
-    from t2mgpt.generator.int8 import Int8Linear, quantize_per_row
+def dequantised_reference(layer, x):
+    """float64 product of the layer's dequantised int8 activations and weights, plus the bias."""
+    from t2mgpt.generator.int8 import quantize_per_row
+
+    xq, m = quantize_per_row(x.reshape(-1, layer.in_features))
+    w = layer.weight.double() * layer.scale.double()[:, None]  # (N, K) dequantised weights
+    y = (xq.double() * m.double() / 127) @ w.T
+    return y if layer.bias is None else y + layer.bias.double()
+
+
+@pytest.mark.parametrize("rows", [1, 15])  # 1 row: torch._int_mm's GEMV; several: oneDNN's packed GEMM
+def test_int8_linear_is_the_exact_product_of_its_quantised_operands(rows):
+    from t2mgpt.generator.int8 import Int8Linear, kernel_setup
 
     torch.manual_seed(0)
     lin = torch.nn.Linear(48, 24)
     q = Int8Linear.from_linear(lin)
-    assert q.weight.dtype == torch.int8 and (q.weight.abs().amax(1) == 127).all()  # each row uses the full range
+    qmax = kernel_setup()[0]  # 127, or 63 on CPUs whose int8 kernels saturate
+    assert q.weight.dtype == torch.int8 and (q.weight.abs().amax(1) == qmax).all()  # each row uses the full range
     step = q.scale[:, None]
     assert ((q.weight.float() * step - lin.weight).abs() <= step / 2 + 1e-7).all()  # rounded to the nearest step
-    x = torch.randn(3, 5, 48)
-    xq, m = quantize_per_row(x.reshape(-1, 48))
-    exact = (xq.double() * m.double() / 127) @ (q.weight.double() * step.double()).T + lin.bias.double()
+    x = torch.randn(rows, 48).reshape(-1, 1, 48) if rows == 1 else torch.randn(3, 5, 48)
     with torch.no_grad():
         y = q(x)
-        assert y.shape == (3, 5, 24) and y.dtype == torch.float32
-        torch.testing.assert_close(y.reshape(-1, 24).double(), exact, atol=1e-5, rtol=1e-5)
-        assert (y - lin(x)).abs().max() < 0.05 * lin(x).std()  # and close to the float layer (observed 2.6%)
+        assert y.shape == (*x.shape[:-1], 24) and y.dtype == torch.float32
+        torch.testing.assert_close(y.reshape(-1, 24).double(), dequantised_reference(q, x), atol=1e-5, rtol=1e-5)
+        assert (y - lin(x)).abs().max() < 0.05 * lin(x).std()  # and close to the float layer (observed 2.7%)
+
+
+def test_one_row_and_batched_kernels_agree():
+    from t2mgpt.generator.int8 import Int8Linear
+
+    torch.manual_seed(1)
+    q = Int8Linear.from_linear(torch.nn.Linear(64, 40, bias=False))
+    x = torch.randn(6, 64)
+    with torch.no_grad():
+        batched = q(x)
+        one_by_one = torch.cat([q(row[None]) for row in x])
+    torch.testing.assert_close(batched, one_by_one, atol=1e-5, rtol=1e-6)  # per-row scales: no batch coupling
+    torch.testing.assert_close(batched.double(), dequantised_reference(q, x), atol=1e-5, rtol=1e-5)
+
+
+def test_a_used_layer_can_be_deep_copied():
+    import copy
+
+    from t2mgpt.generator.int8 import Int8Linear
+
+    q = Int8Linear.from_linear(torch.nn.Linear(32, 16))
+    x = torch.randn(4, 32)
+    with torch.no_grad():
+        y = q(x)  # batched: makes the packed copy of the weights
+        twin = copy.deepcopy(q)
+        torch.testing.assert_close(twin(x), y, atol=0, rtol=0)
+        torch.testing.assert_close(twin(x[:1]), q(x[:1]), atol=0, rtol=0)
+
+
+WORST_CASE = """
+import torch
+from t2mgpt.generator.int8 import Int8Linear, kernel_setup
+torch.manual_seed(0)
+lin = torch.nn.Linear(256, 32, bias=False)
+with torch.no_grad():
+    lin.weight.copy_(torch.randn(32, 256).sign() * 0.1)  # every quantised weight at +-qmax
+q = Int8Linear.from_linear(lin)
+x = lin.weight[:4].detach().sign()  # every activation at +-127, aligned with the weights' signs
+exact = x.double() @ (q.weight.double() * q.scale.double()[:, None]).T
+with torch.no_grad():
+    worst = max(((q(x[:n]).double() - exact[:n]).abs().max() / exact.abs().max()).item() for n in (1, 4))
+print(kernel_setup()[0], worst)
+"""
+
+
+@pytest.mark.parametrize("isa", [None, "AVX2"])
+def test_worst_case_products_do_not_saturate(isa):
+    """x86 CPUs without VNNI sum u8 x s8 pairs in int16; 8-bit weights would overflow there (25% off)."""
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    if isa and platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("ONEDNN_MAX_CPU_ISA=AVX2 emulates an x86 CPU without VNNI")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if isa:
+        env["ONEDNN_MAX_CPU_ISA"] = isa
+    out = subprocess.run([sys.executable, "-c", WORST_CASE], env=env, capture_output=True, text=True, check=True)
+    qmax, worst = out.stdout.split()
+    assert float(worst) < 1e-6
+    if isa:
+        assert qmax == "63"  # 7-bit weights on such CPUs

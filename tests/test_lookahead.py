@@ -18,9 +18,10 @@ from t2mgpt import T2MGPT
 from t2mgpt.errors import InputError
 from t2mgpt.io.lookup import resolve_model
 from t2mgpt.streaming import CodeDecoder
+from t2mgpt.tokenizer.config import VQVAEConfig
 from t2mgpt.tokenizer.receptive_field import receptive_field
 from t2mgpt.tokenizer.resnet import PaddedConv1d
-from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
+from t2mgpt.tokenizer.vqvae import VQVAE
 
 
 @pytest.mark.parametrize("config", [dict(decoder_lookahead=0), dict(decoder_lookahead=2),

@@ -201,6 +201,26 @@ def test_text_encoder_unavailable_or_wrong(tiny_dir, tmp_path, monkeypatch):
 # ------------------------------------------------------------------------------------ generation
 
 
+def test_the_model_folder_sets_the_default_guidance(tiny_dir, tmp_path, monkeypatch):
+    folder = copy_model(tiny_dir, tmp_path / "guided")
+    config = json.loads((folder / "config.json").read_text())
+    assert T2MGPT.from_pretrained(folder, device="cpu").guidance_scale == 1.0  # absent: none
+    config["sampling"] = {"guidance_scale": 2.5}
+    (folder / "config.json").write_text(json.dumps(config))
+    guided = T2MGPT.from_pretrained(folder, device="cpu")
+    assert guided.guidance_scale == 2.5
+    asked, generate = [], guided.gpt.generate
+    monkeypatch.setattr(guided.gpt, "generate", lambda *a, **k: asked.append(k["guidance_scale"]) or generate(*a, **k))
+    guided(["a person walks"], seconds=1.0, seed=0)
+    guided(["a person walks"], seconds=1.0, seed=0, guidance_scale=1.0)
+    list(guided.stream("a person walks", seconds=1.0, seed=0))
+    guided.compose([("a person walks", 1.0)], seed=0)
+    assert asked == [2.5, 1.0, 2.5, 2.5]
+    out = guided.save_pretrained(tmp_path / "saved")
+    assert json.loads((out / "config.json").read_text())["sampling"] == {"guidance_scale": 2.5}
+    assert "guidance scale 2.5 by default" in (out / "README.md").read_text()
+
+
 def test_generation_shapes_fps_duration(pipe):
     out = pipe(PROMPTS, num_samples=3, seed=0)
     assert [len(r) for r in out] == [3, 3]

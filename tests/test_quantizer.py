@@ -13,7 +13,8 @@ from t2mgpt.tokenizer.quantizers.ema import QuantizeEMA
 from t2mgpt.tokenizer.quantizers.ema_reset import QuantizeEMAReset
 from t2mgpt.tokenizer.quantizers.orig import QuantizeOrig
 from t2mgpt.tokenizer.quantizers.reset import QuantizeReset
-from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
+from t2mgpt.tokenizer.config import VQVAEConfig
+from t2mgpt.tokenizer.vqvae import VQVAE
 
 
 

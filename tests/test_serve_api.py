@@ -83,6 +83,21 @@ def test_generate_matches_the_pipeline(client, pipe):
     assert doc["samples"][0]["seed"] == 5 and doc["samples"][1]["seed"] == 6
 
 
+def test_guidance_scale_reaches_the_decoding(client, pipe, monkeypatch):
+    """The tiny model ignores its text, so guidance cannot change its codes: check what the GPT is asked."""
+    seen, generate = [], pipe.gpt.generate
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("guidance_scale"))
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(pipe.gpt, "generate", spy)
+    body = {"text": "a person jumps forward", "seconds": 2.0, "seed": 5, "guidance_scale": 2.5}
+    assert client.post("/api/generate", json=body).status_code == 200
+    assert client.post("/api/generate", json={**body, "guidance_scale": 1}).status_code == 200
+    assert seen == [2.5, 1.0]
+
+
 def test_a_repeated_prompt_is_not_encoded_again(client, pipe, monkeypatch):
     encoded = []
     encode = pipe.text_encoder.encode
@@ -148,6 +163,8 @@ INVALID = [
     {"text": "walk", "top_p": 0},
     {"text": "walk", "top_p": 1.5},
     {"text": "walk", "top_p": -0.1},
+    {"text": "walk", "guidance_scale": -1},
+    {"text": "walk", "guidance_scale": 11},
     {"text": "walk", "seed": -1},
     {"text": "walk", "seed": 2**31},
     {"text": "walk", "seed": 1.5},

@@ -15,7 +15,8 @@ from t2mgpt import T2MGPT
 from t2mgpt.errors import InputError
 from t2mgpt.streaming import CodeDecoder
 from t2mgpt.tokenizer.receptive_field import input_span, receptive_field
-from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
+from t2mgpt.tokenizer.config import VQVAEConfig
+from t2mgpt.tokenizer.vqvae import VQVAE
 
 TEXT = "a person walks forward and then turns around"
 

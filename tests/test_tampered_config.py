@@ -69,6 +69,8 @@ def _variants(config: dict) -> list[tuple[str, str]]:
         ("unit_length",): ["4", 10**9], ("normalization",): [[], {"mean": 5}, {"mean": "../../x.npy"}],
         ("card",): [[1], {"metrics": [1]}, {"name": 5}, {"metrics": {"a": {"b": 1}}}],
         ("format_version",): ["1", 2], ("vqvae",): [[], "x"], ("gpt",): [None],
+        ("sampling",): [[], {"guidance_scale": "3"}, {"guidance_scale": -1}, {"guidance_scale": float("nan")},
+                        {"guidance_scale": 1e9}, {"guidance_scale": True}, {"guidance_scale": 3.0}],
     }.items():
         for v in values:
             put(f"{'.'.join(path)}={v!r:.20}", list(path), v)
@@ -93,7 +95,8 @@ def test_tampered_configs_neither_crash_nor_hang(tmp_path):
     loaded = [r[0] for r in rows if r[1] == "loaded"]
     slow = [r[0] for r in rows if r[3] > 20]
     assert crashed == [] and slow == []
-    assert loaded == ["vqvae.dilation_growth_rate=16"]  # within bounds; the weights' shapes do not depend on it
+    # within bounds (the weights' shapes do not depend on them)
+    assert loaded == ["vqvae.dilation_growth_rate=16", "sampling={'guidance_scale': 3"]
     assert all("\n" not in r[2] and len(r[2]) < 600 for r in rows if r[1] == "refused")
     assert len(rows) >= 80, len(rows)
 

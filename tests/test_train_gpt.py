@@ -92,7 +92,8 @@ def test_loss_is_the_originals_and_masks_pad():
 def test_learns_a_fixed_code_sequence_per_caption(tmp_path):
     from t2mgpt.text.encoders.hashing import HashingTextEncoder
     from t2mgpt.generator.config import GPTConfig
-    from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
+    from t2mgpt.tokenizer.config import VQVAEConfig
+    from t2mgpt.tokenizer.vqvae import VQVAE
     from t2mgpt.train.export import load_gpt_checkpoint
     from t2mgpt.train.gpt_task import GPTTrainConfig, train_gpt
 
@@ -310,6 +311,11 @@ def test_end_to_end_minilm_export_and_generate(prepared, tmp_path, capsys):
     assert main(["export-model", "--vq", str(tmp_path / "other.pt"), "--gpt", str(run), "--out", str(tmp_path / "m2")]) == 2
     assert "was trained on the codes of the VQ-VAE" in capsys.readouterr().err and not (tmp_path / "m2").exists()
     assert main(["export-model", "--vq", str(vq), "--gpt", str(run), "--out", str(model_dir)]) == 2  # exists
+    # guidance needs a GPT trained with condition dropout: this run had none
+    capsys.readouterr()
+    assert main(["export-model", "--vq", str(vq), "--gpt", str(run), "--out", str(tmp_path / "m3"),
+                 "--guidance-scale", "2"]) == 2
+    assert "--cond-drop" in capsys.readouterr().err and not (tmp_path / "m3").exists()
 
     # the model card: an evaluation table from `evaluate --json-out` results, licence and data text from files
     from t2mgpt.eval.result import EvaluationResult

@@ -116,7 +116,7 @@ def test_config_file_flags_and_schedule(data, tmp_path):
     from t2mgpt.cli import build_parser
     from t2mgpt.commands.train_vq import resolve_configs
     from t2mgpt.losses import RECONS_LOSSES
-    from t2mgpt.tokenizer.vqvae import VQVAEConfig
+    from t2mgpt.tokenizer.config import VQVAEConfig
     from t2mgpt.train.common import warmup_multistep
     from t2mgpt.train.vq_config import MODEL_FLAGS
     from t2mgpt.train import vq_config

@@ -9,7 +9,8 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from t2mgpt.tokenizer.quantizers import base as quantizer_module
-from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
+from t2mgpt.tokenizer.config import VQVAEConfig
+from t2mgpt.tokenizer.vqvae import VQVAE
 
 
 def _free_port() -> int:

@@ -9,7 +9,8 @@ import torch
 
 from t2mgpt.errors import CheckpointError, InputError
 from t2mgpt.losses import VQLoss, feature_dim
-from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
+from t2mgpt.tokenizer.config import VQVAEConfig
+from t2mgpt.tokenizer.vqvae import VQVAE
 
 
 

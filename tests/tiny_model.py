@@ -23,7 +23,8 @@ from t2mgpt.io.config import make_config
 from t2mgpt.io.folder import save_model_folder
 from t2mgpt.generator.config import GPTConfig
 from t2mgpt.generator.gpt import MotionGPT
-from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
+from t2mgpt.tokenizer.config import VQVAEConfig
+from t2mgpt.tokenizer.vqvae import VQVAE
 from t2mgpt.motion.normalize import Normalizer
 
 TEXT_DIMS = {"hashing": 32, "minilm": 384, "clip-vit-b-32": 512}

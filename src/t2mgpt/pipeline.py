@@ -230,7 +230,7 @@ class T2MGPT:
     @torch.inference_mode()
     def __call__(self, texts: str | Sequence[str], num_samples: int = 1, seconds: float | None = None,
                  temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-                 seed: int | None = None, greedy: bool = False, *, prefix_codes=None,
+                 seed: int | None = None, greedy: bool = False, *, guidance_scale: float | None = None, prefix_codes=None,
                  fixed_codes: Sequence[dict[int, int] | None] | None = None, hooks: Sequence[Hook] = (),
                  callback: Callable[[DecodeStep], None] | None = None,
                  cleanup: bool = True, path=None) -> list[list[GeneratedMotion]]:
@@ -242,6 +242,8 @@ class T2MGPT:
           motion is reproduced by `pipe([text], seed=motion.seed, ...)`; None draws fresh seeds.
         - temperature / top_k / top_p shape the sampling; greedy=True takes the most likely code
           (then all samples of a prompt are equal).
+        - guidance_scale: classifier-free guidance (1 = off; > 1 follows the text more closely, for
+          models trained with condition dropout); None takes the model's (`pipe.guidance_scale`).
         - prefix_codes: codes every motion starts with (e.g. another motion's `.tokens`), or one
           sequence per motion (prompt-major, prompts x samples); fixed_codes: per motion a
           {position: code} dict of codes kept in place.
@@ -259,11 +261,12 @@ class T2MGPT:
         if path is not None or (isinstance(seconds, (int, float)) and seconds > self.max_seconds + 1e-9):
             return self._authored(texts, num_samples, seconds, seeds, path, prefix_codes, fixed_codes, hooks,
                                   callback, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
-                                  cleanup=cleanup)
+                                  guidance_scale=guidance_scale, cleanup=cleanup)
         n_tokens = None if seconds is None else self.tokens_for_seconds(seconds)
         features = self.text_features(texts)  # (P, dim)
         features = features.repeat_interleave(num_samples, dim=0)  # (P * S, dim), prompt-major
-        codes = self._generate_codes(features, n_tokens, seeds, Sampling(greedy, temperature, top_k, top_p),
+        sampling = Sampling(greedy, temperature, top_k, top_p, self._guidance(guidance_scale))
+        codes = self._generate_codes(features, n_tokens, seeds, sampling,
                                      prefix=prefix_codes, fixed=fixed_codes, hooks=hooks, callback=callback)
         feats, joints = self.decode(codes)
         out: list[list[GeneratedMotion]] = []
@@ -283,7 +286,8 @@ class T2MGPT:
 
     def stream(self, text: str, seconds: float | None = None, temperature: float = 1.0, top_k: int | None = None,
                top_p: float | None = None, seed: int | None = None, greedy: bool = False, *,
-               hooks: Sequence[Hook] = (), cleanup: bool = True) -> "MotionStream":
+               guidance_scale: float | None = None, hooks: Sequence[Hook] = (),
+               cleanup: bool = True) -> "MotionStream":
         """One motion as a stream of `MotionChunk`s (frames with their offsets) while it is decoded.
 
         Same arguments and the same motion as `pipe(text, ...)` for the same seed; the
@@ -297,7 +301,7 @@ class T2MGPT:
             raise InputError(f"stream takes one prompt (a string), got {type(text).__name__}")
         texts, seeds = self._plan(text, 1, seed, greedy)
         n_tokens = None if seconds is None else self.tokens_for_seconds(seconds)
-        sampling = Sampling(greedy, temperature, top_k, top_p)
+        sampling = Sampling(greedy, temperature, top_k, top_p, self._guidance(guidance_scale))
         sampling.check()
         features = self.text_features(texts)  # (1, dim)
 
@@ -314,6 +318,14 @@ class T2MGPT:
         from t2mgpt.authoring.compose import compose_stream
 
         return compose_stream(self, timeline, seed, **options)
+
+    @property
+    def guidance_scale(self) -> float:
+        """The classifier-free guidance scale the model samples with by default (its config.json)."""
+        return float(self.config.guidance_scale)
+
+    def _guidance(self, scale: float | None) -> float:
+        return self.guidance_scale if scale is None else scale
 
     def _plan(self, texts, num_samples: int, seed: int | None, greedy: bool) -> tuple[list[str], list[int] | None]:
         """Checked (prompts, one seed per motion or None for greedy)."""
@@ -335,6 +347,7 @@ class T2MGPT:
         """The GPT's code sequences for text features (B, dim); engine: prefix/fixed/hooks/callback."""
         s = sampling
         return self.gpt.generate(features, greedy=s.greedy, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p,
+                                 guidance_scale=s.guidance_scale,
                                  min_tokens=n_tokens or 0, max_tokens=n_tokens, seed=seeds, **engine)
 
     def _authored(self, texts, num_samples, seconds, seeds, path, *steering, **sampling):
@@ -360,7 +373,7 @@ class T2MGPT:
         before (the last `window`=20 codes once the 50-code context is full), and the whole code
         sequence is decoded by the VQ-VAE at once, so the motion flows across boundaries. The
         result's `segments` give each segment's text and frames. Options: temperature, top_k,
-        top_p, greedy, cleanup as in `__call__`; path=[(seconds, x, z), ...]; window.
+        top_p, greedy, guidance_scale, cleanup as in `__call__`; path=[(seconds, x, z), ...]; window.
         """
         from t2mgpt.authoring.compose import compose
 

@@ -18,16 +18,17 @@ import torch
 from t2mgpt.errors import InputError
 
 WINDOW = 20  # codes of context kept when the context is full (4 s at 20 fps)
-SAMPLING_KEYS = ("temperature", "top_k", "top_p", "greedy")
+SAMPLING_KEYS = ("temperature", "top_k", "top_p", "greedy", "guidance_scale")
 
 
-def check_sampling(options: dict) -> dict:
-    """Keyword options of the authoring calls (sampling, cleanup) -> a checked dict."""
+def check_sampling(options: dict, pipe) -> dict:
+    """Keyword options of the authoring calls (sampling, cleanup) -> a checked dict, with the
+    pipeline's guidance scale unless one is given."""
     unknown = sorted(set(options) - set(SAMPLING_KEYS) - {"cleanup"})
     if unknown:
         raise InputError(f"unknown option(s) {', '.join(unknown)}; the options are "
                          f"{', '.join(SAMPLING_KEYS)} and cleanup")
-    return {k: v for k, v in options.items() if v is not None}
+    return {"guidance_scale": pipe.guidance_scale, **{k: v for k, v in options.items() if v is not None}}
 
 
 def generate_args(options: dict) -> dict:

@@ -35,7 +35,7 @@ def compose_stream(pipe, timeline, seed: int | None = None, *, path=None, window
 def timeline_codes(pipe, timeline, seed: int | None, path, window: int, sampling: dict):
     """(plan [(text, n codes)], checked options, seed, codes_of(**engine) -> [codes]) of a timeline."""
     plan = check_timeline(timeline, pipe.seconds_per_token)
-    sampling = check_sampling(sampling)
+    sampling = check_sampling(sampling, pipe)
     seed = pipe._row_seeds(seed, 1)[0]
     features = pipe.text_features([t for t, _ in plan])
     guide = {}
@@ -57,7 +57,7 @@ def continue_motion(pipe, motion, text: str, seconds: float, seed: int | None = 
     given = given_motion(pipe, motion)
     text = pipe._check_texts(text)[0]
     n = codes_for(seconds, pipe.seconds_per_token)
-    sampling = check_sampling(sampling)
+    sampling = check_sampling(sampling, pipe)
     seed = pipe._row_seeds(seed, 1)[0]
     prefix = given_codes(pipe, given, motion)
     k = min(len(prefix), window)

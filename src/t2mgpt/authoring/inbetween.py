@@ -37,7 +37,7 @@ def inbetween(pipe, start, end, text: str, seconds: float, seed: int | None = No
     if not isinstance(candidates, int) or isinstance(candidates, bool) or not 1 <= candidates <= 64:
         raise InputError(f"candidates must be an integer in [1, 64], got {candidates!r}")
     target = _check_position(end_position)
-    sampling = check_sampling(sampling)
+    sampling = check_sampling(sampling, pipe)
     seed = pipe._row_seeds(seed, 1)[0]
     unit = pipe.config.unit_length
     prefix = given_codes(pipe, S, start)

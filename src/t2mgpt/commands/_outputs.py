@@ -22,10 +22,17 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-k", type=int, help="sample only among the K most likely codes")
     parser.add_argument("--top-p", type=float, help="sample only among the most likely codes of total probability P")
     parser.add_argument("--greedy", action="store_true", help="always take the most likely code (no sampling)")
+    add_guidance_argument(parser)
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
     parser.add_argument("--int8", action="store_true",
                         help="int8-quantised GPT blocks: ~2x faster CPU decoding, slightly different output (CPU only)")
     parser.add_argument("--clip-path", help="CLIP ViT-B/32 weights (folder or file) for models using CLIP")
+
+
+def add_guidance_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--guidance-scale", type=float, metavar="S",
+                        help="classifier-free guidance: > 1 follows the text more closely, 1 is off (default: "
+                             "the model's, see t2mgpt models; for models trained with --cond-drop)")
 
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,11 +81,11 @@ def check_given(path: str, what: str) -> None:
 
 
 def load_pipeline(args: argparse.Namespace, folder, max_batch: int | None = None):
-    from t2mgpt.generator.sampling import check_sampling_args
+    from t2mgpt.generator.decoding import Sampling
     from t2mgpt.pipeline import MAX_BATCH, T2MGPT
 
-    if not args.greedy:
-        check_sampling_args(args.temperature, args.top_k, args.top_p)
+    guidance = 1.0 if args.guidance_scale is None else args.guidance_scale  # None: the model's, checked on load
+    Sampling(args.greedy, args.temperature, args.top_k, args.top_p, guidance).check()
     return T2MGPT.from_pretrained(folder, device=args.device, text_encoder_path=args.clip_path,
                                   max_batch=max_batch or MAX_BATCH, quantize="int8" if args.int8 else None)
 
@@ -86,7 +93,7 @@ def load_pipeline(args: argparse.Namespace, folder, max_batch: int | None = None
 def sampling_options(args: argparse.Namespace) -> dict:
     """Sampling and post-processing options for the pipeline's calls."""
     return dict(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p, greedy=args.greedy,
-                cleanup=not args.no_cleanup)
+                guidance_scale=args.guidance_scale, cleanup=not args.no_cleanup)
 
 
 def run_seed(args: argparse.Namespace) -> int | None:

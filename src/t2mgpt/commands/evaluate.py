@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from t2mgpt.commands._outputs import add_guidance_argument
+
 NAME = "evaluate"
 HELP = "evaluate a model with the paper's metrics (FID, R-precision, MM-Dist, Diversity, MultiModality)"
 
@@ -51,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--top-p", type=float, metavar="P",
                         help="sample from the smallest set of codes whose probability reaches P (default: the "
                              "paper's plain sampling from all codes)")
+    add_guidance_argument(parser)
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
@@ -67,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from t2mgpt.eval.dataset import EvalDataset
     from t2mgpt.eval.evaluators import load_evaluator
     from t2mgpt.eval.protocol import evaluate_generation, evaluate_reconstruction
+    from t2mgpt.utils.checks import check_guidance_scale
     from t2mgpt.utils.device import resolve_device
 
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
@@ -78,6 +82,11 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("--baseline scores real motions; it cannot be combined with --reconstruction or --mm")
     if args.reconstruction and args.mm:
         raise InputError("--mm measures generation; it cannot be combined with --reconstruction")
+    if args.guidance_scale is not None:
+        if args.reconstruction or args.baseline:
+            raise InputError("--guidance-scale shapes the GPT's sampling; it cannot be combined with --reconstruction "
+                             "or --baseline")
+        check_guidance_scale(args.guidance_scale)
     if args.top_p is not None:
         if args.reconstruction or args.baseline:
             raise InputError("--top-p shapes the GPT's sampling; it cannot be combined with --reconstruction or --baseline")
@@ -116,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         _check_dim(pipe.config.feature_dim, dataset)
         result = evaluate_generation(pipe, dataset, evaluator, args.replications, mm=args.mm, seed=args.seed,
                                      batch_size=args.batch_size, mm_texts=args.mm_texts, top_p=args.top_p,
-                                     progress=progress)
+                                     guidance_scale=pipe._guidance(args.guidance_scale), progress=progress)
     what = args.model or f"baseline {args.baseline}"
     result.info.update(model=what, evaluator_path=str(args.evaluator))
     kind = "Baseline" if args.baseline else "VQ-VAE reconstruction" if args.reconstruction else "Text-to-motion"

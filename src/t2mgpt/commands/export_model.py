@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", default="auto", choices=["auto", "best_fid", "best", "last"],
                         help="which checkpoint of the GPT run (default: auto)")
     parser.add_argument("--half", action="store_true", help="store the weights as float16")
+    parser.add_argument("--guidance-scale", type=float, metavar="S",
+                        help="the classifier-free guidance the model samples with by default (default: a model "
+                             "folder's, else 1: none; the GPT must have been trained with --cond-drop)")
     parser.add_argument("--overwrite", action="store_true", help="replace MODEL_DIR if it exists")
 
 
@@ -55,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
                               license=_text(args.license, args.license_file, "--license"),
                               evaluation=evaluation,
                               description=_text(args.description, args.description_file, "--description"),
-                              trained_on=_text(args.trained_on, args.trained_on_file, "--trained-on"))
+                              trained_on=_text(args.trained_on, args.trained_on_file, "--trained-on"),
+                              guidance_scale=args.guidance_scale)
     print(f"wrote model folder {out} ({folder_size(out) / 1e6:.1f} MB)")
     print(f'use it with: t2mgpt generate "a person walks forward" --model {out}')
     return 0

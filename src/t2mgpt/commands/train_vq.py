@@ -40,7 +40,7 @@ def resolve_configs(args: argparse.Namespace):
     """defaults < --config file < flags; input_dim from the dataset unless given."""
     from t2mgpt.commands._training import config_sections
     from t2mgpt.data.humanml3d import load_stats
-    from t2mgpt.tokenizer.vqvae import VQVAEConfig
+    from t2mgpt.tokenizer.config import VQVAEConfig
     from t2mgpt.train.config import config_from_dict, flag_overrides
     from t2mgpt.train.vq_config import VQTrainConfig
 

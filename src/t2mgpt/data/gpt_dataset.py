@@ -20,6 +20,10 @@ Each sample draws a random sequence and a random caption of its entry; with prob
 `[c_1 .. c_n, END, PAD, ...]`, block_size integers (51: n <= 50 codes + END; input = the
 first 50 after the text token).
 
+With `span_share` s (0..1), each slot of an epoch instead draws a time-span entry with
+probability s, else a whole-motion entry (uniformly within each group, with replacement), so
+the many short spans of an auto-captioned dataset do not teach the GPT that motions are short.
+
 Like the VQ windows (`t2mgpt.data.vq_dataset`), the order is a pure function of
 (seed, epoch): epoch `e` shuffles the entries and draws every random choice of that epoch
 from a generator seeded by (seed, e); global batch `k` is `perm[k*B:(k+1)*B]`, rank `r` of
@@ -93,7 +97,10 @@ class CodeCaptionPairs:
         seq_ptr, cap_ptr = [0], [0]
         offset = 0
 
-        def add_entry(seqs: list[tuple[int, int]], caps: list[str]) -> None:
+        is_span: list[bool] = []
+
+        def add_entry(seqs: list[tuple[int, int]], caps: list[str], span: bool = False) -> None:
+            is_span.append(span)
             for s, n in seqs:
                 seq_ids.append(len(seq_start))
                 seq_start.append(s)
@@ -138,7 +145,7 @@ class CodeCaptionPairs:
                 if b - a > max_codes:
                     st.too_long += len(rows)
                     continue
-                add_entry([(int(s) + a, b - a) for s in starts], [c.text])
+                add_entry([(int(s) + a, b - a) for s in starts], [c.text], span=True)
                 st.spans += 1
             st.motions += len(seq_ptr) > n_entries
 
@@ -156,6 +163,7 @@ class CodeCaptionPairs:
         self.cap_ids = np.asarray(cap_ids, dtype=np.int64)
         self.cap_ptr = np.asarray(cap_ptr, dtype=np.int64)
         self.captions: list[str] = list(captions)
+        self.is_span = np.asarray(is_span, dtype=bool)  # (entries,) time-span entry, else whole motion
 
     def __len__(self) -> int:
         return len(self.seq_ptr) - 1
@@ -254,7 +262,7 @@ class PairLoader:
     """Endless, resumable stream of this rank's share of each global batch (see the module doc)."""
 
     def __init__(self, pairs: CodeCaptionPairs, batch_size: int, block_size: int, seed: int, rank: int = 0,
-                 world_size: int = 1):
+                 world_size: int = 1, span_share: float = -1.0):
         if batch_size % world_size:
             raise DataError(f"batch size {batch_size} is the global batch and must be divisible by the "
                             f"number of processes ({world_size})")
@@ -263,6 +271,15 @@ class PairLoader:
                             f"lower --batch-size or add data")
         self.pairs, self.batch_size, self.block_size, self.seed = pairs, batch_size, block_size, seed
         self.rank, self.world_size = rank, world_size
+        self.weights = None  # entry probabilities when span_share is set (-1: every entry once per epoch)
+        if span_share != -1.0:
+            spans = int(pairs.is_span.sum())
+            if not 0.0 <= span_share <= 1.0 or (span_share > 0 and not spans) or (span_share < 1 and spans == len(pairs)):
+                raise DataError(f"span_share {span_share} needs time-span entries (has {spans}) and whole-motion "
+                                f"entries (has {len(pairs) - spans}) in the share asked, and must be in [0, 1] or -1")
+            self.weights = np.where(pairs.is_span, span_share / max(spans, 1),
+                                    (1 - span_share) / max(len(pairs) - spans, 1))
+            self.weights /= self.weights.sum()
         self.local_batch = batch_size // world_size
         self.steps_per_epoch = len(pairs) // batch_size  # drop_last, as the original
         self.position = DataPosition()
@@ -273,7 +290,7 @@ class PairLoader:
         n = len(self.pairs)
         rng = np.random.default_rng([self.seed, epoch])
         return {
-            "perm": rng.permutation(n),
+            "perm": rng.permutation(n) if self.weights is None else rng.choice(n, size=n, p=self.weights),
             "u_seq": rng.random(n),
             "u_cap": rng.random(n),
             "drop": rng.random(n) < DROP_PROB,
@@ -287,8 +304,11 @@ class PairLoader:
         p = self._plan
         lo = index * self.batch_size + self.rank * self.local_batch
         e = p["perm"][lo:lo + self.local_batch]
-        seq, cap = self.pairs.choose(e, p["u_seq"][e], p["u_cap"][e])
-        target, lengths = self.pairs.targets(seq, p["drop"][e], p["tail"][e], self.block_size)
+        # an entry appears once per epoch, so its choices can be indexed by entry; drawn with
+        # replacement (span_share) it may appear twice, so by slot
+        k = e if self.weights is None else np.arange(lo, lo + self.local_batch)
+        seq, cap = self.pairs.choose(e, p["u_seq"][k], p["u_cap"][k])
+        target, lengths = self.pairs.targets(seq, p["drop"][k], p["tail"][k], self.block_size)
         return CodeBatch(target, lengths, cap)
 
     def __iter__(self):

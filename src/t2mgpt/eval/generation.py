@@ -86,7 +86,7 @@ def generate_motions(models: GenerationModels, texts: Sequence[str], seeds: Sequ
     """
     feats = (text_features or models.text_encoder.encode)(list(texts))
     codes = models.gpt.generate(feats, sampling.greedy, sampling.temperature, sampling.top_k, sampling.top_p,
-                                seed=None if sampling.greedy else list(seeds))
+                                seed=None if sampling.greedy else list(seeds), guidance_scale=sampling.guidance_scale)
     return decode_codes(models.vqvae, codes, models.normalizer, max_frames)
 
 

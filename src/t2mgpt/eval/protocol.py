@@ -64,6 +64,7 @@ def evaluate_generation(
     temperature: float = 1.0,
     top_k: int | None = None,
     top_p: float | None = None,
+    guidance_scale: float = 1.0,
     progress: bool = True,
 ) -> EvaluationResult:
     """Text-to-motion metrics of a model (a `T2MGPT` pipeline or `GenerationModels`) on `dataset`.
@@ -84,7 +85,7 @@ def evaluate_generation(
     mm_batches = math.ceil(n_mm * mm_samples / _mm_rows(batch_size, mm_samples)) if mm else 0
     max_frames = dataset.max_motion_length
     text_features = TextFeatureCache(models.text_encoder)  # in memory: each distinct text encoded once
-    sampling = Sampling(greedy, temperature, top_k, top_p)
+    sampling = Sampling(greedy, temperature, top_k, top_p, guidance_scale)
     sampling.check()
 
     def model_motions(batch: EvalBatch, rng: np.random.Generator):

@@ -38,6 +38,7 @@ from t2mgpt.errors import InputError
 from t2mgpt.generator.attention import KVCache
 from t2mgpt.generator.sampling import (check_sampling_args, filter_logits, row_seeds, row_uniforms,
                                        sample_with_uniforms)
+from t2mgpt.utils.checks import check_guidance_scale
 
 
 class StopDecoding(Exception):
@@ -50,16 +51,22 @@ class DecodingCancelled(Exception):
 
 @dataclass(frozen=True)
 class Sampling:
-    """How a code is chosen from the logits (temperature, top_k and top_p are unused when greedy)."""
+    """How a code is chosen from the logits (temperature, top_k and top_p are unused when greedy).
+
+    guidance_scale: classifier-free guidance (`t2mgpt.generator.guidance`); 1 is off. It only
+    means something for a GPT trained with condition dropout (`train-gpt --cond-drop`).
+    """
 
     greedy: bool = False
     temperature: float = 1.0
     top_k: int | None = None
     top_p: float | None = None
+    guidance_scale: float = 1.0
 
     def check(self) -> None:
         if not self.greedy:
             check_sampling_args(self.temperature, self.top_k, self.top_p)
+        check_guidance_scale(self.guidance_scale)
 
     def choose(self, logits: torch.Tensor, u: torch.Tensor | None) -> torch.Tensor:
         """logits (b, V), u (b,) uniforms -> (b,) token ids."""
@@ -142,6 +149,10 @@ def decode(model, text_features, sampling: Sampling = Sampling(), *, min_tokens:
     lengths = torch.full((B,), max_tokens, dtype=torch.long)
     active = torch.arange(B, device=model.device)  # rows (of the full batch) still decoding
     stepper = Stepper(model, text, max_tokens, use_cache)
+    if sampling.guidance_scale != 1.0:  # guided logits first: constraint hooks then mask those
+        from t2mgpt.generator.guidance import ClassifierFreeGuidance
+
+        hooks = [ClassifierFreeGuidance(model, model.null_text(), sampling.guidance_scale, use_cache), *hooks]
     shared = int((given >= 0).all(dim=0).long().cumprod(0).sum())  # leading positions given in every row
     out[:, :shared] = given[:, :shared]  # prefilled in one pass at the first step, without hooks
     for t in range(shared, max_tokens):

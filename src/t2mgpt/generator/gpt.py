@@ -138,6 +138,11 @@ class MotionGPT(nn.Module):
     def _logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.ln_f(x))  # (B, T, num_vq + 1)
 
+    def null_text(self) -> torch.Tensor:
+        """(1, clip_dim) zeros: the "no text" input that condition dropout trains
+        (`train-gpt --cond-drop`) and classifier-free guidance contrasts with."""
+        return torch.zeros(1, self.config.clip_dim, device=self.device)
+
     # ---------------------------------------------------------------- input checks
 
     def _check_text(self, text_features) -> torch.Tensor:
@@ -188,6 +193,7 @@ class MotionGPT(nn.Module):
         seed: int | Sequence[int] | None = None,
         use_cache: bool = True,
         *,
+        guidance_scale: float = 1.0,
         prefix=None,
         fixed: Sequence[dict[int, int] | None] | None = None,
         hooks: Sequence[Hook] = (),
@@ -211,6 +217,8 @@ class MotionGPT(nn.Module):
           RNG). Row i's output depends only on its text feature and its seed, not on the other
           rows of the batch (up to float rounding differences between batch sizes, which can
           flip a token only at near-exact ties).
+        - guidance_scale: classifier-free guidance, logits = uncond + s * (cond - uncond), with a
+          second pass on the null text (1 = off; for GPTs trained with `--cond-drop`).
         - use_cache: False recomputes the whole prefix at every step (the original's way; a
           slow reference for tests and benchmarks). Both give the same result.
         - prefix: codes to continue (one 1-D sequence for all rows, or one per row); fixed: per
@@ -225,7 +233,8 @@ class MotionGPT(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            return decode(self, text_features, Sampling(greedy, temperature, top_k, top_p), min_tokens=min_tokens,
+            return decode(self, text_features, Sampling(greedy, temperature, top_k, top_p, guidance_scale),
+                          min_tokens=min_tokens,
                           max_tokens=max_tokens, seed=seed, prefix=prefix, fixed=fixed, hooks=hooks,
                           callback=callback, use_cache=use_cache)
         finally:

@@ -2,8 +2,9 @@
 
 The unconditioned logits come from a second pass of the same GPT over the same codes, with
 `null_text` in place of each row's text feature (with its own KV cache, dropping rows as the
-engine does). The released T2M-GPT was not trained with condition dropout, so there is no
-learned "no text" token yet; the encoding of an empty caption is the usual stand-in.
+engine does). `train-gpt --cond-drop p` trains that input: a share p of the samples get the
+zero feature (`MotionGPT.null_text`), which is what `Sampling(guidance_scale=s)` passes here.
+The released T2M-GPT was trained without it, so guidance means little for its checkpoints.
 Put this hook before constraint hooks, which then mask the guided logits.
 """
 from __future__ import annotations

@@ -16,6 +16,7 @@ from typing import Any
 
 from t2mgpt.data.spec import HUMANML3D, canonical_dataset, get_dataset_spec, spec_for_dim
 from t2mgpt.errors import CheckpointError, InputError
+from t2mgpt.utils.checks import check_guidance_scale
 from t2mgpt.io.card import ModelCard
 
 FORMAT = "t2mgpt-model"
@@ -89,9 +90,10 @@ class ModelConfig:
     std_file: str = STD_FILE
     card: ModelCard = field(default_factory=ModelCard)
     t2mgpt_version: str = ""
+    guidance_scale: float = 1.0  # the classifier-free guidance the model is meant to sample with (1: none)
 
     def vqvae_config(self):
-        from t2mgpt.tokenizer.vqvae import VQVAEConfig
+        from t2mgpt.tokenizer.config import VQVAEConfig
 
         return VQVAEConfig.from_dict(self.vqvae)
 
@@ -154,6 +156,10 @@ class ModelConfig:
         problems += [problem for size, expected, problem in must_match if size != expected]
         if not (isinstance(self.fps, (int, float)) and 0 < self.fps <= MAX_FPS):
             problems.append(f"fps must be in (0, {MAX_FPS:g}], got {self.fps!r}")
+        try:
+            check_guidance_scale(self.guidance_scale)
+        except InputError as e:
+            problems.append(f"sampling.{e}")
         for name in (self.mean_file, self.std_file):
             if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
                 problems.append(f"normalisation file {name!r} must be a plain file name inside the folder")
@@ -177,6 +183,7 @@ class ModelConfig:
             "vqvae": dict(self.vqvae),
             "gpt": dict(self.gpt),
             "normalization": {"mean": self.mean_file, "std": self.std_file},
+            "sampling": {"guidance_scale": self.guidance_scale},
             "weights": {"vqvae": VQVAE_FILE, "gpt": GPT_FILE},
             "card": dataclasses.asdict(self.card),
         }
@@ -207,12 +214,14 @@ class ModelConfig:
                 skeleton=d.get("skeleton", d["dataset"]), unit_length=d.get("unit_length", 4),
                 mean_file=norm.get("mean", MEAN_FILE), std_file=norm.get("std", STD_FILE),
                 card=ModelCard.from_dict(d.get("card")), t2mgpt_version=str(d.get("t2mgpt_version", "")),
+                guidance_scale=d.get("sampling", {}).get("guidance_scale", 1.0),
             )
             if not check:
                 cfg.dataset = canonical_dataset(cfg.dataset)
                 check_sizes(cfg.vqvae, cfg.gpt)
                 if not (isinstance(cfg.fps, float) and 0 < cfg.fps <= MAX_FPS):
                     raise InputError(f"fps must be in (0, {MAX_FPS:g}], got {cfg.fps!r}")
+                check_guidance_scale(cfg.guidance_scale)
                 return cfg
             return cfg.check()
         except (KeyError, TypeError, ValueError) as e:
@@ -224,7 +233,7 @@ class ModelConfig:
 # (key, types it may have, whether it must be there)
 _FIELDS = (("dataset", str, True), ("vqvae", dict, True), ("gpt", dict, True), ("text_encoder", dict, True),
            ("fps", (int, float), False), ("skeleton", str, False), ("unit_length", int, False),
-           ("normalization", dict, False), ("card", (dict, type(None)), False))
+           ("normalization", dict, False), ("sampling", dict, False), ("card", (dict, type(None)), False))
 
 
 def _check_fields(d: dict[str, Any]) -> None:
@@ -270,7 +279,7 @@ def _default_fps(dataset: Any) -> float:
 
 def make_config(vqvae_config, gpt_config, text_encoder: str, text_dim: int, dataset: str | None = None,
                 text_encoder_path: str | None = None, card: ModelCard | None = None,
-                fps: float | None = None) -> ModelConfig:
+                fps: float | None = None, guidance_scale: float = 1.0) -> ModelConfig:
     """A checked ModelConfig from the parts' configs (dataset inferred from the feature size)."""
     if dataset is None:
         try:
@@ -286,6 +295,6 @@ def make_config(vqvae_config, gpt_config, text_encoder: str, text_dim: int, data
         vqvae=vqvae_config.to_dict(), gpt=dataclasses.asdict(gpt_config),
         text_encoder=canonical_name(text_encoder), text_dim=int(text_dim), text_encoder_path=text_encoder_path,
         dataset=spec.name, fps=float(fps or spec.fps), skeleton=spec.skeleton,
-        unit_length=vqvae_config.downsample, card=card or ModelCard(),
+        unit_length=vqvae_config.downsample, card=card or ModelCard(), guidance_scale=guidance_scale,
     ).check()
 

@@ -19,7 +19,8 @@ from t2mgpt.data.spec import DATASET_SPECS
 from t2mgpt.errors import CheckpointError, InputError
 from t2mgpt.generator.config import GPTConfig
 from t2mgpt.generator.gpt import MotionGPT
-from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
+from t2mgpt.tokenizer.config import VQVAEConfig
+from t2mgpt.tokenizer.vqvae import VQVAE
 from t2mgpt.utils.io import safe_torch_load
 
 DATANAME_DIMS = {s.dataname: s.feature_dim for s in DATASET_SPECS.values()}  # the original's dataname -> D

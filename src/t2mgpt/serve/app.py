@@ -324,7 +324,8 @@ def _info(pipe, limits: Limits, examples: list[str], version: str, formats: list
     return {
         "model": {"name": str(pipe.name), "description": card.description, "trained_on": card.trained_on,
                   "license": card.license, "dataset": c.dataset, "fps": float(c.fps),
-                  "text_encoder": c.text_encoder, "metrics": _json_safe(dict(card.metrics or {}))},
+                  "text_encoder": c.text_encoder, "guidance_scale": pipe.guidance_scale,
+                  "metrics": _json_safe(dict(card.metrics or {}))},
         "skeleton": {"name": sk.name, "joint_names": list(sk.joint_names), "parents": [int(p) for p in sk.parents],
                      "sides": sides, "colors": colours, "head": int(head_joint(sk))},
         "limits": limits.to_dict(),

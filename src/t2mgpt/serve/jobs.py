@@ -44,14 +44,16 @@ def generate_job(pipe, store: ResultStore, req, seed: int, formats: list[str], c
     start = time.perf_counter()
     # the decoding engine checks `cancel` at every step: a job whose client left stops there
     (motions,) = pipe([req.text], num_samples=req.num_samples, seconds=req.seconds, temperature=req.temperature,
-                      top_k=req.top_k, top_p=req.top_p, seed=seed, hooks=[cancel_when(cancel.is_set)])
+                      top_k=req.top_k, top_p=req.top_p, guidance_scale=req.guidance_scale, seed=seed,
+                      hooks=[cancel_when(cancel.is_set)])
     return response_json(pipe, store, req.text, req.seconds, motions, time.perf_counter() - start, formats)
 
 
 def author_job(pipe, store: ResultStore, kind: str, req, seed: int, formats: list[str]) -> bytes:
     """Runs on the generation worker: compose, continue or in-between (motions by id from the store)."""
     start = time.perf_counter()
-    sampling = dict(seed=seed, temperature=req.temperature, top_k=req.top_k, top_p=req.top_p)
+    sampling = dict(seed=seed, temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
+                    guidance_scale=req.guidance_scale)
     if kind == "compose":
         seconds = sum(s.seconds for s in req.segments)
         path = None if req.path is None else [(min(p.seconds, seconds), p.x, p.z) for p in req.path]
@@ -93,7 +95,8 @@ def stream_job(pipe, store: ResultStore, req, seed: int, formats: list[str], can
                    "warnings": [language] if language else []})
     for k in range(req.num_samples):
         with pipe.stream(req.text, seconds=req.seconds, temperature=req.temperature, top_k=req.top_k,
-                         top_p=req.top_p, seed=seed + k, hooks=[cancel_when(cancel.is_set)]) as stream:
+                         top_p=req.top_p, guidance_scale=req.guidance_scale, seed=seed + k,
+                         hooks=[cancel_when(cancel.is_set)]) as stream:
             for chunk in stream:
                 if cancel.is_set():
                     return

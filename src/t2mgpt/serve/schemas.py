@@ -28,6 +28,7 @@ class Limits:
     min_temperature: float = 0.01
     max_temperature: float = 10.0
     max_top_k: int = 100_000
+    max_guidance_scale: float = 10.0
     min_top_p: float = 1e-6  # far above float32's smallest probability (1e-45), where nucleus sampling breaks
     max_segments: int = 8  # per timeline (POST /api/compose), each of at most max_seconds
     max_waypoints: int = 16
@@ -86,8 +87,12 @@ def _fields(limits: Limits) -> dict:
         default=None, ge=L.min_top_p, le=1.0, allow_inf_nan=False,
         description=f"Sample among the most likely codes of total probability p only ({L.min_top_p:g} <= p <= 1; "
                     "smaller values would keep no code at all in float32: use top_k=1 to always take the likeliest).")]
+    guidance_scale = Annotated[Optional[float], Field(
+        default=None, ge=0.0, le=L.max_guidance_scale, allow_inf_nan=False,
+        description="Classifier-free guidance: above 1 follows the text more closely (1: off); null takes the "
+                    "model's (GET /api/info: model.guidance_scale).")]
     return dict(text=text, seconds=seconds, num_samples=num_samples, seed=seed, temperature=temperature,
-                top_k=top_k, top_p=top_p)
+                top_k=top_k, top_p=top_p, guidance_scale=guidance_scale)
 
 
 STRICT = dict(extra="forbid", strict=True)  # strict: no "5" -> 5 or false -> 0
@@ -103,6 +108,7 @@ def generate_request_model(limits: Limits) -> type[BaseModel]:
                                                                "seconds": min(4.0, L.max_seconds), "seed": 7}]}),
         text=(f["text"], ...), seconds=(f["seconds"], None), num_samples=(f["num_samples"], 1), seed=(f["seed"], None),
         temperature=(f["temperature"], 1.0), top_k=(f["top_k"], None), top_p=(f["top_p"], None),
+        guidance_scale=(f["guidance_scale"], None),
     )
 
 
@@ -114,7 +120,7 @@ def authoring_request_models(limits: Limits) -> dict[str, type[BaseModel]]:
     coordinate = Annotated[float, Field(ge=-1000.0, le=1000.0, allow_inf_nan=False)]
     motion_id = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="Id of a motion made by this server.")]
     sampling = dict(seed=(f["seed"], None), temperature=(f["temperature"], 1.0), top_k=(f["top_k"], None),
-                    top_p=(f["top_p"], None))
+                    top_p=(f["top_p"], None), guidance_scale=(f["guidance_scale"], None))
     Segment = create_model("Segment", __config__=ConfigDict(**STRICT), text=(f["text"], ...), seconds=(length, ...))
 
     segments = Annotated[list[Segment], Field(min_length=1, max_length=L.max_segments, description=(
@@ -199,6 +205,7 @@ class ModelInfo(BaseModel):
     dataset: str
     fps: float
     text_encoder: str
+    guidance_scale: float
     metrics: dict[str, Any]
 
 

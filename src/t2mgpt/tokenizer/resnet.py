@@ -9,8 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-ACTIVATIONS = ("relu", "silu", "gelu")
-NORMS = (None, "LN", "GN", "BN")
+from t2mgpt.tokenizer.config import ACTIVATIONS, NORMS
 
 
 def make_activation(name: str) -> nn.Module:

@@ -103,11 +103,12 @@ def config_from_dict(cls, d: dict[str, Any]):
     return cls(**d)
 
 
-def dataclass_flags(cls, skip: typing.Iterable[str] = (), help: dict[str, str] | None = None) -> list[Flag]:
-    """A `Flag` per field of dataclass `cls` (types from its annotations, defaults from `cls()`)."""
+def dataclass_flags(cls, skip: typing.Iterable[str] = (), help: dict[str, str] | None = None,
+                    defaults: dict[str, Any] | None = None) -> list[Flag]:
+    """A `Flag` per field of dataclass `cls`: types from its annotations, defaults from its fields
+    (or `defaults`). `cls` is not instantiated, so its checks may import torch."""
     hints = typing.get_type_hints(cls)
-    defaults = cls()
-    help = help or {}
+    help, defaults = help or {}, defaults or {}
     flags = []
     for f in dataclasses.fields(cls):
         if f.name in skip:
@@ -118,7 +119,11 @@ def dataclass_flags(cls, skip: typing.Iterable[str] = (), help: dict[str, str] |
             tp = args[0]
         if typing.get_origin(tp) in (list, tuple):
             tp, is_list = typing.get_args(tp)[0], True
-        flags.append(Flag(f.name, tp, getattr(defaults, f.name), help.get(f.name, ""), is_list))
+        if f.name in defaults:
+            default = defaults[f.name]
+        else:
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        flags.append(Flag(f.name, tp, default, help.get(f.name, ""), is_list))
     return flags
 
 

@@ -95,6 +95,8 @@ class GPTSource:
     fps: float | None
     card: Any  # ModelCard: the defaults of the new card
     origin: str  # where the GPT comes from, for the card's notes
+    guidance_scale: float = 1.0  # the source's default classifier-free guidance
+    cond_drop: float | None = None  # its condition dropout in training (None: unknown, a model folder)
 
 
 def gpt_from_run(gpt_run: str | Path, checkpoint: str) -> GPTSource:
@@ -119,7 +121,8 @@ def gpt_from_run(gpt_run: str | Path, checkpoint: str) -> GPTSource:
                     f"{ckpt['step']} updates of batch {ckpt['train_config']['batch_size']}."),
         license="unknown: the licence of the training data applies to these weights", metrics=metrics)
     return GPTSource(gpt, ckpt["vq"], ckpt["text_encoder"], Normalizer(ckpt["mean"].numpy(), ckpt["std"].numpy()),
-                     ds.get("fps"), card, f"{gpt_path.name} (step {ckpt['step']}) of a t2mgpt train-gpt run")
+                     ds.get("fps"), card, f"{gpt_path.name} (step {ckpt['step']}) of a t2mgpt train-gpt run",
+                     cond_drop=float(ckpt["train_config"].get("cond_drop", 0.0)))
 
 
 def gpt_from_model_folder(folder: Path) -> GPTSource:
@@ -132,19 +135,22 @@ def gpt_from_model_folder(folder: Path) -> GPTSource:
     card = dataclasses.replace(config.card, metrics={}, evaluation="")
     text = {"name": config.text_encoder, "dim": config.text_dim, "path": config.text_encoder_path}
     return GPTSource(gpt, {"sha256": vq_fingerprint(vq.float()), "path": str(folder)}, text, normalizer, config.fps,
-                     card, f"the GPT of the model folder {folder.name}")
+                     card, f"the GPT of the model folder {folder.name}", guidance_scale=config.guidance_scale)
 
 
 def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | Path, *, name: str | None = None,
                         card_notes: str | None = None, half: bool = False, checkpoint: str = "auto",
                         overwrite: bool = False, license: str | None = None, description: str | None = None,
-                        evaluation: str = "", trained_on: str | None = None) -> Path:
+                        evaluation: str = "", trained_on: str | None = None,
+                        guidance_scale: float | None = None) -> Path:
     """Write the model folder `out_dir` from a VQ-VAE run (or checkpoint) and a GPT run (or checkpoint),
     or the GPT of a model folder (path or name; e.g. with a decoder-only fine-tuning of its VQ-VAE).
 
     `checkpoint` picks the GPT run's file (auto: best_fid.pt, else best.pt, else last.pt).
     `evaluation` is a markdown table for the card (`t2mgpt.eval.report.markdown_table`);
     `trained_on` replaces the card's generated description of the training data.
+    `guidance_scale`: the classifier-free guidance the model samples with by default (needs a GPT
+    trained with condition dropout); None keeps the model folder's, or 1 (none) for a run.
     Returns the folder, loadable with `T2MGPT.from_pretrained(out_dir)`.
     """
     from t2mgpt.io.checkpoint import load_vq
@@ -152,6 +158,7 @@ def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | 
     from t2mgpt.io.folder import save_model_folder
     from t2mgpt.io.lookup import check_model_name, resolve_model
     from t2mgpt.train.gpt_task import vq_fingerprint
+    from t2mgpt.utils.checks import check_guidance_scale
 
     out_dir = Path(out_dir).expanduser()
     name = check_model_name(name) if name is not None else out_dir.name
@@ -160,6 +167,11 @@ def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | 
     p = Path(gpt_run).expanduser()
     is_run = p.is_file() or (p.is_dir() and not (p / GPT_FILE).is_file())
     src = gpt_from_run(p, checkpoint) if is_run else gpt_from_model_folder(resolve_model(gpt_run))
+    guidance = src.guidance_scale if guidance_scale is None else guidance_scale
+    check_guidance_scale(guidance)
+    if guidance != 1.0 and src.cond_drop == 0.0:
+        raise InputError(f"the GPT ({src.origin}) was trained without condition dropout (--cond-drop), so it has no "
+                         "unconditional prediction to guide with; leave --guidance-scale at 1")
     vq, _, _, vq_path = load_vq(vq_run, "cpu")
     trained = src.vq
     if vq_fingerprint(vq) != trained["sha256"] and not same_codes(vq, vq_path, trained["sha256"]):
@@ -177,7 +189,7 @@ def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | 
         notes="\n\n".join(n for n in (card_notes, src.card.notes, *notes) if n))
     text = src.text
     config = make_config(vq.config, src.gpt.config, text["name"], text["dim"], text_encoder_path=text.get("path"),
-                         card=card, fps=src.fps)
+                         card=card, fps=src.fps, guidance_scale=guidance)
     gpt = src.gpt
     if half:
         vq, gpt = half_copy(vq), half_copy(gpt)

@@ -28,6 +28,7 @@ class GPTTrainConfig(TrainConfig):
     eval_every: int = 10_000  # validation loss (best.pt), and FID with an evaluator (best_fid.pt)
     pkeep: float = 0.5  # keep each input code with this probability, else a random code; -1: U[0,1] per batch
     cond_drop: float = 0.0  # share of samples trained with a zero text feature (for classifier-free guidance)
+    span_share: float = -1.0  # share of samples from time-span entries (-1: every entry once per epoch)
     init_from: str = ""  # model folder or name whose GPT weights start the run (fine-tuning); "": random
     amp: bool = False  # bfloat16 autocast (worth it on recent GPUs; off = the original's float32)
     val_max_samples: int = 4096  # cap on validation (caption, codes) pairs (0: all)
@@ -37,6 +38,8 @@ class GPTTrainConfig(TrainConfig):
     def __post_init__(self):
         super().__post_init__()
         check_fractions(self, ("cond_drop",))
+        if not (self.span_share == -1 or 0.0 <= self.span_share <= 1.0):
+            raise InputError(f"span_share must be in [0, 1] (or -1: every entry once per epoch), got {self.span_share}")
         if not (self.pkeep == -1 or 0.0 <= self.pkeep <= 1.0):
             raise InputError(f"pkeep must be in [0, 1] (or -1: drawn uniformly per batch), got {self.pkeep}")
 
@@ -49,6 +52,8 @@ TRAIN_HELP = {
     "pkeep": "corruption: keep each input code with probability P, else a random code (-1: P ~ U[0,1] per batch)",
     "cond_drop": "train this share of samples with a zero text feature, the unconditional input of "
                  "classifier-free guidance (0: never, as the original)",
+    "span_share": "draw this share of samples from time-span captions, the rest from whole-motion ones "
+                  "(-1: every entry once per epoch, as the original)",
     "init_from": "start from the GPT weights of this model folder or name (fine-tuning; same sizes and "
                  "VQ-VAE codes) instead of random weights",
     "amp": "bfloat16 autocast (GPU speed-up; the original trains in float32)",

@@ -317,7 +317,8 @@ class GPTTask:
     def loader(self, rank: int, world: int, device):
         from t2mgpt.data.gpt_dataset import PairLoader
 
-        return PairLoader(self.pairs, self.tc.batch_size, self.mc.block_size, self.tc.seed, rank, world)
+        return PairLoader(self.pairs, self.tc.batch_size, self.mc.block_size, self.tc.seed, rank, world,
+                          span_share=self.tc.span_share)
 
     def loss(self, net, b) -> tuple[torch.Tensor, torch.Tensor]:
         dev = self.device

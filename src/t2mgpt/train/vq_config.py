@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from t2mgpt.errors import InputError
+from t2mgpt.tokenizer.config import VQVAEConfig
 from t2mgpt.train.config import TRAIN_HELP as BASE_HELP
-from t2mgpt.train.config import Flag, TrainConfig
+from t2mgpt.train.config import TrainConfig, dataclass_flags
 from t2mgpt.utils.checks import check_choices
 
 RECONS_LOSSES = ("l1_smooth", "l1", "l2")  # = t2mgpt.losses.RECONS_LOSSES
@@ -60,22 +61,21 @@ TRAIN_HELP = {
                     "codebook stay those of --init-from, so every motion keeps its codes and the GPT stays valid",
 }
 
-# The fields of t2mgpt.tokenizer.vqvae.VQVAEConfig (beta excepted: it is `commit` here), listed
-# without importing torch; tests check they match the dataclass.
-MODEL_FLAGS = [
-    Flag("input_dim", int, None, "motion feature size (read from the dataset when not given)"),
-    Flag("nb_code", int, 512, "codebook size"),
-    Flag("code_dim", int, 512, "code vector size (sets --output-emb-width too)"),
-    Flag("output_emb_width", int, 512, "encoder output channels (= code_dim)"),
-    Flag("width", int, 512, "convolution channels"),
-    Flag("down_t", int, 2, "temporal 2x downsampling stages (frames per code = 2**down_t)"),
-    Flag("stride_t", int, 2, "temporal stride"),
-    Flag("depth", int, 3, "residual blocks per stage"),
-    Flag("dilation_growth_rate", int, 3, "dilation growth of the residual blocks"),
-    Flag("activation", str, "relu", "relu, silu or gelu (the original's --vq-act)"),
-    Flag("norm", str, None, "None, LN, GN or BN (the original's --vq-norm)"),
-    Flag("quantizer", str, "ema_reset", "ema_reset, ema, reset or orig"),
-    Flag("mu", float, 0.99, "EMA decay of the codebook"),
-    Flag("decoder_lookahead", int, None, "codes the decoder may read ahead (default: the paper's symmetric "
-         "padding, 22 codes); a small K lets a stream start after K + 1 codes (with --decoder-only)"),
-]
+# --flags for the fields of t2mgpt.tokenizer.config.VQVAEConfig (beta excepted: it is `commit` here).
+MODEL_FLAGS = dataclass_flags(VQVAEConfig, skip=("beta",), defaults={"input_dim": None}, help={
+    "input_dim": "motion feature size (read from the dataset when not given)",
+    "nb_code": "codebook size",
+    "code_dim": "code vector size (sets --output-emb-width too)",
+    "output_emb_width": "encoder output channels (= code_dim)",
+    "width": "convolution channels",
+    "down_t": "temporal 2x downsampling stages (frames per code = 2**down_t)",
+    "stride_t": "temporal stride",
+    "depth": "residual blocks per stage",
+    "dilation_growth_rate": "dilation growth of the residual blocks",
+    "activation": "relu, silu or gelu (the original's --vq-act)",
+    "norm": "None, LN, GN or BN (the original's --vq-norm)",
+    "quantizer": "ema_reset, ema, reset or orig",
+    "mu": "EMA decay of the codebook",
+    "decoder_lookahead": "codes the decoder may read ahead (default: the paper's symmetric padding, 22 codes); "
+                         "a small K lets a stream start after K + 1 codes (with --decoder-only)",
+})

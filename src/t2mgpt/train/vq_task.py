@@ -166,7 +166,7 @@ class VQTask:
 
     def __init__(self, data: str | Path, model_config, tc: VQTrainConfig):
         from t2mgpt.io.config import check_sizes
-        from t2mgpt.tokenizer.vqvae import VQVAEConfig
+        from t2mgpt.tokenizer.config import VQVAEConfig
 
         self.data, self.tc = Path(data), tc
         self.mc = dataclasses.replace(model_config or VQVAEConfig(), beta=tc.commit)

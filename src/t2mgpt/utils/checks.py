@@ -1,4 +1,5 @@
-"""Checks shared by the typed configs (`GPTConfig`, `VQVAEConfig`, `TrainConfig`, ...)."""
+"""Checks shared by the typed configs (`GPTConfig`, `VQVAEConfig`, `TrainConfig`, ...) and by the
+authoring inputs (timelines, paths: lists of records)."""
 from __future__ import annotations
 
 import numbers
@@ -56,3 +57,13 @@ def check_records(records, fields: tuple[str, ...], whole: str, item: str, limit
                              f"got {record!r}")
         out.append(tuple(record))
     return out
+
+
+MAX_GUIDANCE_SCALE = 20.0
+
+
+def check_guidance_scale(scale) -> None:
+    """Classifier-free guidance scale: a number in [0, 20] (1 = no guidance)."""
+    if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not 0.0 <= scale <= MAX_GUIDANCE_SCALE:
+        raise InputError(f"guidance_scale must be a number in [0, {MAX_GUIDANCE_SCALE:g}] (1 = no guidance), "
+                         f"got {scale!r}")

@@ -335,6 +335,7 @@ const ui = {
   form: $('form'), prompt: $('prompt'), counter: $('counter'), examples: $('examples'),
   seconds: $('seconds'), secondsValue: $('seconds-value'), auto: $('auto-length'), samples: $('samples'),
   seed: $('seed'), dice: $('dice'), temperature: $('temperature'), temperatureValue: $('temperature-value'),
+  guidance: $('guidance'), guidanceValue: $('guidance-value'),
   topK: $('top-k'), topP: $('top-p'), generate: $('generate'), error: $('error'), warning: $('warning'), modelCard: $('model-card'),
   modelName: $('model-name'), dot: $('status-dot'), tabs: $('tabs'), sideToggle: $('side-toggle'),
   sideBySide: $('side-by-side'), characterToggle: $('character-toggle'), character: $('character'), viewport: $('viewport'), caption: $('caption'), empty: $('empty'), busy: $('busy'),
@@ -412,6 +413,9 @@ async function loadInfo() {
   ui.seconds.value = String(Math.min(Math.max(4, L.min_seconds), L.max_seconds));
   ui.prompt.maxLength = L.max_text_length;
   ui.seed.max = String(L.max_seed);
+  ui.guidance.max = String(Math.max(Number(ui.guidance.max), info.model.guidance_scale));
+  ui.guidance.value = String(info.model.guidance_scale);  // the model's own scale
+  ui.guidanceValue.textContent = fmt(ui.guidance.value, 1);
   updateSecondsLabel();
   updateCounter();
   buildSamplesControl(L.max_samples);
@@ -484,6 +488,7 @@ function readRequest(samplingOnly = false) {
     body.seed = seed;
   }
   body.temperature = Number(ui.temperature.value);
+  body.guidance_scale = Number(ui.guidance.value);
   if (ui.topK.value.trim() !== '') body.top_k = Number(ui.topK.value);
   if (ui.topP.value.trim() !== '') body.top_p = Number(ui.topP.value);
   return body;
@@ -829,6 +834,7 @@ ui.prompt.addEventListener('keydown', (e) => {
 ui.seconds.addEventListener('input', updateSecondsLabel);
 ui.auto.addEventListener('change', updateSecondsLabel);
 ui.temperature.addEventListener('input', () => { ui.temperatureValue.textContent = fmt(ui.temperature.value, 2); });
+ui.guidance.addEventListener('input', () => { ui.guidanceValue.textContent = fmt(ui.guidance.value, 1); });
 ui.dice.addEventListener('click', () => {
   const max = info ? info.limits.max_seed : 2 ** 31 - 1;
   ui.seed.value = String(Math.floor(Math.random() * Math.min(max, 1e6)));
