@@ -3,12 +3,13 @@ click-to-first-animated-frame, streamed (POST /api/stream) vs not (POST /api/gen
 
     python benchmarks/bench_stream.py --rounds 9            # pipeline only
     python benchmarks/bench_stream.py --rounds 9 --web      # and the page in headless Chromium
-    python benchmarks/bench_stream.py --model DIR           # another model folder (or name)
+    python benchmarks/bench_stream.py --model t2mgpt-cmu-demo --model DIR   # compare model folders
 
-Pipeline: a 10 s motion (50 codes) with the bundled model (or --model), the cases interleaved round by round
-(so every case sees the same machine load), each round with its own seed; medians. The prompt's
-text features are cached after the first call in both cases (as in `t2mgpt serve`).
-Web: a live uvicorn on 127.0.0.1 with the bundled model and Debian's /usr/bin/chromium
+Pipeline: a 10 s motion (50 codes) with the bundled model (or each --model), the cases and models
+interleaved round by round (so every case sees the same machine load), each round with its own
+seed; medians, and how far the concatenated chunks are from the one-shot joints (max, mm). The
+prompt's text features are cached after the first call in both cases (as in `t2mgpt serve`).
+Web: a live uvicorn on 127.0.0.1 with the (first) model and Debian's /usr/bin/chromium
 (Playwright); `window.__t2mgpt.state.firstFrameMs` is the time from the click to the first frame
 drawn of the new motion. Prints the machine (cores, threads, load average) with the results.
 """
@@ -30,43 +31,52 @@ def load_line() -> str:
     return f"{os.cpu_count()} cores, load average {one:.1f} (1 min) / {five:.1f} (5 min)"
 
 
-def bench_pipeline(rounds: int, device: str, model: str) -> dict[str, list[float]]:
+def _round(pipe, seed: int, times: dict[str, list[float]]) -> None:
+    """One-shot, then streamed, with the same seed; stream - one-shot in mm."""
     import numpy as np
+
+    t0 = time.perf_counter()
+    whole = pipe(PROMPT, seconds=SECONDS, seed=seed)[0][0]
+    times["one-shot"].append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    with pipe.stream(PROMPT, seconds=SECONDS, seed=seed) as stream:
+        chunks = []
+        for chunk in stream:
+            if not chunks:
+                times["stream: first chunk"].append(time.perf_counter() - t0)
+                times["first chunk frames"].append(len(chunk.joints))
+            chunks.append(chunk)
+    times["stream: all chunks"].append(time.perf_counter() - t0)
+    times["chunks"].append(len(chunks))
+    streamed = np.concatenate([c.joints for c in chunks])
+    times["stream - one-shot (max mm)"].append(float(np.abs(streamed - whole.joints).max()) * 1000)
+
+
+def bench_pipeline(rounds: int, device: str, models: list[str]) -> dict[str, dict[str, list[float]]]:
+    """{model: {case: values}}; the models take turns within each round (the same load for all)."""
     import torch
 
     from t2mgpt import T2MGPT
     from t2mgpt.tokenizer.receptive_field import receptive_field
 
-    pipe = T2MGPT.from_pretrained(model, device=device)
-    field = receptive_field(pipe.vqvae.decoder, pipe.vqvae.config.downsample)
-    print(f"model {model}: the decoder reads {field.right} codes ahead")
-    pipe(PROMPT, seconds=SECONDS, seed=0)  # warm-up (and the text cache)
-    list(pipe.stream(PROMPT, seconds=SECONDS, seed=0))
-    times: dict[str, list[float]] = {"one-shot": [], "stream: first chunk": [], "stream: all chunks": [],
-                                     "first chunk frames": [], "chunks": [], "stream - one-shot (max mm)": []}
+    pipes = {m: T2MGPT.from_pretrained(m, device=device) for m in models}
+    for m, pipe in pipes.items():
+        field = receptive_field(pipe.vqvae.decoder, pipe.vqvae.config.downsample)
+        print(f"model {m}: its decoder reads {field.right} codes ahead")
+        pipe(PROMPT, seconds=SECONDS, seed=0)  # warm-up (and the text cache)
+        list(pipe.stream(PROMPT, seconds=SECONDS, seed=0))
+    cases = ("one-shot", "stream: first chunk", "stream: all chunks", "first chunk frames", "chunks",
+             "stream - one-shot (max mm)")
+    times = {m: {c: [] for c in cases} for m in models}
     for r in range(rounds):
-        seed = 100 + r
-        t0 = time.perf_counter()
-        whole = pipe(PROMPT, seconds=SECONDS, seed=seed)[0][0]
-        times["one-shot"].append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        with pipe.stream(PROMPT, seconds=SECONDS, seed=seed) as stream:
-            chunks = []
-            for chunk in stream:
-                if not chunks:
-                    times["stream: first chunk"].append(time.perf_counter() - t0)
-                    times["first chunk frames"].append(len(chunk.joints))
-                chunks.append(chunk)
-        times["stream: all chunks"].append(time.perf_counter() - t0)
-        times["chunks"].append(len(chunks))
-        streamed = np.concatenate([c.joints for c in chunks])
-        times["stream - one-shot (max mm)"].append(float(np.abs(streamed - whole.joints).max()) * 1000)
-        if device == "cuda":
-            torch.cuda.synchronize()
+        for m, pipe in pipes.items():
+            _round(pipe, 100 + r, times[m])
+            if device == "cuda":
+                torch.cuda.synchronize()
     return times
 
 
-def bench_web(rounds: int) -> dict[str, list[float]]:
+def bench_web(rounds: int, model: str) -> dict[str, list[float]]:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from helpers import live_server
     from playwright.sync_api import sync_playwright
@@ -76,7 +86,7 @@ def bench_web(rounds: int) -> dict[str, list[float]]:
     args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--no-first-run"]
     times: dict[str, list[float]] = {"web, streamed (/api/stream)": [], "web, whole motion (/api/generate)": []}
-    with live_server(create_app("t2mgpt-cmu-demo", device="cpu")) as url, sync_playwright() as p:
+    with live_server(create_app(model, device="cpu")) as url, sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
         pages = {}
         for key, query in (("web, streamed (/api/stream)", ""), ("web, whole motion (/api/generate)", "?stream=0")):
@@ -99,30 +109,38 @@ def bench_web(rounds: int) -> dict[str, list[float]]:
     return times
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--rounds", type=int, default=9)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--model", default="t2mgpt-cmu-demo", help="model folder or name (default: the bundled one)")
-    p.add_argument("--web", action="store_true", help="also time the web page in headless Chromium")
-    args = p.parse_args()
-    import torch
-
-    print(f"machine: {load_line()}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
-          f"device {args.device}")
-    times = bench_pipeline(args.rounds, args.device, args.model)
-    if args.web:
-        times.update(bench_web(args.rounds))
-    print(f"after: {load_line()}")
+def print_table(times: dict[str, list[float]]) -> None:
     one = statistics.median(times["one-shot"])
     print("\n| case | median | min | max | vs one-shot |\n|---|---|---|---|---|")
     for key, values in times.items():
         med = statistics.median(values)
         if key in ("first chunk frames", "chunks", "stream - one-shot (max mm)"):
-            print(f"| {key} | {med:g} | {min(values):g} | {max(values):g} | |")
+            print(f"| {key} | {med:.3g} | {min(values):.3g} | {max(values):.3g} | |")
         else:
             print(f"| {key} | {med * 1000:.0f} ms | {min(values) * 1000:.0f} ms | {max(values) * 1000:.0f} ms "
                   f"| {med / one:.2f} |")
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--rounds", type=int, default=9)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--model", action="append", help="model folder or name (repeat to compare; default: the "
+                                                     "bundled t2mgpt-cmu-demo); the web page uses the first")
+    p.add_argument("--web", action="store_true", help="also time the web page in headless Chromium")
+    args = p.parse_args()
+    import torch
+
+    models = args.model or ["t2mgpt-cmu-demo"]
+    print(f"machine: {load_line()}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"device {args.device}")
+    times = bench_pipeline(args.rounds, args.device, models)
+    if args.web:
+        times[models[0]].update(bench_web(args.rounds, models[0]))
+    print(f"after: {load_line()}")
+    for m in models:
+        print(f"\n{m}:")
+        print_table(times[m])
     return 0
 
 
