@@ -11,6 +11,7 @@ from typing import AsyncIterator, Callable
 import numpy as np
 from fastapi import Request
 
+from t2mgpt.authoring.timeline import codes_for
 from t2mgpt.generator.decoding import cancel_when
 from t2mgpt.serve.store import ResultStore
 from t2mgpt.text.language import english_warning
@@ -55,7 +56,9 @@ def author_job(pipe, store: ResultStore, kind: str, req, seed: int, formats: lis
     sampling = dict(seed=seed, temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
                     guidance_scale=req.guidance_scale)
     if kind == "compose":
-        seconds = sum(s.seconds for s in req.segments)
+        # each segment is rounded to whole codes: a waypoint past that end means the last frame
+        spt = pipe.seconds_per_token
+        seconds = sum(codes_for(s.seconds, spt) for s in req.segments) * spt
         path = None if req.path is None else [(min(p.seconds, seconds), p.x, p.z) for p in req.path]
         motion = pipe.compose([(s.text, s.seconds) for s in req.segments], path=path, **sampling)
         text = motion.text
