@@ -34,7 +34,7 @@ class FastPipeline:
         return getattr(self._pipe, name)
 
     def __call__(self, texts, num_samples=1, seconds=None, temperature=1.0, top_k=None, top_p=None, seed=None,
-                 hooks=()):
+                 hooks=(), guidance_scale=None):
         check_sampling_args(temperature, top_k, top_p)
         n = 10 if seconds is None else self._pipe.tokens_for_seconds(seconds)
         joints = np.take(self._clip, np.arange(4 * n), axis=0, mode="wrap")
@@ -48,7 +48,7 @@ class FastPipeline:
         return GeneratedMotion(text=text, features=np.zeros((frames, 263), np.float32), joints=joints, fps=self.fps,
                                tokens=np.arange(frames // 4) % 32, seed=seed, model=self.name, segments=segments)
 
-    def compose(self, timeline, seed=None, path=None, temperature=1.0, top_k=None, top_p=None):
+    def compose(self, timeline, seed=None, path=None, temperature=1.0, top_k=None, top_p=None, guidance_scale=None):
         from t2mgpt.authoring.path import check_path
         from t2mgpt.authoring.timeline import check_timeline, segments_of
 
