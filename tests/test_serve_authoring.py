@@ -26,6 +26,16 @@ def joints(sample):
     return np.asarray(sample["joints"])
 
 
+def test_a_waypoint_past_the_end_means_the_last_frame(client):
+    """Segments are rounded to whole codes (0.2 s): 3.88 + 3.976 s make 3.8 + 4.0 s, and a waypoint at
+    7.856 s (within what was asked) is the last frame, as the schema says, not a 422."""
+    body = {"segments": [{"text": "a person walks", "seconds": 3.88}, {"text": "a person walks", "seconds": 3.976}],
+            "seed": 2, "path": [{"seconds": 7.856, "x": 0.0, "z": 1.0}]}
+    r = client.post("/api/compose", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["samples"][0]["num_frames"] == 156
+
+
 def test_compose_continue_and_inbetween(client):
     r = client.post("/api/compose", json={"segments": [{"text": "a person walks", "seconds": 4},
                                                        {"text": "a person sits down", "seconds": 3}],

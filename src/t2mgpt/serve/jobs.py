@@ -11,7 +11,7 @@ from typing import AsyncIterator, Callable
 import numpy as np
 from fastapi import Request
 
-from t2mgpt.authoring.timeline import check_timeline
+from t2mgpt.authoring.timeline import codes_for
 from t2mgpt.generator.decoding import cancel_when
 from t2mgpt.serve.store import ResultStore
 from t2mgpt.text.language import english_warning
@@ -56,11 +56,11 @@ def author_job(pipe, store: ResultStore, kind: str, req, seed: int, formats: lis
     sampling = dict(seed=seed, temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
                     guidance_scale=req.guidance_scale)
     if kind == "compose":
-        timeline, seconds = [(s.text, s.seconds) for s in req.segments], sum(s.seconds for s in req.segments)
-        # a waypoint past the end means the last frame: the end of the segments rounded to whole codes
-        end = sum(n for _, n in check_timeline(timeline, pipe.seconds_per_token)) * pipe.seconds_per_token
-        path = None if req.path is None else [(min(p.seconds, end), p.x, p.z) for p in req.path]
-        motion = pipe.compose(timeline, path=path, **sampling)
+        # each segment is rounded to whole codes: a waypoint past that end means the last frame
+        spt = pipe.seconds_per_token
+        seconds = sum(codes_for(s.seconds, spt) for s in req.segments) * spt
+        path = None if req.path is None else [(min(p.seconds, seconds), p.x, p.z) for p in req.path]
+        motion = pipe.compose([(s.text, s.seconds) for s in req.segments], path=path, **sampling)
         text = motion.text
     elif kind == "continue":
         motion = pipe.continue_motion(store.get(req.motion_id).motion, req.text, seconds=req.seconds, **sampling)
