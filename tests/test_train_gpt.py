@@ -415,3 +415,28 @@ def test_export_takes_the_gpt_of_a_model_folder(prepared, tmp_path, capsys):
     assert main(["export-model", "--vq", str(tmp_path / "dec"), "--gpt", "t2mgpt-cmu-demo", "--out",
                  str(tmp_path / "c")]) == 2
     assert "was trained on the codes of the VQ-VAE" in capsys.readouterr().err and not (tmp_path / "c").exists()
+
+
+def test_codes_of_an_older_tokenize_still_match_their_vq(tmp_path):
+    """A tokenize.json written before a VQ-VAE config field existed (here decoder_lookahead)
+    names the same codes; a different encoder size does not."""
+    from t2mgpt.errors import DataError
+    from t2mgpt.tokenizer.vqvae import VQVAE, VQVAEConfig
+    from t2mgpt.train.gpt_task import check_tokens
+
+    vq = VQVAE(VQVAEConfig(input_dim=263, nb_code=32, code_dim=16, output_emb_width=16, width=16, depth=1))
+    older = vq.config_dict()
+    older.pop("decoder_lookahead")
+    tokens = tmp_path / "tokens"
+    tokens.mkdir()
+
+    def manifest(config):
+        (tokens / "tokenize.json").write_text(json.dumps({"complete": True, "nb_code": 32, "frames_per_code": 4,
+                                                          "vq": str(tmp_path / "vq.pt"), "vq_config": config}))
+
+    for same in (older, {**older, "decoder_lookahead": 4}):  # the decoder's padding does not change codes
+        manifest(same)
+        assert check_tokens(tokens, vq, tmp_path / "vq.pt") is None
+    manifest({**older, "width": 32})
+    with pytest.raises(DataError, match="another configuration"):
+        check_tokens(tokens, vq, tmp_path / "vq.pt")

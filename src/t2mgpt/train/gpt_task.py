@@ -21,7 +21,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from t2mgpt.errors import CheckpointError, DataError
+from t2mgpt.errors import CheckpointError, DataError, InputError
 from t2mgpt.train import distributed as D
 from t2mgpt.train.common import ValShare
 from t2mgpt.train.gpt_config import GPTTrainConfig
@@ -154,6 +154,19 @@ def load_pairs(tokens: Path, data: Path, split: str, block_size: int, nb_code: i
         raise DataError(f"{what} {split}: {e}{hint}") from e
 
 
+def code_config(config: dict) -> dict:
+    """What a VQ-VAE's codes depend on: its config with defaults filled in (a manifest written
+    before a field existed still matches), without the decoder's look-ahead."""
+    from t2mgpt.tokenizer.config import VQVAEConfig
+
+    try:
+        config = VQVAEConfig.from_dict(config).to_dict()
+    except (InputError, TypeError):
+        return config
+    config.pop("decoder_lookahead", None)
+    return config
+
+
 def check_tokens(tokens: Path, vq_model, vq_path: Path) -> str | None:
     """The codes must come from this VQ-VAE (same architecture and codebook size). Returns a
     note for the log when they were made from another checkpoint file."""
@@ -167,7 +180,8 @@ def check_tokens(tokens: Path, vq_model, vq_path: Path) -> str | None:
         raise DataError(f"the codes in {tokens} index a codebook of {nb} codes but the VQ-VAE {vq_path} has "
                         f"{vq_model.config.nb_code} (nb_code): they were made by another VQ-VAE; re-run "
                         f"`t2mgpt tokenize --vq {vq_path}` or pass the matching --vq")
-    if manifest.get("vq_config") not in (None, vq_model.config_dict()):
+    made = manifest.get("vq_config")
+    if made is not None and code_config(made) != code_config(vq_model.config_dict()):
         raise DataError(f"the codes in {tokens} were made by a VQ-VAE of another configuration "
                         f"({manifest.get('vq')}) than {vq_path}; re-run `t2mgpt tokenize` or pass the matching --vq")
     made_by = manifest.get("vq")
