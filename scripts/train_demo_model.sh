@@ -15,7 +15,7 @@
 #      so every motion keeps its codes; streaming starts after 5 codes, docs/streaming.md);
 #   3. the v1 GPT fine-tuned on DATA_AUTO = the same clips with the kinematic labeller's
 #      time-aligned captions added (`prepare --auto-captions`, docs/data.md), 15% of samples
-#      without text (for classifier-free guidance), 40% of samples from time-span captions
+#      without text (for classifier-free guidance), 20% of samples from time-span captions
 #      (configs/demo_gpt_cmu_finetune.json); exported with guidance scale 2 as its default.
 # docs/prompt_suite.md has the experiments behind these choices.
 set -euo pipefail
