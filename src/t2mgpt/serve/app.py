@@ -53,7 +53,7 @@ EXAMPLES = [  # 5 of 5 seeds for version 2 of t2mgpt-cmu-demo
     "a person walks backwards",
     "a person dances",
     "a person jumps and then walks forward",
-    "a person picks something up from the ground",
+    "a person jumps forward",
 ]
 
 
