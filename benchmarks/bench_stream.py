@@ -31,15 +31,15 @@ def load_line() -> str:
     return f"{os.cpu_count()} cores, load average {one:.1f} (1 min) / {five:.1f} (5 min)"
 
 
-def _round(pipe, seed: int, times: dict[str, list[float]]) -> None:
+def _round(pipe, seed: int, times: dict[str, list[float]], guidance: float | None = None) -> None:
     """One-shot, then streamed, with the same seed; stream - one-shot in mm."""
     import numpy as np
 
     t0 = time.perf_counter()
-    whole = pipe(PROMPT, seconds=SECONDS, seed=seed)[0][0]
+    whole = pipe(PROMPT, seconds=SECONDS, seed=seed, guidance_scale=guidance)[0][0]
     times["one-shot"].append(time.perf_counter() - t0)
     t0 = time.perf_counter()
-    with pipe.stream(PROMPT, seconds=SECONDS, seed=seed) as stream:
+    with pipe.stream(PROMPT, seconds=SECONDS, seed=seed, guidance_scale=guidance) as stream:
         chunks = []
         for chunk in stream:
             if not chunks:
@@ -52,7 +52,8 @@ def _round(pipe, seed: int, times: dict[str, list[float]]) -> None:
     times["stream - one-shot (max mm)"].append(float(np.abs(streamed - whole.joints).max()) * 1000)
 
 
-def bench_pipeline(rounds: int, device: str, models: list[str]) -> dict[str, dict[str, list[float]]]:
+def bench_pipeline(rounds: int, device: str, models: list[str],
+                   guidance: float | None = None) -> dict[str, dict[str, list[float]]]:
     """{model: {case: values}}; the models take turns within each round (the same load for all)."""
     import torch
 
@@ -70,7 +71,7 @@ def bench_pipeline(rounds: int, device: str, models: list[str]) -> dict[str, dic
     times = {m: {c: [] for c in cases} for m in models}
     for r in range(rounds):
         for m, pipe in pipes.items():
-            _round(pipe, 100 + r, times[m])
+            _round(pipe, 100 + r, times[m], guidance)
             if device == "cuda":
                 torch.cuda.synchronize()
     return times
@@ -128,13 +129,14 @@ def main() -> int:
     p.add_argument("--model", action="append", help="model folder or name (repeat to compare; default: the "
                                                      "bundled t2mgpt-cmu-demo); the web page uses the first")
     p.add_argument("--web", action="store_true", help="also time the web page in headless Chromium")
+    p.add_argument("--guidance-scale", type=float, help="classifier-free guidance (default: each model's own)")
     args = p.parse_args()
     import torch
 
     models = args.model or ["t2mgpt-cmu-demo"]
     print(f"machine: {load_line()}; torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"device {args.device}")
-    times = bench_pipeline(args.rounds, args.device, models)
+    times = bench_pipeline(args.rounds, args.device, models, args.guidance_scale)
     if args.web:
         times[models[0]].update(bench_web(args.rounds, models[0]))
     print(f"after: {load_line()}")
