@@ -47,8 +47,8 @@ def cases(src: Path, out: Path) -> dict[str, tuple[list[str], dict, tuple[int, s
         "generate --format npy": (gen + ["--out-dir", str(out), "--overwrite"], env, (0, "")),
         "generate, OMP_NUM_THREADS=1": (gen + ["--out-dir", str(out), "--overwrite"],
                                         {**env, "OMP_NUM_THREADS": "1"}, (0, "")),
-        "bad --seconds (error)": (gen + ["--out-dir", str(out / "never"), "--seconds", "99"], env,
-                                  (2, "seconds must be between")),
+        "bad --seconds (error)": (gen + ["--out-dir", str(out / "never"), "--seconds", "999"], env,
+                                  (2, "over the limit of 300 s")),
     }
 
 
