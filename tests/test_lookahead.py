@@ -107,7 +107,10 @@ def test_old_model_folders_load_unchanged(tmp_path):
     old = tmp_path / "old"
     shutil.copytree(resolve_model("t2mgpt-cmu-demo"), old)
     cfg = json.loads((old / "config.json").read_text())
-    assert "decoder_lookahead" not in cfg["vqvae"]  # a folder written before the option existed
+    # a folder written before the option existed (the bundled model's version 1 was one): same
+    # weights and keys, no decoder_lookahead
+    assert cfg["vqvae"].pop("decoder_lookahead") == 4  # version 2 ships the bounded decoder
+    (old / "config.json").write_text(json.dumps(cfg))
     pipe = T2MGPT.from_pretrained(old, device="cpu")
     assert pipe.vqvae.config.decoder_lookahead is None
     assert not any(isinstance(m, PaddedConv1d) for m in pipe.vqvae.modules())
