@@ -20,7 +20,7 @@ import numpy as np
 from t2mgpt import T2MGPT
 from t2mgpt.authoring.path import waypoint_errors
 from t2mgpt.authoring.smoothness import boundary_smoothness
-from t2mgpt.authoring.splice import yaw_fit
+from t2mgpt.authoring.splice import pelvis_relative_error
 
 SEG = 4.0  # seconds per segment
 
@@ -67,15 +67,6 @@ def timed(fn, *a, **k):
     t = time.perf_counter()
     out = fn(*a, **k)
     return out, time.perf_counter() - t
-
-
-def pelvis_relative_error(joints, ref):
-    errs = []
-    for a, b in zip(joints, ref):
-        a, b = a - a[0], b - b[0]
-        R, t = yaw_fit(a.astype(np.float64), b.astype(np.float64))
-        errs.append(np.linalg.norm(a @ R.T + t - b, axis=-1).mean())
-    return float(np.mean(errs))
 
 
 def naive(a, b):

@@ -145,3 +145,15 @@ def live_server(app):
         srv.should_exit = True
         thread.join(10)
         sock.close()
+
+
+def fill_disk(folder: Path) -> None:
+    """Fill the file system of `folder` to the last byte (a file `filler` in it)."""
+    import errno
+
+    with open(Path(folder) / "filler", "wb", buffering=0) as f:
+        try:
+            while f.write(b"\0" * 4096):
+                pass
+        except OSError as e:
+            assert e.errno == errno.ENOSPC

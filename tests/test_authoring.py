@@ -15,7 +15,7 @@ from tiny_model import make_tiny_model_dir
 from t2mgpt import T2MGPT
 from t2mgpt.authoring.path import waypoint_errors
 from t2mgpt.authoring.smoothness import boundary_smoothness
-from t2mgpt.authoring.splice import yaw_fit
+from t2mgpt.authoring.splice import pelvis_relative_error
 from t2mgpt.errors import InputError
 
 PLAN = [("a person walks forward", 12.0), ("a person sits down", 10.2), ("a person waves", 10.0)]
@@ -85,16 +85,6 @@ def test_continue_a_timeline_beyond_the_context(pipe):
     assert [s.text for s in m.segments] == [t for t, _ in PLAN[:2]] + ["a person turns around"]
     assert m.num_frames == long.num_frames + 240
     assert max(boundary_smoothness(m.joints, boundaries(m))) <= 1.75
-
-
-def pelvis_relative_error(joints: np.ndarray, ref: np.ndarray) -> float:
-    """Mean joint distance (m) of poses relative to the pelvis, each frame turned about y onto ref's."""
-    errors = []
-    for a, b in zip(joints, ref):
-        a, b = a - a[0], b - b[0]
-        R, t = yaw_fit(a.astype(np.float64), b.astype(np.float64))
-        errors.append(np.linalg.norm(a @ R.T + t - b, axis=-1).mean())
-    return float(np.mean(errors))
 
 
 def test_inbetween_starts_and_ends_as_given(pipe, walk):

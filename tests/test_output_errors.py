@@ -2,13 +2,13 @@
 motions, absurd coordinates and lengths. Each: one line, exit 2, nothing half-written."""
 from __future__ import annotations
 
-import errno
 import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from helpers import fill_disk
 from tiny_model import make_tiny_model_dir
 
 from t2mgpt.cli import main
@@ -22,24 +22,12 @@ def tiny_dir(tmp_path_factory):
 
 
 @pytest.fixture
-def full_disk(tmp_path):
+def full_disk(mount):
     """A 256 KB tmpfs filled to the last byte (mount needs root; skipped without it)."""
-    disk = tmp_path / "disk"
-    disk.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)], capture_output=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {r.stderr.decode().strip()}")
-    try:
-        (disk / "out").mkdir()
-        with open(disk / "filler", "wb", buffering=0) as f:
-            try:
-                while f.write(b"\0" * 4096):
-                    pass
-            except OSError as e:
-                assert e.errno == errno.ENOSPC
-        yield disk / "out"
-    finally:
-        subprocess.run(["umount", str(disk)], check=True)
+    disk = mount("size=256k")
+    (disk / "out").mkdir()
+    fill_disk(disk)
+    return disk / "out"
 
 
 def _one_line_error(capsys, command: str) -> str:

@@ -3,12 +3,12 @@ wrong types in the source files, and bad trials among good ones (skipped, report
 only when nothing usable is left)."""
 from __future__ import annotations
 
-import errno
 import json
 import subprocess
 
 import numpy as np
 import pytest
+from helpers import fill_disk
 
 from t2mgpt.cli import main
 from t2mgpt.data.humanml3d import read_split
@@ -57,22 +57,13 @@ def source(kind, cmu, folder, ids):
     return cmu_copy(cmu, folder, arrays) if kind == "cmu" else generic_copy(cmu, folder, arrays)
 
 
-def fill(disk):
-    with open(disk / "filler", "wb", buffering=0) as f:
-        try:
-            while f.write(b"\0" * 4096):
-                pass
-        except OSError as e:
-            assert e.errno == errno.ENOSPC
-
-
 # --- the output disk ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("kind", ["cmu", "generic"])
 def test_full_disk_is_one_line_and_leaves_no_folder(kind, cmu, mount, tmp_path, capsys):
     src = source(kind, cmu, tmp_path / "src", GOOD)
     disk = mount("size=256k")
-    fill(disk)
+    fill_disk(disk)
     assert prepare(kind, src, disk / "hml") == 2
     err = one_line_error(capsys)
     assert "No space left on device" in err and "was removed" in err
