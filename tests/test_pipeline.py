@@ -61,6 +61,9 @@ def test_save_load_round_trip_is_bitwise(pipe, tiny_dir, tmp_path):
         s1, s2 = m1.state_dict(), m2.state_dict()
         assert all(torch.equal(s1[k], s2[k]) for k in s1)
     np.testing.assert_array_equal(again.normalizer.std, pipe.normalizer.std)
+    plain = tmp_path / "plain"
+    plain.write_text("")  # the mode an ordinary file gets here: others can read a shared model
+    assert {p.stat().st_mode & 0o777 for p in out.iterdir()} == {plain.stat().st_mode & 0o777}
     card = (out / "README.md").read_text()
     assert "# tiny-test" in card and "CC0-1.0" in card and "hashing (32-d)" in card
 

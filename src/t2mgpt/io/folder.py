@@ -24,6 +24,7 @@ from t2mgpt.errors import CheckpointError, InputError
 from t2mgpt.io.card import model_card_text
 from t2mgpt.io.config import CARD_FILE, CONFIG_FILE, FORMAT, FORMAT_VERSION, GPT_FILE, VQVAE_FILE, ModelConfig
 from t2mgpt.io.lookup import is_model_dir
+from t2mgpt.utils.io import umask
 
 MAX_CONFIG_BYTES = 1 << 20  # config.json is a few KB; a bigger one is not read
 
@@ -113,6 +114,7 @@ def save_model_folder(folder: str | os.PathLike, config: ModelConfig, vqvae, gpt
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
+            os.chmod(f, 0o666 & ~umask())  # safetensors writes 0600: others could not read a shared model
         _fsync_dir(tmp)
         if folder.exists():
             old = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:8]}"
