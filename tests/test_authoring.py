@@ -99,6 +99,20 @@ def test_inbetween_starts_and_ends_as_given(pipe, walk):
     assert pelvis_relative_error(there.joints[there.segments[-1].start:], end.joints[:-1]) < 0.03
 
 
+def test_hooks_reach_every_decoding_step_of_authoring(pipe, walk):
+    """compose / continue / inbetween take decoding hooks like `pipe(...)` (the server cancels with one)."""
+    from t2mgpt.generator.decoding import DecodingCancelled, cancel_when
+
+    calls = {"compose": lambda h: pipe.compose([("a person walks", 4), ("a person jumps", 4)], seed=0, hooks=h),
+             "continue": lambda h: pipe.continue_motion(walk, "a person jumps", seconds=4, seed=0, hooks=h),
+             "inbetween": lambda h: pipe.inbetween(walk, walk, "a person turns", seconds=2, seed=0, hooks=h)}
+    for name, call in calls.items():
+        steps = []
+        with pytest.raises(DecodingCancelled):
+            call([lambda state: steps.append(state.step), cancel_when(lambda: len(steps) >= 3)])
+        assert len(steps) == 3, name
+
+
 @pytest.mark.parametrize("timeline, message", [
     ([], "the timeline is empty"),
     ("walk", "a timeline is a list"),

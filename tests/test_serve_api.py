@@ -618,36 +618,60 @@ def test_smallest_top_p_generates(client):
     assert r.status_code == 200 and len(r.json()["samples"][0]["tokens"]) == 2
 
 
-def test_running_job_stops_when_its_client_leaves(pipe):
-    """The job of a client that disconnects mid-decoding stops at the next decoding step."""
+def _job_stops_when_its_client_leaves(pipe, route: str, body: dict, prepare=None):
+    """POST `body` to `route` from a raw socket, close it after 3 decoding steps: the job must stop
+    there (not finish) and leave the worker free for the next client."""
     steps = []
 
     def slow_step(module, args):  # one decoding step = one call of the token embedding
         steps.append(time.perf_counter())
         time.sleep(0.05)
 
-    handle = pipe.gpt.tok_emb.register_forward_pre_hook(slow_step)
     app = create_app(pipe)
     q = app.state.generate_queue
-    body = json.dumps({"text": "a person walks", "seconds": pipe.max_seconds, "seed": 0}).encode()
-    try:
-        with RealServer(app) as srv:
+    with RealServer(app) as srv:
+        if prepare is not None:
+            body = prepare(srv.port, body)
+        raw = json.dumps(body).encode()
+        handle = pipe.gpt.tok_emb.register_forward_pre_hook(slow_step)
+        try:
             import socket
 
             with socket.create_connection(("127.0.0.1", srv.port)) as c:
-                c.sendall(b"POST /api/generate HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                          + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                c.sendall(f"POST {route} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n".encode()
+                          + f"Content-Length: {len(raw)}\r\n\r\n".encode() + raw)
                 _wait_for(lambda: len(steps) >= 3)
-            _wait_for(lambda: q.running == 0)  # stopped, not finished: the motion has 49 steps
+            _wait_for(lambda: q.running == 0)  # stopped, not finished: the motion has 49+ steps
             stopped_at = len(steps)
             time.sleep(0.3)
             assert len(steps) == stopped_at < 30
-            # the worker is free and the model works for the next client
-            r = httpx.post(f"http://127.0.0.1:{srv.port}/api/generate", timeout=60,
-                           json={"text": "a person jumps", "seconds": 0.4, "seed": 1})
-            assert r.status_code == 200 and len(r.json()["samples"][0]["tokens"]) == 2
-    finally:
-        handle.remove()
+        finally:
+            handle.remove()
+        # the worker is free and the model works for the next client
+        r = httpx.post(f"http://127.0.0.1:{srv.port}/api/generate", timeout=60,
+                       json={"text": "a person jumps", "seconds": 0.4, "seed": 1})
+        assert r.status_code == 200 and len(r.json()["samples"][0]["tokens"]) == 2
+
+
+def test_running_job_stops_when_its_client_leaves(pipe):
+    """The job of a client that disconnects mid-decoding stops at the next decoding step."""
+    _job_stops_when_its_client_leaves(pipe, "/api/generate",
+                                      {"text": "a person walks", "seconds": pipe.max_seconds, "seed": 0})
+
+
+def _stored_motion(port: int, body: dict) -> dict:
+    r = httpx.post(f"http://127.0.0.1:{port}/api/generate", timeout=60,
+                   json={"text": "a person walks", "seconds": 0.8, "seed": 3})
+    return {**body, "motion_id": r.json()["samples"][0]["id"]}
+
+
+@pytest.mark.parametrize("route,body,prepare", [
+    ("/api/compose", {"segments": [{"text": "a person walks", "seconds": 9.6}] * 3, "seed": 0}, None),
+    ("/api/continue", {"text": "a person runs", "seconds": 9.6, "seed": 0}, _stored_motion),
+])
+def test_authoring_job_stops_when_its_client_leaves(pipe, route, body, prepare):
+    """Timelines and continuations are decoded with the same cancel hook as /api/generate."""
+    _job_stops_when_its_client_leaves(pipe, route, body, prepare)
 
 
 def test_video_downloads_have_a_frame_limit(pipe):

@@ -373,7 +373,7 @@ class T2MGPT:
         before (the last `window`=20 codes once the 50-code context is full), and the whole code
         sequence is decoded by the VQ-VAE at once, so the motion flows across boundaries. The
         result's `segments` give each segment's text and frames. Options: temperature, top_k,
-        top_p, greedy, guidance_scale, cleanup as in `__call__`; path=[(seconds, x, z), ...]; window.
+        top_p, greedy, guidance_scale, cleanup, hooks as in `__call__`; path=[(seconds, x, z), ...]; window.
         """
         from t2mgpt.authoring.compose import compose
 
@@ -383,7 +383,8 @@ class T2MGPT:
                         **options) -> GeneratedMotion:
         """`motion` (a GeneratedMotion, features (T, D), joints (T, J, 3), or a .npy/.npz/.bvh file)
         followed by `seconds` of `text`. The given frames come back unchanged; the GPT continues
-        the given motion's codes and the junction is blended (`t2mgpt.authoring.splice`)."""
+        the given motion's codes and the junction is blended (`t2mgpt.authoring.splice`). Options as
+        in `compose` (no path)."""
         from t2mgpt.authoring.compose import continue_motion
 
         return continue_motion(self, motion, text, seconds, seed, **options)
@@ -392,7 +393,8 @@ class T2MGPT:
                   **options) -> GeneratedMotion:
         """`start`'s frames, a gap of `seconds` following `text`, then `end`'s poses (motions as in
         `continue_motion`). `candidates` gaps (default 8) are sampled and the one whose decoded end
-        flows best into `end` is kept; `end_position=(x, z)` places `end`'s first frame there."""
+        flows best into `end` is kept; `end_position=(x, z)` places `end`'s first frame there. Other
+        options as in `compose` (no path)."""
         from t2mgpt.authoring.inbetween import inbetween
 
         return inbetween(self, start, end, text, seconds, seed, **options)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -14,10 +15,11 @@ from t2mgpt.motion import features_to_joints
 
 
 @torch.inference_mode()
-def compose(pipe, timeline, seed: int | None = None, *, path=None, window: int = WINDOW, **sampling):
+def compose(pipe, timeline, seed: int | None = None, *, path=None, window: int = WINDOW, hooks: Sequence = (),
+            **sampling):
     """One continuous motion from [(text, seconds), ...]; see `T2MGPT.compose`."""
     plan, sampling, seed, codes_of = timeline_codes(pipe, timeline, seed, path, window, sampling)
-    return motion_from_codes(pipe, " / ".join(t for t, _ in plan), codes_of()[0], seed, sampling,
+    return motion_from_codes(pipe, " / ".join(t for t, _ in plan), codes_of(hooks=hooks)[0], seed, sampling,
                              segments_of(plan, pipe.config.unit_length))
 
 
@@ -52,7 +54,7 @@ def timeline_codes(pipe, timeline, seed: int | None, path, window: int, sampling
 
 @torch.inference_mode()
 def continue_motion(pipe, motion, text: str, seconds: float, seed: int | None = None, *, window: int = WINDOW,
-                    **sampling):
+                    hooks: Sequence = (), **sampling):
     """`motion` followed by `seconds` of `text`; see `T2MGPT.continue_motion`."""
     given = given_motion(pipe, motion)
     text = pipe._check_texts(text)[0]
@@ -62,7 +64,7 @@ def continue_motion(pipe, motion, text: str, seconds: float, seed: int | None = 
     prefix = given_codes(pipe, given, motion)
     k = min(len(prefix), window)
     new = sample_codes(pipe.gpt, [(pipe.text_features([text])[0], n)], prefix[len(prefix) - k:], seed=seed,
-                       sampling=sampling, window=window)[0]
+                       sampling=sampling, window=window, hooks=hooks)[0]
     unit = pipe.config.unit_length
     dec = decode_features(pipe, prefix[len(prefix) - k:] + new)  # (unit * (k + n), D)
     tail = blend_forward(dec[k * unit:], given.features[-1] - dec[k * unit - 1])

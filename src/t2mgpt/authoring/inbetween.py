@@ -11,6 +11,8 @@ where the gap leads; the remaining difference is faded into the gap's last frame
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
@@ -30,7 +32,8 @@ END_CODES = 4  # codes of `end` decoded with each candidate (the decoder's reach
 
 @torch.inference_mode()
 def inbetween(pipe, start, end, text: str, seconds: float, seed: int | None = None, *,
-              candidates: int = CANDIDATES, end_position=None, window: int = WINDOW, **sampling):
+              candidates: int = CANDIDATES, end_position=None, window: int = WINDOW, hooks: Sequence = (),
+              **sampling):
     S, E = given_motion(pipe, start, "start motion"), given_motion(pipe, end, "end motion")
     text = pipe._check_texts(text)[0]
     n = codes_for(seconds, pipe.seconds_per_token)
@@ -44,7 +47,7 @@ def inbetween(pipe, start, end, text: str, seconds: float, seed: int | None = No
     prefix = prefix[max(0, len(prefix) - window):]
     tail = _head_codes(pipe, E, end)
     gaps = sample_codes(pipe.gpt, [(pipe.text_features([text])[0], n)], prefix, rows=candidates, seed=seed,
-                        sampling=sampling, window=window)
+                        sampling=sampling, window=window, hooks=hooks)
     k, j0 = len(prefix) * unit, (len(prefix) + n) * unit
     scored = []
     for gap in gaps:

@@ -176,8 +176,9 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
     async def author(kind: str, req, request: Request):
         seed = req.seed if req.seed is not None else secrets.randbelow(MAX_SEED + 1)
         try:
-            job = generate_queue.submit(author_job, pipe, store, kind, req, seed, list(downloads))
-            body = await result_unless_gone(request, job, threading.Event())
+            cancel = threading.Event()
+            job = generate_queue.submit(author_job, pipe, store, kind, req, seed, list(downloads), cancel)
+            body = await result_unless_gone(request, job, cancel)
         except ClientGone:
             return Response(status_code=499)
         except QueueFull as e:

@@ -50,11 +50,13 @@ def generate_job(pipe, store: ResultStore, req, seed: int, formats: list[str], c
     return response_json(pipe, store, req.text, req.seconds, motions, time.perf_counter() - start, formats)
 
 
-def author_job(pipe, store: ResultStore, kind: str, req, seed: int, formats: list[str]) -> bytes:
-    """Runs on the generation worker: compose, continue or in-between (motions by id from the store)."""
+def author_job(pipe, store: ResultStore, kind: str, req, seed: int, formats: list[str],
+               cancel: threading.Event) -> bytes:
+    """Runs on the generation worker: compose, continue or in-between (motions by id from the store);
+    stops at the next decoding step once `cancel` is set (its client left)."""
     start = time.perf_counter()
     sampling = dict(seed=seed, temperature=req.temperature, top_k=req.top_k, top_p=req.top_p,
-                    guidance_scale=req.guidance_scale)
+                    guidance_scale=req.guidance_scale, hooks=[cancel_when(cancel.is_set)])
     if kind == "compose":
         # each segment is rounded to whole codes: a waypoint past that end means the last frame
         spt = pipe.seconds_per_token
