@@ -48,7 +48,8 @@ class FastPipeline:
         return GeneratedMotion(text=text, features=np.zeros((frames, 263), np.float32), joints=joints, fps=self.fps,
                                tokens=np.arange(frames // 4) % 32, seed=seed, model=self.name, segments=segments)
 
-    def compose(self, timeline, seed=None, path=None, temperature=1.0, top_k=None, top_p=None, guidance_scale=None):
+    def compose(self, timeline, seed=None, path=None, temperature=1.0, top_k=None, top_p=None, guidance_scale=None,
+                hooks=()):
         from t2mgpt.authoring.path import check_path
         from t2mgpt.authoring.timeline import check_timeline, segments_of
 
@@ -60,12 +61,12 @@ class FastPipeline:
         return self._one(" / ".join(t for t, _ in plan), frames, seed, segments_of(plan, 4))
 
     def continue_motion(self, motion, text, seconds, seed=None, temperature=1.0, top_k=None, top_p=None,
-                        guidance_scale=None):
+                        guidance_scale=None, hooks=()):
         check_sampling_args(temperature, top_k, top_p)
         return self._one(text, motion.num_frames + 4 * self._pipe.tokens_for_seconds(seconds), seed)
 
     def inbetween(self, start, end, text, seconds, seed=None, end_position=None, temperature=1.0, top_k=None,
-                  top_p=None, guidance_scale=None):
+                  top_p=None, guidance_scale=None, hooks=()):
         check_sampling_args(temperature, top_k, top_p)
         frames = start.num_frames + 4 * self._pipe.tokens_for_seconds(seconds) + end.num_frames
         return self._one(text, frames, seed)
