@@ -174,8 +174,10 @@ def validate_on_real(src: Path, max_trials: int = 60) -> dict:
     return results
 
 
-def run_model(model: str, samples: int = 5, seed: int = 0, device: str = "cpu", guidance_scale: float = 1.0) -> dict:
-    """Generate `samples` motions per prompt (seeds seed..seed+S-1) and check each."""
+def run_model(model: str, samples: int = 5, seed: int = 0, device: str = "cpu",
+              guidance_scale: float | None = None) -> dict:
+    """Generate `samples` motions per prompt (seeds seed..seed+S-1) and check each; guidance_scale
+    None: the model's own default (config.json), as users get it."""
     from t2mgpt import T2MGPT
 
     pipe = T2MGPT.from_pretrained(model, device=device)
@@ -223,7 +225,8 @@ def main(argv=None) -> int:
     ap.add_argument("--markdown", type=Path, help="write the table here")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--guidance-scale", type=float, action="append",
-                    help="classifier-free guidance scale(s) to run each model with (repeatable; default 1: off)")
+                    help="classifier-free guidance scale(s) to run each model with (repeatable; default: "
+                         "each model's own default, as users get it)")
     ap.add_argument("--label", action="append", default=[], help="column name for each --model (default: the model)")
     args = ap.parse_args(argv)
     models, real = {}, None
@@ -236,10 +239,10 @@ def main(argv=None) -> int:
         o = real["_overall"]
         print(f"checks on real clips: {o['passed']}/{o['clips']} passed", file=sys.stderr)
     labels = args.label + args.model[len(args.label):]
-    scales = args.guidance_scale or [1.0]
+    scales = args.guidance_scale or [None]
     for m, label in zip(args.model, labels):
         for s in scales:
-            name = label if len(scales) == 1 and s == 1.0 else f"{label}, guidance {s:g}"
+            name = label if s is None else f"{label}, guidance {s:g}"
             models[name] = run_model(m, args.samples, args.seed, args.device, s)
             o = models[name]["_overall"]
             print(f"{name}: {o['passed']}/{o['pairs']} (prompt, seed) pairs passed", file=sys.stderr)
