@@ -43,7 +43,6 @@ def yaw_fit(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return R, cd - cs @ R.T
 
 
-
 def pelvis_relative_error(joints: np.ndarray, ref: np.ndarray) -> float:
     """Mean joint distance (m) of poses (T, J, 3) relative to the pelvis, each frame turned about
     y onto ref's: how far apart two motions' poses are, wherever and however turned they stand."""
@@ -53,6 +52,7 @@ def pelvis_relative_error(joints: np.ndarray, ref: np.ndarray) -> float:
         R, t = yaw_fit(a.astype(np.float64), b.astype(np.float64))
         errors.append(np.linalg.norm(a @ R.T + t - b, axis=-1).mean())
     return float(np.mean(errors))
+
 
 def place(joints: np.ndarray, given: np.ndarray, upto: int, frames: int = 8) -> np.ndarray:
     """Move `joints` (T, J, 3) rigidly so that its frames [upto - frames, upto) match `given`'s."""

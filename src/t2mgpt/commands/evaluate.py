@@ -126,8 +126,7 @@ def run(args: argparse.Namespace) -> int:
         guidance = pipe.guidance_scale if args.guidance_scale is None else args.guidance_scale  # None: the model's
         result = evaluate_generation(pipe, dataset, evaluator, args.replications, mm=args.mm, seed=args.seed,
                                      batch_size=args.batch_size, mm_texts=args.mm_texts, top_p=args.top_p,
-                                     guidance_scale=guidance,
-                                     progress=progress)
+                                     guidance_scale=guidance, progress=progress)
     what = args.model or f"baseline {args.baseline}"
     result.info.update(model=what, evaluator_path=str(args.evaluator))
     kind = "Baseline" if args.baseline else "VQ-VAE reconstruction" if args.reconstruction else "Text-to-motion"

@@ -111,10 +111,11 @@ def save_model_folder(folder: str | os.PathLike, config: ModelConfig, vqvae, gpt
         np.save(tmp / config.std_file, np.asarray(normalizer.std, np.float32), allow_pickle=False)
         (tmp / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
         (tmp / CARD_FILE).write_text(model_card_text(config), encoding="utf-8")
+        mode = 0o666 & ~umask()  # an ordinary file's: safetensors writes 0600, which others could not read
         for f in tmp.iterdir():
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
-            os.chmod(f, 0o666 & ~umask())  # safetensors writes 0600: others could not read a shared model
+            os.chmod(f, mode)
         _fsync_dir(tmp)
         if folder.exists():
             old = folder.parent / f".{folder.name}.old-{uuid.uuid4().hex[:8]}"
