@@ -175,15 +175,17 @@ def validate_on_real(src: Path, max_trials: int = 60) -> dict:
 
 
 def run_model(model: str, samples: int = 5, seed: int = 0, device: str = "cpu",
-              guidance_scale: float | None = None) -> dict:
+              guidance_scale: float | None = None, **sampling) -> dict:
     """Generate `samples` motions per prompt (seeds seed..seed+S-1) and check each; guidance_scale
-    None: the model's own default (config.json), as users get it."""
+    None: the model's own default (config.json), as users get it. `sampling`: temperature,
+    top_k, top_p as in `T2MGPT.__call__` (default: the model's own)."""
     from t2mgpt import T2MGPT
 
     pipe = T2MGPT.from_pretrained(model, device=device)
     out = {}
     for p in SUITE:
-        motions = pipe([p.text], num_samples=samples, seed=seed, guidance_scale=guidance_scale)[0]
+        motions = pipe([p.text], num_samples=samples, seed=seed, guidance_scale=guidance_scale,
+                       **sampling)[0]
         passed = run_checks([m.joints for m in motions], p, pipe.fps)
         out[p.text] = {"passed": int(sum(passed)), "samples": samples, "per_seed": passed,
                        "seconds": [round(m.duration, 1) for m in motions]}
@@ -227,6 +229,9 @@ def main(argv=None) -> int:
     ap.add_argument("--guidance-scale", type=float, action="append",
                     help="classifier-free guidance scale(s) to run each model with (repeatable; default: "
                          "each model's own default, as users get it)")
+    ap.add_argument("--temperature", type=float, help="sampling temperature (default: the model's)")
+    ap.add_argument("--top-k", type=int, help="sample among the k most likely codes (default: the model's)")
+    ap.add_argument("--top-p", type=float, help="nucleus sampling mass (default: the model's)")
     ap.add_argument("--label", action="append", default=[], help="column name for each --model (default: the model)")
     args = ap.parse_args(argv)
     models, real = {}, None
@@ -243,7 +248,9 @@ def main(argv=None) -> int:
     for m, label in zip(args.model, labels):
         for s in scales:
             name = label if s is None else f"{label}, guidance {s:g}"
-            models[name] = run_model(m, args.samples, args.seed, args.device, s)
+            sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k),
+                                          ("top_p", args.top_p)) if v is not None}
+            models[name] = run_model(m, args.samples, args.seed, args.device, s, **sampling)
             o = models[name]["_overall"]
             print(f"{name}: {o['passed']}/{o['pairs']} (prompt, seed) pairs passed", file=sys.stderr)
     if args.json_out:
