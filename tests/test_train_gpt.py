@@ -10,7 +10,7 @@ import torch
 from helpers import make_tiny_dataset
 from test_gpt_dataset import cap, write_codes
 from t2mgpt.cli import main
-from t2mgpt.train.gpt_task import corrupt_codes, mirrored_captions, side_contrast, token_loss
+from t2mgpt.train.gpt_task import corrupt_codes, token_loss
 from t2mgpt.utils.io import safe_torch_load
 
 VQ_TINY = ["--nb-code", "32", "--code-dim", "32", "--width", "32", "--depth", "1", "--batch-size", "8",
@@ -117,96 +117,6 @@ def test_learns_a_fixed_code_sequence_per_caption(tmp_path):
     # each caption gets its own sequence (or a variant it was trained on: one code dropped at an end)
     assert all(o in (s, s[1:], s[:-1]) for o, s in got), got
     assert sum(o == s for o, s in got) >= 5, got
-
-
-def test_mirrored_captions_pair_each_side_with_its_swap():
-    caps = ["a person kicks with the left leg", "a person walks", "a person kicks with the right leg",
-            "a person turns clockwise"]
-    ids, extra = mirrored_captions(caps)
-    assert ids.tolist() == [2, -1, 0, 4] and extra == ["a person turns counterclockwise"]
-
-
-def test_side_contrast_is_the_caption_classifiers_loss():
-    """-log sigmoid of the sequence log-likelihood ratio: log 2 when the codes cannot tell the
-    captions apart, -> 0 when they are much likelier under their own, larger when under the swap."""
-    lengths = torch.tensor([9, 9, 9, 19])
-    own = torch.tensor([2.0, 2.0, 2.5, 2.0])
-    swap = torch.tensor([2.0, 2.5, 2.0, 2.5])  # mean cross-entropy per counted position
-    got = side_contrast(own, swap, lengths)
-    assert got[0] == pytest.approx(np.log(2))
-    assert got[1] == pytest.approx(np.log1p(np.exp(-5.0)))  # ratio 0.5 nats x 10 positions
-    assert got[2] == pytest.approx(np.log1p(np.exp(5.0)))
-    assert got[3] < got[1]  # the same per-code margin over a longer sequence is stronger evidence
-
-
-def _close_sides_encoder():
-    """Text features like a sentence encoder's: 'left' and 'right' move the feature only a
-    little (cosine 0.98), the action word a lot."""
-    from t2mgpt.text.encoders.hashing import HashingTextEncoder
-
-    class CloseSides(HashingTextEncoder):
-        def encode(self, texts):
-            g = torch.Generator().manual_seed(0)
-            action, side = torch.randn(4, 16, generator=g), torch.randn(16, generator=g)
-            rows = [action[["kicks", "waves", "turns", "hops"].index(t.split()[2])]
-                    + 0.2 * side * (1 if " left" in t else -1 if " right" in t else 0) for t in texts]
-            return torch.stack(rows)
-
-    return CloseSides(16)
-
-
-def _side_margin(run_dir, enc, seqs) -> float:
-    """Mean log-likelihood ratio of each sided sequence under its own caption over the swapped one."""
-    from t2mgpt.prepare.text import swap_left_right
-    from t2mgpt.train.export import load_gpt_checkpoint
-
-    gpt, _ = load_gpt_checkpoint(run_dir / "last.pt")
-    gpt.eval()
-    margins = []
-    with torch.no_grad():
-        for text, seq in seqs.items():
-            target = torch.cat([torch.as_tensor(seq), torch.tensor([32])])[None]  # codes, END
-            nll = []
-            for t in (text, swap_left_right(text)):
-                logits = gpt(target[:, :-1], enc.encode([t]))
-                nll.append(torch.nn.functional.cross_entropy(logits[0], target[0], reduction="sum").item())
-            margins.append(nll[1] - nll[0])
-    return float(np.mean(margins))
-
-
-def test_side_contrast_teaches_left_from_right_faster(tmp_path):
-    """Captions that differ only in 'left' / 'right' (close text features) with mirrored code
-    sequences: with the contrast the GPT tells the sides apart after a few updates; by
-    cross-entropy alone it has barely started."""
-    from t2mgpt.generator.config import GPTConfig
-    from t2mgpt.tokenizer.config import VQVAEConfig
-    from t2mgpt.tokenizer.vqvae import VQVAE
-    from t2mgpt.train.gpt_task import GPTTrainConfig, train_gpt
-
-    rng = np.random.default_rng(0)
-    seqs, motions = {}, {}
-    for i, act in enumerate(["kicks with the", "waves with the", "turns", "hops on the"]):
-        body = rng.integers(0, 32, 6)
-        for j, side in enumerate(["left", "right"]):
-            # the two sides share most codes (as a motion and its mirror share the shape of the action)
-            seq = body.copy()
-            seq[2:4] = rng.integers(0, 32, 2)
-            text = f"a person {act} {side}"
-            seqs[text] = seq
-            motions[f"{i}{j}"] = (seq, [cap(text)])
-    data, codes = write_codes(tmp_path, motions)
-    VQVAE(VQVAEConfig(input_dim=263, nb_code=32, code_dim=16, output_emb_width=16, width=16, depth=1)).save(
-        tmp_path / "vq.pt")
-    enc = _close_sides_encoder()
-    margin = {}
-    for w in (0.0, 1.0):
-        tc = GPTTrainConfig(iters=60, batch_size=8, lr=3e-3, pkeep=1.0, val_split="", log_every=10, save_every=60,
-                            side_contrast=w)
-        train_gpt(data, tmp_path / "vq.pt", tmp_path / f"run{w}", GPTConfig(embed_dim=32, num_layers=1, n_head=2,
-                  fc_rate=2, drop_out_rate=0.0), tc, tokens=codes, text_encoder=enc, device="cpu", progress=False)
-        margin[w] = _side_margin(tmp_path / f"run{w}", enc, seqs)
-    assert margin[1.0] > 2.0 and margin[1.0] > 3 * max(margin[0.0], 0.1), margin
-    assert "side" in metrics(tmp_path / "run1.0")[10]
 
 
 # ------------------------------------------------------------------------------ runs

@@ -28,13 +28,12 @@ class GPTTrainConfig(TrainConfig):
     eval_every: int = 10_000  # validation loss (best.pt), and FID with an evaluator (best_fid.pt)
     pkeep: float = 0.5  # keep each input code with this probability, else a random code; -1: U[0,1] per batch
     cond_drop: float = 0.0  # share of samples trained with a zero text feature (for classifier-free guidance)
-    side_contrast: float = 0.0  # weight of the left/right caption contrast (t2mgpt.train.gpt_task.side_contrast)
     span_share: float = -1.0  # share of samples from time-span entries (-1: every entry once per epoch)
     init_from: str = ""  # model folder or name whose GPT weights start the run (fine-tuning); "": random
     amp: bool = False  # bfloat16 autocast (worth it on recent GPUs; off = the original's float32)
     val_max_samples: int = 4096  # cap on validation (caption, codes) pairs (0: all)
 
-    NON_NEGATIVE = TrainConfig.NON_NEGATIVE + ("val_max_samples", "side_contrast")
+    NON_NEGATIVE = TrainConfig.NON_NEGATIVE + ("val_max_samples",)
 
     def __post_init__(self):
         super().__post_init__()
@@ -53,8 +52,6 @@ TRAIN_HELP = {
     "pkeep": "corruption: keep each input code with probability P, else a random code (-1: P ~ U[0,1] per batch)",
     "cond_drop": "train this share of samples with a zero text feature, the unconditional input of "
                  "classifier-free guidance (0: never, as the original)",
-    "side_contrast": "weight of a contrast between a caption that names a side or turning sense and its "
-                     "left/right swap: its codes must be likelier under their own caption (0: off, as the original)",
     "span_share": "draw this share of samples from time-span captions, the rest from whole-motion ones "
                   "(-1: every entry once per epoch, as the original)",
     "init_from": "start from the GPT weights of this model folder or name (fine-tuning; same sizes and "

@@ -73,40 +73,6 @@ def token_loss(logits: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor
     return per_sample, correct, valid.sum()
 
 
-def mirrored_captions(captions: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Each caption's left/right swap (`prepare.text.swap_left_right`) as an index into
-    `captions + extra` (-1 when the swap reads the same: no side or turning word), and `extra`,
-    the swaps that are not captions themselves."""
-    from t2mgpt.prepare.text import swap_left_right
-
-    index = {c: i for i, c in enumerate(captions)}
-    ids, extra = [], []
-    for c in captions:
-        s = swap_left_right(c)
-        if s == c:
-            ids.append(-1)
-            continue
-        if s not in index:
-            index[s] = len(captions) + len(extra)
-            extra.append(s)
-        ids.append(index[s])
-    return np.asarray(ids, dtype=np.int64), extra
-
-
-def side_contrast(nll_own: torch.Tensor, nll_swap: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """-log sigmoid(log p(codes | caption) - log p(codes | mirrored caption)), per sample.
-
-    The loss of the Bayes classifier that tells a caption from its left/right swap by the
-    codes' likelihood (discriminative, maximum-mutual-information training of a sequence model).
-    Sentence encoders put "kicks with the left leg" and "... right leg" close together
-    (MiniLM: cosine 0.98), and cross-entropy alone learns the difference slowly: this term
-    puts the gradient on it, and vanishes once the codes tell the two apart.
-    nll_* (B,) mean cross-entropy per counted position (`token_loss`), lengths (B,) code counts.
-    """
-    ratio = (nll_swap - nll_own) * (lengths + 1).to(nll_own.dtype)  # log-likelihood ratio of the sequence
-    return F.softplus(-ratio)
-
-
 # --------------------------------------------------------------------------------------------
 # data, text features, VQ-VAE
 
@@ -281,7 +247,7 @@ class GPTTask:
     kind = KIND
     train_kind = TRAIN_KIND
     unit = "sequences"
-    stat_names = ("loss", "correct", "counted", "side")  # summed over steps and ranks; acc = correct / counted
+    stat_names = ("loss", "correct", "counted")  # summed over steps and ranks; acc = correct / counted
     bar = ("loss", "acc")
     best_key = "loss"
     size_hint = "lower --embed-dim, --num-layers or --block-size"
@@ -327,26 +293,20 @@ class GPTTask:
             val_pairs = load_pairs(self.tokens, self.data, tc.val_split, mc.block_size, mc.num_vq, unit, "--val-split")
             self.val = ValShare.make(val_pairs, val_pairs.all_pairs(), tc.val_max_samples, run.dist.rank,
                                     run.dist.world_size)
-        self.swap_ids, swaps = None, []
-        if tc.side_contrast > 0:
-            swap_ids, swaps = mirrored_captions(self.pairs.captions)
-            self.swap_ids = torch.from_numpy(swap_ids).to(run.device)
-        self.text_cache = self._text_features(run, swaps)
-        self.table = self.text_cache.encode(self.pairs.captions + swaps).to(run.device)  # (n_captions + n_swaps, dim)
+        self.text_cache = self._text_features(run)
+        self.table = self.text_cache.encode(self.pairs.captions).to(run.device)  # (n_captions, dim)
         self.val_table = self.text_cache.encode(self.val.source.captions).to(run.device) if self.val else None
         self.device, self.world, self.num_entries = run.device, run.dist.world_size, len(self.pairs)
         n_val = len(self.val) * self.world if self.val is not None else 0
         return [f"train {self.pairs.summary()}; {n_val} val pairs; codes {self.tokens} of VQ-VAE {self.vq_path}; "
                 f"text encoder {self.enc_name} ({self.enc_dim}-d)"] + [n for n in notes if n]
 
-    def _text_features(self, run, extra: list[str]):
-        """Every caption's feature (and `extra` texts'): computed once on rank 0 (cached in the run
-        folder), read by every rank."""
+    def _text_features(self, run):
+        """Every caption's feature: computed once on rank 0 (cached in the run folder), read by every rank."""
         from t2mgpt.text import TextFeatureCache
 
         out = run.out
-        val = self.val.source.captions if self.val is not None else []
-        texts = list(dict.fromkeys(self.pairs.captions + extra + val))
+        texts = list(dict.fromkeys(self.pairs.captions + (self.val.source.captions if self.val is not None else [])))
 
         def features():
             if run.fresh and (out / TEXT_CACHE).exists():
@@ -378,42 +338,24 @@ class GPTTask:
         dev = self.device
         target = torch.from_numpy(b.target).to(dev, non_blocking=True)  # (b, block_size)
         lengths = torch.from_numpy(b.lengths).to(dev, non_blocking=True)  # (b,)
-        cap = torch.from_numpy(b.caption).to(dev)  # (b,)
-        text = self.table[cap]  # (b, clip_dim)
-        kept = torch.ones(len(text), dtype=torch.bool, device=dev)  # (b,)
+        text = self.table[torch.from_numpy(b.caption).to(dev)]  # (b, clip_dim)
         if self.tc.cond_drop > 0:  # the zero feature is the "no text" input of classifier-free guidance
-            kept = torch.rand(len(text), device=dev) >= self.tc.cond_drop
-            text = text * kept[:, None].to(text.dtype)
+            text = text * (torch.rand(len(text), 1, device=dev) >= self.tc.cond_drop).to(text.dtype)
         inputs = corrupt_codes(target[:, :-1], self.tc.pkeep, self.mc.num_vq)  # (b, block_size - 1)
-        swap = None
-        if self.swap_ids is not None:  # the same codes again under the mirrored caption, in one forward
-            swap = ((self.swap_ids[cap] >= 0) & kept).nonzero().squeeze(1)  # (s,)
-            inputs = torch.cat([inputs, inputs[swap]])
-            text = torch.cat([text, self.table[self.swap_ids[cap[swap]]]])
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=self.tc.amp):
-            logits = net(inputs, text)  # (b + s, block_size, num_vq + 1)
-        b_size = len(target)
-        per_sample, correct, counted = token_loss(logits[:b_size], target, lengths)
-        loss, side = per_sample.mean(), torch.zeros((), device=dev)
-        if swap is not None and len(swap):
-            nll_swap, _, _ = token_loss(logits[b_size:], target[swap], lengths[swap])
-            side = side_contrast(per_sample[swap], nll_swap, lengths[swap]).sum() / b_size
-            loss = loss + self.tc.side_contrast * side
-        return loss, torch.stack([loss.detach().double(), correct.double(), counted.double(), side.detach().double()])
+            logits = net(inputs, text)  # (b, block_size, num_vq + 1)
+        per_sample, correct, counted = token_loss(logits, target, lengths)
+        loss = per_sample.mean()
+        return loss, torch.stack([loss.detach().double(), correct.double(), counted.double()])
 
     def summary(self, mean: torch.Tensor, model) -> dict:
-        d = {"loss": float(mean[0]), "acc": float(mean[1] / mean[2])}
-        if self.tc.side_contrast > 0:
-            d["side"] = float(mean[3])  # the side contrast per sample, before its weight
-        return d
+        return {"loss": float(mean[0]), "acc": float(mean[1] / mean[2])}
 
     @staticmethod
     def train_line(d: dict) -> str:
-        return f"loss {d['loss']:.5f} acc {d['acc']:.4f}" + (f" side {d['side']:.4f}" if "side" in d else "")
-
-    @staticmethod
-    def val_line(d: dict) -> str:  # validation reports the same loss (without the side contrast) and accuracy
         return f"loss {d['loss']:.5f} acc {d['acc']:.4f}"
+
+    val_line = train_line  # validation reports the same loss and accuracy
 
     def validate(self, model) -> dict:
         return evaluate(model, self.val, self.val_table, self.device, max(1, self.tc.batch_size // self.world),
