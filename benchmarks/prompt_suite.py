@@ -10,7 +10,9 @@ pass rate on real motion), then run on a model over several seeds:
     python benchmarks/prompt_suite.py --real ../shared/data/cmu_ml --json-out real.json
     python benchmarks/prompt_suite.py --model A --model B --samples 5 --markdown docs/prompt_suite.md
 
-Generation uses the model's own ending (no fixed length), temperature 1, seeds 0..S-1.
+Generation uses the model's own ending (no fixed length) and its own sampling defaults (temperature
+1, its guidance scale; `--temperature/--top-k/--top-p/--guidance-scale` change them), seeds
+SEED..SEED+S-1 (`--seed`, default 0).
 """
 from __future__ import annotations
 
