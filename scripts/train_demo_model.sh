@@ -7,10 +7,11 @@
 # runs and evaluation results go (default work/demo, ignored by git). Every step resumes or
 # skips finished work when re-run. Times on 2 CPU cores: prepare ~6 min (twice), evaluator
 # ~7 min, VQ-VAE ~70 min (1 thread), decoder fine-tune ~45 min, GPT ~95 min, GPT fine-tune
-# ~30 min, VQ-VAE continued ~35 min, GPT on its codes ~40 min, evaluation ~40 min. On a GPU pass
+# ~30 min, VQ-VAE continued ~35 min, GPT on its codes ~40 min, version 4 ~15 min, evaluation
+# ~60 min. On a GPU pass
 # DEVICE=cuda.
 #
-# The bundled model is version 3 (session 5):
+# The bundled model is version 4 (session 6):
 #   1. VQ-VAE + GPT on the human captions (DATA): version 1 (session 2);
 #   2. the VQ-VAE decoder fine-tuned to read at most 4 codes ahead (encoder and codebook frozen,
 #      so every motion keeps its codes; streaming starts after 5 codes, docs/streaming.md);
@@ -21,9 +22,10 @@
 #   4. the whole VQ-VAE of step 2 (look-ahead kept) trained 5,000 + 8,000 updates more with a
 #      joint-position loss weight of 1.0 instead of 0.5, so that kicks and raised arms survive
 #      its codes; every motion's codes change, so the version-2 GPT is trained on the new codes
-#      (configs/demo_gpt_cmu_v3.json, then configs/demo_gpt_cmu_finetune.json): version 3,
-#      exported with guidance scale 3 as its default (session 6: the prompt suite at 20 seeds
-#      passes 343/600 at scale 3 against 316/600 at 2, with the same test FID).
+#      (configs/demo_gpt_cmu_v3.json, then configs/demo_gpt_cmu_finetune.json): version 3;
+#   5. the fine-tune of step 4 again, from the same stage-1 GPT, with the `minilm-sides` text
+#      features (MiniLM with each caption moved away from its left/right swap), exported with
+#      guidance scale 3 as its default: version 4 (session 6), the bundled model.
 # docs/prompt_suite.md has the experiments behind these choices.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +37,7 @@ T=.venv/bin/t2mgpt
 DATA=$WORK/cmu_hml EV=$WORK/cmu_evaluator VQ=$WORK/vq VQ2=$WORK/vq_lookahead GPT1=$WORK/gpt GPT=$WORK/gpt_finetune
 TOKENS=$WORK/tokens EVAL=$WORK/eval DATA_AUTO=$WORK/cmu_hml_auto TOKENS_AUTO=$WORK/tokens_auto
 VQ3A=$WORK/vq3_stage1 VQ3=$WORK/vq3 TOKENS3=$WORK/tokens_v3 GPT3A=$WORK/gpt_v3_stage1 GPT3=$WORK/gpt_v3
+GPT4=$WORK/gpt_v4
 mkdir -p "$WORK" "$EVAL"
 
 $T prepare cmu --src "$SRC" --out "$DATA"
@@ -72,25 +75,34 @@ $T export-model --vq "$VQ3" --gpt "$GPT3A" --checkpoint last --out "$WORK/model_
     --half --guidance-scale 2 --overwrite
 $T train-gpt --data "$DATA_AUTO" --tokens "$TOKENS3" --vq "$VQ3" --out "$GPT3" --config configs/demo_gpt_cmu_finetune.json \
     --init-from "$WORK/model_v3_stage1" --device "$DEVICE" $(resume "$GPT3")
-$T export-model --vq "$VQ3" --gpt "$GPT3" --checkpoint last --out "$WORK/model" --name t2mgpt-cmu-demo --half \
+$T export-model --vq "$VQ3" --gpt "$GPT3" --checkpoint last --out "$WORK/model_v3" --name t2mgpt-cmu-demo --half \
+    --guidance-scale 2 --overwrite
+# version 4: the same fine-tune on minilm-sides text features
+$T train-gpt --data "$DATA_AUTO" --tokens "$TOKENS3" --vq "$VQ3" --out "$GPT4" --config configs/demo_gpt_cmu_finetune.json \
+    --init-from "$WORK/model_v3_stage1" --text-encoder minilm-sides --device "$DEVICE" $(resume "$GPT4")
+$T export-model --vq "$VQ3" --gpt "$GPT4" --checkpoint last --out "$WORK/model" --name t2mgpt-cmu-demo --half \
     --guidance-scale 3 --overwrite
-.venv/bin/python benchmarks/prompt_suite.py --model "$WORK/model_v1" --model "$WORK/model_v2" --model "$WORK/model" \
-    --label "version 1" --label "version 2" --label "version 3" --samples 10 \
+.venv/bin/python benchmarks/prompt_suite.py --model "$WORK/model_v1" --model "$WORK/model_v2" --model "$WORK/model_v3" \
+    --model "$WORK/model" --label "version 1" --label "version 2" --label "version 3" --label "version 4" --samples 10 \
     --json-out "$EVAL/prompt_suite.json"
-# the default guidance of version 3: scales 2 and 3 on seeds 0-9 and 10-19
+# versions 3 and 4 at guidance scales 2 and 3, seeds 0-9 and 10-19
 for seed in 0 10; do
-    .venv/bin/python benchmarks/prompt_suite.py --model "$WORK/model" --label "version 3" --guidance-scale 2 \
-        --guidance-scale 3 --samples 10 --seed $seed --json-out "$EVAL/prompt_suite_guidance_seed$seed.json"
+    .venv/bin/python benchmarks/prompt_suite.py --model "$WORK/model_v3" --model "$WORK/model" --label "version 3" \
+        --label "version 4" --guidance-scale 2 --guidance-scale 3 --samples 10 --seed $seed \
+        --json-out "$EVAL/prompt_suite_guidance_seed$seed.json"
 done
+.venv/bin/python benchmarks/side_margin.py --model "$WORK/model_v3" --model "$WORK/model" --data "$DATA_AUTO" \
+    --json-out "$EVAL/side_margin.json"
 common=(--data "$DATA" --evaluator "$EV" --replications 20 --device "$DEVICE")
 $T evaluate --model "$WORK/model" "${common[@]}" --json-out "$EVAL/generated.json"
-$T evaluate --model "$WORK/model" --guidance-scale 2 "${common[@]}" --json-out "$EVAL/generated_guidance2.json"
+$T evaluate --model "$WORK/model_v3" "${common[@]}" --json-out "$EVAL/generated_v3.json"
+$T evaluate --model "$WORK/model_v3" --guidance-scale 3 "${common[@]}" --json-out "$EVAL/generated_v3_guidance3.json"
 $T evaluate --model "$WORK/model" --reconstruction "${common[@]}" --json-out "$EVAL/reconstruction.json"
 $T evaluate --baseline shuffled "${common[@]}" --json-out "$EVAL/shuffled.json"
 $T evaluate --baseline train-motions "${common[@]}" --json-out "$EVAL/train_motions.json"
 $T evaluate --model "$WORK/model_v1" "${common[@]}" --json-out "$EVAL/generated_v1.json"
 $T evaluate --model "$WORK/model_v2" "${common[@]}" --json-out "$EVAL/generated_v2.json"
-$T export-model --vq "$VQ3" --gpt "$GPT3" --checkpoint last --out "$WORK/t2mgpt-cmu-demo" --name t2mgpt-cmu-demo \
+$T export-model --vq "$VQ3" --gpt "$GPT4" --checkpoint last --out "$WORK/t2mgpt-cmu-demo" --name t2mgpt-cmu-demo \
     --half --guidance-scale 3 --overwrite \
     --description-file configs/demo_card/description.md --trained-on-file configs/demo_card/trained_on.md \
     --license-file configs/demo_card/license.md --card-notes-file configs/demo_card/notes.md \

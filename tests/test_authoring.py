@@ -201,7 +201,7 @@ def test_each_segment_follows_its_own_text_and_what_came_before(bundled):
 def test_path_guidance_brings_the_pelvis_closer_to_the_waypoints(bundled):
     path = [(2.0, 0.5, 2.0), (4.0, 1.8, 3.2)]
     guided, free = [], []
-    for seed in range(2):
+    for seed in range(4):  # one seed's ratio ranges 0.35-0.83 with the bundled model; 4 average ~0.5
         m = bundled("a person walks", seconds=4, seed=seed, path=path)[0][0]
         assert m.num_frames == 80
         guided.append(waypoint_errors(m.joints, path, 20))

@@ -27,7 +27,7 @@ def test_bundled_folder_is_complete_and_small():
     assert {"config.json", "vqvae.safetensors", "gpt.safetensors", "README.md"} <= set(files)
     assert sum(files.values()) <= 40e6, "the bundled models may take 40 MB at most"
     config = json.loads((FOLDER / "config.json").read_text())
-    assert config["text_encoder"]["name"] == "minilm" and config["dataset"] == "humanml3d"
+    assert config["text_encoder"]["name"] == "minilm-sides" and config["dataset"] == "humanml3d"  # version 4
 
 
 def test_model_card_has_licence_evaluation_and_limits():

@@ -70,6 +70,22 @@ def test_minilm_equals_sentence_transformers(minilm):
     torch.testing.assert_close(ours, torch.from_numpy(ref.encode(texts)), atol=1e-6, rtol=0)
 
 
+def test_minilm_sides_moves_a_caption_away_from_its_left_right_swap(minilm):
+    """minilm-sides: MiniLM for captions without side words; for a caption and its swap, the same
+    midpoint and 1 + 2 * SIDE_EMPHASIS times MiniLM's difference, side and turning words alike."""
+    from t2mgpt.text.encoders.minilm_sides import SIDE_EMPHASIS
+
+    sides = get_text_encoder("minilm-sides", device="cpu")
+    assert (sides.name, sides.dim) == ("minilm-sides", 384)
+    torch.testing.assert_close(sides.encode([WALK, CARTWHEEL]), minilm.encode([WALK, CARTWHEEL]), atol=1e-6, rtol=0)
+    for pair in (["a person kicks with the left leg", "a person kicks with the right leg"],
+                 ["a person turns clockwise", "a person turns counterclockwise"]):
+        e, f = minilm.encode(pair), sides.encode(pair)
+        torch.testing.assert_close(f.sum(0), e.sum(0), atol=1e-5, rtol=0)
+        torch.testing.assert_close(f[0] - f[1], (1 + 2 * SIDE_EMPHASIS) * (e[0] - e[1]), atol=1e-5, rtol=0)
+        assert torch.cosine_similarity(f[0], f[1], dim=0) < torch.cosine_similarity(e[0], e[1], dim=0) - 0.1
+
+
 def test_minilm_loads_without_transformers():
     code = ("import sys; from t2mgpt.text import get_text_encoder; get_text_encoder('minilm').encode('a walk');"
             "print(sorted(m for m in ('transformers', 'sentence_transformers', 'sklearn') if m in sys.modules))")

@@ -40,7 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tokens", metavar="DIR", help="codes made by `t2mgpt tokenize` (default: made into RUN_DIR/tokens)")
     parser.add_argument("--vq", required=True, metavar="VQ_RUN", help="the VQ-VAE: train-vq run folder or checkpoint")
     parser.add_argument("--text-encoder", metavar="NAME",
-                        help="minilm (offline, 384-d; default), clip (ViT-B/32, 512-d, the paper's) or hashing (tests)")
+                        help="minilm (offline, 384-d; default), minilm-sides (minilm with left/right words set "
+                             "further apart; the demo model's), clip (ViT-B/32, 512-d, the paper's) or hashing (tests)")
     parser.add_argument("--clip-path", metavar="DIR", help="where the CLIP (or MiniLM) weights are")
 
 
