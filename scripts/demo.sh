@@ -4,5 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/t2mgpt generate "a person walks forward and then turns around" --seed 0 \
+.venv/bin/t2mgpt generate "a person waves with the right hand" --seed 0 \
     --format mp4,bvh,npy --out-dir outputs --overwrite "$@"

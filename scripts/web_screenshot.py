@@ -26,11 +26,11 @@ def free_port() -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("prompt", nargs="?", default="a person walks forward and then turns around")
+    ap.add_argument("prompt", nargs="?", default="a person waves with the right hand")
     ap.add_argument("--out", default="docs/images/web.png")
     ap.add_argument("--samples", default="3")
     ap.add_argument("--seed", default="0")
-    ap.add_argument("--frame", type=int, default=40, help="frame shown (paused)")
+    ap.add_argument("--frame", type=int, default=56, help="frame shown (paused)")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
