@@ -23,13 +23,14 @@ def compose(pipe, timeline, seed: int | None = None, *, path=None, window: int =
                              segments_of(plan, pipe.config.unit_length))
 
 
-def compose_stream(pipe, timeline, seed: int | None = None, *, path=None, window: int = WINDOW, **sampling):
+def compose_stream(pipe, timeline, seed: int | None = None, *, path=None, window: int = WINDOW,
+                   hooks: Sequence = (), **sampling):
     """`compose` as a `MotionStream` (`t2mgpt.streaming`); see `T2MGPT.compose_stream`."""
     from t2mgpt.streaming import MotionStream
 
     plan, sampling, seed, codes_of = timeline_codes(pipe, timeline, seed, path, window, sampling)
     return MotionStream(pipe, " / ".join(t for t, _ in plan),
-                        lambda hooks, report: codes_of(hooks=hooks, on_codes=report)[0],
+                        lambda engine, report: codes_of(hooks=[*engine, *hooks], on_codes=report)[0],
                         None if sampling.get("greedy") else seed, cleanup=sampling.get("cleanup", True),
                         segments=segments_of(plan, pipe.config.unit_length))
 
