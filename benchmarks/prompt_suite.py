@@ -247,11 +247,11 @@ def main(argv=None) -> int:
         print(f"checks on real clips: {o['passed']}/{o['clips']} passed", file=sys.stderr)
     labels = args.label + args.model[len(args.label):]
     scales = args.guidance_scale or [None]
+    sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k), ("top_p", args.top_p))
+                if v is not None}
     for m, label in zip(args.model, labels):
         for s in scales:
             name = label if s is None else f"{label}, guidance {s:g}"
-            sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k),
-                                          ("top_p", args.top_p)) if v is not None}
             models[name] = run_model(m, args.samples, args.seed, args.device, s, **sampling)
             o = models[name]["_overall"]
             print(f"{name}: {o['passed']}/{o['pairs']} (prompt, seed) pairs passed", file=sys.stderr)

@@ -26,6 +26,7 @@ CAPTIONS = ["a person turns left", "a person kicks with the left leg", "a person
 
 def labelled_code_spans(pipe, data: Path, split: str, captions: list[str], per_caption: int) -> dict[str, list]:
     """caption -> up to `per_caption` code sequences (1-d long tensors) of the motions or spans it labels."""
+    from t2mgpt.authoring.compose import encode_features
     from t2mgpt.data.humanml3d import read_captions, read_split
 
     unit = pipe.config.unit_length
@@ -38,9 +39,8 @@ def labelled_code_spans(pipe, data: Path, split: str, captions: list[str], per_c
         if not wanted:
             continue
         feats = np.load(data / "new_joint_vecs" / f"{mid}.npy")
-        x = pipe.normalizer.normalize(torch.as_tensor(feats[:len(feats) // unit * unit]).float())
-        with torch.inference_mode():
-            codes = pipe.vqvae.encode(x[None].to(pipe.device))[0].cpu()  # (N,)
+        with torch.inference_mode():  # whole codes from the first frame, so span times index them
+            codes = torch.tensor(encode_features(pipe, feats[:len(feats) // unit * unit]))  # (N,)
         for c in wanted:
             span = codes if c.end <= 0 else codes[int(c.start * pipe.fps / unit):int(c.end * pipe.fps / unit)]
             if len(span) >= 3:
@@ -68,7 +68,7 @@ def side_margins(model: str, data: Path, split: str = "train", per_caption: int 
     for cap in captions:
         if not spans[cap]:
             continue
-        own, swap = torch.as_tensor(np.asarray(pipe.text_encoder.encode([cap, swap_left_right(cap)]))).float()
+        own, swap = pipe.text_features([cap, swap_left_right(cap)])
         m = np.array([sequence_nll(pipe.gpt, c, swap) - sequence_nll(pipe.gpt, c, own) for c in spans[cap]])
         n = np.array([len(c) + 1 for c in spans[cap]])
         out[cap] = {"motions": len(m), "margin": float(m.mean()), "margin_per_code": float((m / n).mean()),

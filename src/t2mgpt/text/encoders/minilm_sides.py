@@ -24,6 +24,9 @@ class MiniLMSidesEncoder(MiniLMEncoder):
     def _encode(self, texts: list[str]) -> torch.Tensor:
         from t2mgpt.prepare.text import swap_left_right
 
-        e = super()._encode(texts + [swap_left_right(t) for t in texts])  # (2B, dim)
-        own, swapped = e[:len(texts)], e[len(texts):]
-        return own + SIDE_EMPHASIS * (own - swapped)
+        swaps = [swap_left_right(t) for t in texts]
+        sided = [i for i, (t, s) in enumerate(zip(texts, swaps)) if s != t]  # the others are their own swap
+        e = super()._encode(texts + [swaps[i] for i in sided])  # (B + S, dim), one batch
+        own = e[:len(texts)]
+        own[sided] += SIDE_EMPHASIS * (own[sided] - e[len(texts):])
+        return own
