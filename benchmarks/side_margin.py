@@ -90,9 +90,11 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--json-out", type=Path)
     args = ap.parse_args(argv)
+    from t2mgpt.errors import T2MGPTError
+
     try:
         results = {m: side_margins(m, args.data, args.split, args.per_caption, args.device) for m in args.model}
-    except LookupError as e:
+    except (LookupError, T2MGPTError) as e:  # no sided captions; a missing model, split or file
         print(f"error: {e}", file=sys.stderr)
         return 2
     print("| caption | " + " | ".join(f"{m}: nats/code, share preferring own side" for m in args.model) + " |")

@@ -64,3 +64,11 @@ def test_a_dataset_without_sided_captions_is_a_one_line_error(tmp_path, data, ca
     model = make_tiny_model_dir(tmp_path / "m")
     assert _bench().main(["--model", str(model), "--data", str(data)]) == 2
     assert "prepare --auto-captions" in capsys.readouterr().err
+
+
+def test_a_missing_model_or_split_is_a_one_line_error(tmp_path, data, capsys):
+    model = make_tiny_model_dir(tmp_path / "m")
+    assert _bench().main(["--model", str(tmp_path / "nowhere"), "--data", str(data)]) == 2
+    assert _bench().main(["--model", str(model), "--data", str(data), "--split", "val"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all(line.startswith("error: ") for line in err)
