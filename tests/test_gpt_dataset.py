@@ -172,33 +172,3 @@ def test_span_share_sets_how_often_span_captions_are_drawn(tmp_path):
                                                                           for i in range(12)})), "train")
     with pytest.raises(DataError, match="span_share"):
         PairLoader(whole_only, 12, 51, seed=1, span_share=0.5)
-
-
-def test_caption_balance_resamples_a_long_tail_of_captions(tmp_path):
-    # 24 motions: 18 captioned "walks.", 4 "kicks.", 2 "sits." (whole-motion entries)
-    names = ["walks."] * 18 + ["kicks."] * 4 + ["sits."] * 2
-    data, codes = write_codes(tmp_path, {f"{i:06d}": (np.arange(8) + i, [cap(c)]) for i, c in enumerate(names)})
-    pairs = CodeCaptionPairs(codes, data, "train")
-
-    def shares(loader, n=600):
-        caps = [pairs.captions[c] for c in np.concatenate([next(loader).caption for _ in range(n)])]
-        return {c: caps.count(c) / len(caps) for c in ("walks.", "kicks.", "sits.")}
-
-    plain = shares(PairLoader(pairs, 12, 51, seed=3))
-    assert plain == pytest.approx({"walks.": 18 / 24, "kicks.": 4 / 24, "sits.": 2 / 24}, abs=1e-9)
-    # inverse frequency: every caption equally often; square root: in proportion to sqrt(count)
-    assert shares(PairLoader(pairs, 12, 51, seed=3, caption_balance=1.0)) == pytest.approx(
-        {c: 1 / 3 for c in plain}, abs=0.03)
-    root = np.sqrt([18, 4, 2])
-    assert shares(PairLoader(pairs, 12, 51, seed=3, caption_balance=0.5)) == pytest.approx(
-        dict(zip(plain, root / root.sum())), abs=0.03)
-    # with span_share the balance acts inside each group: spans keep their share
-    mixed = {f"{i:06d}": (np.arange(40) % NB, [cap(c), cap("span " + c, 0.0, 1.0)]) for i, c in enumerate(names)}
-    d2, c2 = write_codes(tmp_path / "m", mixed)
-    p2 = CodeCaptionPairs(c2, d2, "train")
-    loader = PairLoader(p2, 12, 51, seed=4, span_share=0.25, caption_balance=1.0)
-    drawn = [p2.captions[c] for c in np.concatenate([next(loader).caption for _ in range(600)])]
-    assert np.mean([c.startswith("span") for c in drawn]) == pytest.approx(0.25, abs=0.03)
-    assert np.mean([c == "sits." for c in drawn]) == pytest.approx(0.75 / 3, abs=0.03)
-    with pytest.raises(DataError, match="caption_balance"):
-        PairLoader(pairs, 12, 51, seed=3, caption_balance=-1.0)

@@ -1,10 +1,7 @@
 """VQ-VAE training loss of T2M-GPT: reconstruction + beta * commitment + lambda_vel * velocity.
 
 The "velocity" term (the original's `forward_vel`) is the reconstruction loss restricted to the
-root-relative joint positions (ric channels 4 : 4 + (J-1)*3 of the features). An optional
-root term (ours; weight 0 = the original) is the same loss on the 4 root channels (rotation
-velocity, ground velocity, height): they are 4 of 263 channels of the plain reconstruction
-loss, yet everything that places the body in the world is integrated from them.
+root-relative joint positions (ric channels 4 : 4 + (J-1)*3 of the features).
 """
 from __future__ import annotations
 
@@ -45,14 +42,12 @@ class VQLossConfig:
     recons: str = "l1_smooth"
     commit: float = 0.02  # beta, weight of the commitment loss
     vel: float = 0.5  # weight of the joint-position ("velocity") loss
-    root: float = 0.0  # weight of the root-channel loss (0: the original)
 
 
 class VQLoss(nn.Module):
-    """loss = recons(pred, gt) + commit * commit_loss + vel * recons(pred_ric, gt_ric)
-    + root * recons(pred_root, gt_root).
+    """loss = recons(pred, gt) + commit * commit_loss + vel * recons(pred_ric, gt_ric).
 
-    Returns (total, parts) where parts holds the unweighted 'recons', 'commit', 'vel' and 'root' terms.
+    Returns (total, parts) where parts holds the unweighted 'recons', 'commit' and 'vel' terms.
     """
 
     def __init__(self, config: VQLossConfig | None = None, **kwargs):
@@ -72,6 +67,5 @@ class VQLoss(nn.Module):
         c = self.config
         recons = recons_loss(pred[..., : self.motion_dim], target[..., : self.motion_dim], c.recons)
         vel = recons_loss(pred[..., self.ric], target[..., self.ric], c.recons)
-        root = recons_loss(pred[..., :4], target[..., :4], c.recons)
-        total = recons + c.commit * commit_loss + c.vel * vel + c.root * root
-        return total, {"recons": recons, "commit": commit_loss, "vel": vel, "root": root}
+        total = recons + c.commit * commit_loss + c.vel * vel
+        return total, {"recons": recons, "commit": commit_loss, "vel": vel}

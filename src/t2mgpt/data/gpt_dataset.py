@@ -23,10 +23,6 @@ first 50 after the text token).
 With `span_share` s (0..1), each slot of an epoch instead draws a time-span entry with
 probability s, else a whole-motion entry (uniformly within each group, with replacement), so
 the many short spans of an auto-captioned dataset do not teach the GPT that motions are short.
-With `caption_balance` a (>= 0), an entry is drawn with weight n^-a, n = how many entries carry
-its caption (the mean over its captions), within its group if `span_share` is set: square-root
-(a = 0.5) or inverse-frequency (a = 1) resampling of a long tail, so that "a person walks
-forward" (1,290 entries of the CMU training split) stops drowning the kicks, hops and sits.
 
 Like the VQ windows (`t2mgpt.data.vq_dataset`), the order is a pure function of
 (seed, epoch): epoch `e` shuffles the entries and draws every random choice of that epoch
@@ -255,17 +251,6 @@ def load_codes(path: Path, nb_code: int | None = None) -> np.ndarray:
     return a.astype(np.int64, copy=False)
 
 
-def caption_rarity(pairs: CodeCaptionPairs, alpha: float) -> np.ndarray:
-    """(entries,) mean over each entry's captions of (entries carrying that caption)^-alpha."""
-    n_cap = np.diff(pairs.cap_ptr)
-    entry_of = np.repeat(np.arange(len(pairs)), n_cap)
-    carriers = np.zeros(len(pairs.captions))  # entries listing each caption (once per entry)
-    np.add.at(carriers, np.unique(np.stack([pairs.cap_ids, entry_of]), axis=1)[0], 1.0)
-    w = np.zeros(len(pairs))
-    np.add.at(w, entry_of, carriers[pairs.cap_ids] ** -alpha)
-    return w / np.maximum(n_cap, 1)
-
-
 @dataclass
 class CodeBatch:
     target: np.ndarray  # (b, block_size) int64: codes, END, PAD...
@@ -277,7 +262,7 @@ class PairLoader:
     """Endless, resumable stream of this rank's share of each global batch (see the module doc)."""
 
     def __init__(self, pairs: CodeCaptionPairs, batch_size: int, block_size: int, seed: int, rank: int = 0,
-                 world_size: int = 1, span_share: float = -1.0, caption_balance: float = 0.0):
+                 world_size: int = 1, span_share: float = -1.0):
         if batch_size % world_size:
             raise DataError(f"batch size {batch_size} is the global batch and must be divisible by the "
                             f"number of processes ({world_size})")
@@ -286,22 +271,15 @@ class PairLoader:
                             f"lower --batch-size or add data")
         self.pairs, self.batch_size, self.block_size, self.seed = pairs, batch_size, block_size, seed
         self.rank, self.world_size = rank, world_size
-        self.weights = None  # entry probabilities when drawn with replacement (else every entry once per epoch)
-        if not caption_balance >= 0.0:
-            raise DataError(f"caption_balance must be >= 0 (0: no re-weighting), got {caption_balance}")
-        rarity = caption_rarity(pairs, caption_balance) if caption_balance else np.ones(len(pairs))
+        self.weights = None  # entry probabilities when span_share is set (-1: every entry once per epoch)
         if span_share != -1.0:
             spans = int(pairs.is_span.sum())
             if not 0.0 <= span_share <= 1.0 or (span_share > 0 and not spans) or (span_share < 1 and spans == len(pairs)):
                 raise DataError(f"span_share {span_share} needs time-span entries (has {spans}) and whole-motion "
                                 f"entries (has {len(pairs) - spans}) in the share asked, and must be in [0, 1] or -1")
-            span_total, whole_total = rarity[pairs.is_span].sum(), rarity[~pairs.is_span].sum()
-            self.weights = rarity * np.where(pairs.is_span, span_share / max(span_total, 1e-12),
-                                             (1 - span_share) / max(whole_total, 1e-12))
-        elif caption_balance:
-            self.weights = rarity
-        if self.weights is not None:
-            self.weights = self.weights / self.weights.sum()
+            self.weights = np.where(pairs.is_span, span_share / max(spans, 1),
+                                    (1 - span_share) / max(len(pairs) - spans, 1))
+            self.weights /= self.weights.sum()
         self.local_batch = batch_size // world_size
         self.steps_per_epoch = len(pairs) // batch_size  # drop_last, as the original
         self.position = DataPosition()

@@ -29,7 +29,6 @@ class GPTTrainConfig(TrainConfig):
     pkeep: float = 0.5  # keep each input code with this probability, else a random code; -1: U[0,1] per batch
     cond_drop: float = 0.0  # share of samples trained with a zero text feature (for classifier-free guidance)
     span_share: float = -1.0  # share of samples from time-span entries (-1: every entry once per epoch)
-    caption_balance: float = 0.0  # draw entries with weight (entries with their caption)^-a (0: uniform)
     init_from: str = ""  # model folder or name whose GPT weights start the run (fine-tuning); "": random
     amp: bool = False  # bfloat16 autocast (worth it on recent GPUs; off = the original's float32)
     val_max_samples: int = 4096  # cap on validation (caption, codes) pairs (0: all)
@@ -41,8 +40,6 @@ class GPTTrainConfig(TrainConfig):
         check_fractions(self, ("cond_drop",))
         if not (self.span_share == -1 or 0.0 <= self.span_share <= 1.0):
             raise InputError(f"span_share must be in [0, 1] (or -1: every entry once per epoch), got {self.span_share}")
-        if not self.caption_balance >= 0.0:
-            raise InputError(f"caption_balance must be >= 0 (0: no re-weighting), got {self.caption_balance}")
         if not (self.pkeep == -1 or 0.0 <= self.pkeep <= 1.0):
             raise InputError(f"pkeep must be in [0, 1] (or -1: drawn uniformly per batch), got {self.pkeep}")
 
@@ -57,8 +54,6 @@ TRAIN_HELP = {
                  "classifier-free guidance (0: never, as the original)",
     "span_share": "draw this share of samples from time-span captions, the rest from whole-motion ones "
                   "(-1: every entry once per epoch, as the original)",
-    "caption_balance": "draw each (caption, codes) entry with weight N^-A, N = entries with the same caption "
-                       "(0.5: square-root resampling of rare captions; 0: uniform, as the original)",
     "init_from": "start from the GPT weights of this model folder or name (fine-tuning; same sizes and "
                  "VQ-VAE codes) instead of random weights",
     "amp": "bfloat16 autocast (GPU speed-up; the original trains in float32)",

@@ -332,7 +332,7 @@ class GPTTask:
         from t2mgpt.data.gpt_dataset import PairLoader
 
         return PairLoader(self.pairs, self.tc.batch_size, self.mc.block_size, self.tc.seed, rank, world,
-                          span_share=self.tc.span_share, caption_balance=self.tc.caption_balance)
+                          span_share=self.tc.span_share)
 
     def loss(self, net, b) -> tuple[torch.Tensor, torch.Tensor]:
         dev = self.device

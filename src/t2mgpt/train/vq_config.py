@@ -33,13 +33,12 @@ class VQTrainConfig(TrainConfig):
     recons_loss: str = "l1_smooth"  # l1_smooth | l1 | l2
     commit: float = 0.02  # commitment loss weight (beta)
     loss_vel: float = 0.5  # weight of the joint-position loss (the original's "velocity" loss)
-    loss_root: float = 0.0  # weight of the loss on the 4 root channels (0: the original)
     val_max_windows: int = 2048  # cap on validation windows (0: all)
     init_from: str = ""  # VQ run, checkpoint or model folder whose VQ-VAE starts the run; "": random
     decoder_only: bool = False  # train only the decoder: encoder and codebook stay as init_from's (same codes)
 
     POSITIVE = TrainConfig.POSITIVE + ("window_size",)
-    NON_NEGATIVE = TrainConfig.NON_NEGATIVE + ("val_max_windows", "commit", "loss_vel", "loss_root")
+    NON_NEGATIVE = TrainConfig.NON_NEGATIVE + ("val_max_windows", "commit", "loss_vel")
 
     def __post_init__(self):
         super().__post_init__()
@@ -55,8 +54,6 @@ TRAIN_HELP = {
     "recons_loss": "l1_smooth, l1 or l2",
     "commit": "commitment loss weight (the original's --commit)",
     "loss_vel": "joint-position loss weight (the original's --loss-vel)",
-    "loss_root": "weight of an extra loss on the 4 root channels (turning and travel speed, height); "
-                 "0: none, as the original",
     "val_max_windows": "validation windows at most (0: all)",
     "init_from": "start from the VQ-VAE of this train-vq run, checkpoint or model folder (name); its sizes "
                  "become the model defaults",

@@ -159,7 +159,7 @@ class VQTask:
     kind = KIND
     train_kind = TRAIN_KIND
     unit = "windows"
-    stat_names = ("loss", "recons", "commit", "vel", "root", "perplexity")  # averaged over steps and ranks
+    stat_names = ("loss", "recons", "commit", "vel", "perplexity")  # averaged over steps and ranks
     bar = ("loss", "perplexity")
     best_key = "recons"
     size_hint = "lower --nb-code, --code-dim or --width"
@@ -213,7 +213,7 @@ class VQTask:
             self._load_init(self.train_ds.mean, self.train_ds.std)
         self.world, self.device = world, run.device
         self.loss_fn = VQLoss(VQLossConfig(nb_joints=nb_joints_for_dim(mc.input_dim), recons=tc.recons_loss,
-                                           commit=tc.commit, vel=tc.loss_vel, root=tc.loss_root))
+                                           commit=tc.commit, vel=tc.loss_vel))
         self.num_entries = len(self.windows)
         return [f"{len(self.windows)} train motions ({self.windows.num_skipped} shorter than {tc.window_size} "
                 f"frames skipped), {len(self.val) * world if self.val is not None else 0} val windows"]
@@ -243,8 +243,7 @@ class VQTask:
         x = batch.to(self.device, non_blocking=True)  # (B/world, W, D)
         recon, commit, perplexity = net(x)
         loss, parts = self.loss_fn(recon, x, commit)
-        stats = torch.stack([loss, parts["recons"], parts["commit"], parts["vel"], parts["root"],
-                             perplexity]).detach().double()
+        stats = torch.stack([loss, parts["recons"], parts["commit"], parts["vel"], perplexity]).detach().double()
         return loss, stats
 
     def summary(self, mean: torch.Tensor, model) -> dict:
@@ -255,7 +254,7 @@ class VQTask:
     @staticmethod
     def train_line(d: dict) -> str:
         return (f"loss {d['loss']:.5f} recons {d['recons']:.5f} commit {d['commit']:.5f} vel {d['vel']:.5f} "
-                f"root {d['root']:.5f} ppl {d['perplexity']:.1f} usage {d['usage']:.2f}")
+                f"ppl {d['perplexity']:.1f} usage {d['usage']:.2f}")
 
     @staticmethod
     def val_line(m: dict) -> str:
