@@ -35,19 +35,21 @@ def pose(features: np.ndarray) -> np.ndarray:
     return features[:, 4:4 + (J - 1) * 3].reshape(len(features), J - 1, 3)
 
 
-WINDOW, HOP, FPS = 80, 40, 20.0  # 4 s windows every 2 s at 20 fps
+WINDOW_S, HOP_S = 4.0, 2.0  # 4 s windows every 2 s
 MIN_TURN, MIN_KICK = 60.0, 0.30  # degrees; metres of foot lift
 
 
-def kept(real: list[np.ndarray], recon: list[np.ndarray]) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
+def kept(real: list[np.ndarray], recon: list[np.ndarray], fps: float = 20.0
+         ) -> tuple[list[tuple[float, float]], list[tuple[float, float]]]:
     """(real, reconstructed) heading change of turning windows and highest foot lift of kicking
     windows, for (T, J, 3) joint pairs."""
     from t2mgpt.eval.kinematic_checks import Kinematics
 
     turns, kicks = [], []
+    window, hop = round(WINDOW_S * fps), round(HOP_S * fps)
     for a, b in zip(real, recon):
-        for s in range(0, len(a) - WINDOW + 1, HOP):
-            ka, kb = Kinematics(a[s:s + WINDOW], FPS), Kinematics(b[s:s + WINDOW], FPS)
+        for s in range(0, len(a) - window + 1, hop):
+            ka, kb = Kinematics(a[s:s + window], fps), Kinematics(b[s:s + window], fps)
             if abs(ka.turn_degrees()) >= MIN_TURN:
                 turns.append((ka.turn_degrees(), kb.turn_degrees()))
             lift = max(ka.kick_height(side).max() for side in ("left", "right"))
@@ -114,15 +116,16 @@ def main() -> int:
                 gt = to_joints(motion)
                 for key, y in decoded.items():
                     recon = ds.denormalize(y[0].numpy())
+                    pred = to_joints(recon)
                     sums, real, rec = rows[key]
-                    sums += [mpjpe_mm(to_joints(recon), gt), mpjpe_mm(pose(recon), pose(motion))]
+                    sums += [mpjpe_mm(pred, gt), mpjpe_mm(pose(recon), pose(motion))]
                     real.append(gt)
-                    rec.append(to_joints(recon))
+                    rec.append(pred)
         same = "" if first_codes is None else str(all(torch.equal(a, b) for a, b in zip(first_codes, codes_all)))
         first_codes = first_codes or codes_all
         ahead = receptive_field(vq.decoder, f).right
         for key, (sums, real, rec) in rows.items():
-            turns, kicks = kept(real, rec)
+            turns, kicks = kept(real, rec, ds.fps)
             print(f"| {source}{key} | {ahead} | " + " | ".join(f"{v / n:.1f} mm" for v in sums)
                   + f" | {turn_slope(turns):.2f} ({len(turns)}) | {kick_ratio(kicks):.2f} ({len(kicks)}) | {same} |")
     return 0
