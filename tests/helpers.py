@@ -8,12 +8,22 @@ time-warped, turned and with smooth joint noise. Other dims get smooth random wa
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import re
 from pathlib import Path
 
 import numpy as np
 
 SAMPLE_CLIP = Path(__file__).resolve().parents[1] / "src" / "t2mgpt" / "assets" / "sample_motion.npy"
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def load_benchmark(name: str):
+    """The module of benchmarks/<name>.py (benchmarks are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 _ACTIONS = [
     ("walks forward", "walk/VERB forward/ADV"),

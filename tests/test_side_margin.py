@@ -1,23 +1,16 @@
 """benchmarks/side_margin.py: the GPT's preference for a caption over its left/right swap."""
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
+from helpers import load_benchmark
 from tiny_model import make_tiny_model_dir
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("side_margin", ROOT / "benchmarks" / "side_margin.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("side_margin")
 
 
 @pytest.fixture

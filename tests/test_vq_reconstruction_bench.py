@@ -1,27 +1,21 @@
 """benchmarks/vq_reconstruction.py: how much of a turn and of a kick a reconstruction keeps."""
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers import BENCHMARKS, SAMPLE_CLIP, load_benchmark
 
 
 def _bench():
-    spec = importlib.util.spec_from_file_location("vq_reconstruction", ROOT / "benchmarks" / "vq_reconstruction.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("vq_reconstruction")
 
 
 def standing(frames: int) -> np.ndarray:
     """(T, 22, 3) the first pose of the bundled sample motion, held, feet on the ground."""
-    pose = np.load(ROOT / "src" / "t2mgpt" / "assets" / "sample_motion.npy")[0]
+    pose = np.load(SAMPLE_CLIP)[0]
     pose = pose - [pose[0, 0], pose[:, 1].min(), pose[0, 2]]
     return np.repeat(pose[None], frames, axis=0).astype(np.float64)
 
@@ -60,6 +54,6 @@ def test_a_reconstruction_lifting_the_foot_half_as_high_keeps_half_the_kick():
 
 
 def test_a_missing_dataset_is_a_one_line_error_with_exit_code_2(tmp_path):
-    r = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "vq_reconstruction.py"), "--data",
+    r = subprocess.run([sys.executable, str(BENCHMARKS / "vq_reconstruction.py"), "--data",
                         str(tmp_path / "none"), "--vq", str(tmp_path / "none")], capture_output=True, text=True)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "not found" in r.stderr
