@@ -172,3 +172,56 @@ def test_span_share_sets_how_often_span_captions_are_drawn(tmp_path):
                                                                           for i in range(12)})), "train")
     with pytest.raises(DataError, match="span_share"):
         PairLoader(whole_only, 12, 51, seed=1, span_share=0.5)
+
+
+def test_two_step_sequences_join_two_spans_in_order(tmp_path):
+    # 4 motions, each with a whole caption and two 1-s span captions (5 codes each at 20 fps)
+    motions = {f"{i:06d}": (np.arange(i, i + 40) % NB, [cap(f"a person does w{i}."),
+                                                      cap(f"a person does a{i}.", 0.0, 1.0),
+                                                      cap(f"someone does b{i}.", 1.0, 2.0)]) for i in range(4)}
+    data, codes = write_codes(tmp_path, motions)
+    pairs = CodeCaptionPairs(codes, data, "train", max_codes=12)
+    spans = {entry(pairs, e)[1][0]: entry(pairs, e)[0][0] for e in np.flatnonzero(pairs.is_span)}
+    n_before = len(pairs)
+    assert pairs.add_sequences(30, seed=3) == 30 and len(pairs) == n_before + 30
+    assert pairs.is_sequence.sum() == 30 and not (pairs.is_sequence & pairs.is_span).any()
+    seen = set()
+    for e in np.flatnonzero(pairs.is_sequence):
+        (seq,), (text,) = entry(pairs, e)
+        first, second = text.split(" and then ")
+        # only "a person ..." spans are parts (not "someone ...", not whole captions); the second
+        # part's subject is dropped; the codes are the first part's then the second's
+        assert first.startswith("a person does a") and second.startswith("does a") and first[-1] != "."
+        a, b = f"{first}.", f"a person {second}."
+        assert a != b and seq == spans[a] + spans[b] and len(seq) <= 12
+        seen.add(text)
+    assert len(seen) == 12  # every ordered pair of the 4 parts shows up in 30 draws
+    # the same seed gives the same entries; the old entries are untouched
+    again = CodeCaptionPairs(codes, data, "train", max_codes=12)
+    again.add_sequences(30, seed=3)
+    assert [entry(again, e) for e in range(len(again))] == [entry(pairs, e) for e in range(len(pairs))]
+    # pairs longer than max_codes are not made
+    short = CodeCaptionPairs(codes, data, "train", max_codes=9)
+    assert short.add_sequences(10, seed=3) == 0
+
+
+def test_sequence_share_sets_how_often_two_step_entries_are_drawn(tmp_path):
+    data, codes = write_codes(tmp_path, {f"{i:06d}": (np.arange(40) % NB, [cap(f"a person w{i}.")] + [
+        cap(f"a person s{i}{k}.", 2.0 * k, 2.0 * k + 1.0) for k in range(4)]) for i in range(6)})
+    pairs = CodeCaptionPairs(codes, data, "train")
+    pairs.add_sequences(50, seed=0)
+
+    def rates(loader, n=400):
+        caps = [pairs.captions[c] for c in np.concatenate([next(loader).caption for _ in range(n)])]
+        two = np.mean([" and then " in c for c in caps])
+        span = np.mean([c.startswith("a person s") and " and then " not in c for c in caps])
+        return two, span
+
+    two, span = rates(PairLoader(pairs, 12, 51, seed=1, span_share=0.3, sequence_share=0.2))
+    assert abs(two - 0.2) < 0.03 and abs(span - 0.3) < 0.03
+    assert rates(PairLoader(pairs, 12, 51, seed=1, span_share=0.3), 50)[0] == 0.0
+    for share in (0.8, -0.1):
+        with pytest.raises(DataError, match="sequence_share"):
+            PairLoader(pairs, 12, 51, seed=1, span_share=0.3, sequence_share=share)
+    with pytest.raises(DataError, match="needs span_share"):
+        PairLoader(pairs, 12, 51, seed=1, sequence_share=0.2)
