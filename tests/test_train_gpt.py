@@ -235,10 +235,7 @@ def test_clear_errors_and_run_folder_safety(prepared, tmp_path, capsys):
     assert "needs the clip-vit-b-32 text encoder" in capsys.readouterr().err
     assert train(prepared, tmp_path / "r5", "--iters", "1", "--text-encoder", "minilm", "--clip-dim", "32") == 2
     assert "does not fit the minilm text encoder" in capsys.readouterr().err
-    # two-step sequences drawn without any made, or without a span share to split the rest
-    assert train(prepared, tmp_path / "r6", "--iters", "1", "--sequence-share", "0.2") == 2
-    assert "needs --sequences N > 0 and a span_share" in capsys.readouterr().err
-    assert not any((tmp_path / r / "config.json").exists() for r in ("r2", "r3", "r4", "r5", "r6"))
+    assert not any((tmp_path / r / "config.json").exists() for r in ("r2", "r3", "r4", "r5"))
 
 
 def test_a_run_that_fails_before_its_first_checkpoint_leaves_no_folder(prepared, tmp_path, capsys):

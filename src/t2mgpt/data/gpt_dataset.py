@@ -24,13 +24,6 @@ With `span_share` s (0..1), each slot of an epoch instead draws a time-span entr
 probability s, else a whole-motion entry (uniformly within each group, with replacement), so
 the many short spans of an auto-captioned dataset do not teach the GPT that motions are short.
 
-Two-step sequences (`add_sequences`): entries made by joining the codes of two time-span
-entries whose captions describe one subject ("a person walks forward" + "a person sits
-down"), captioned "a person walks forward and then sits down". The data has almost no
-real "A, then B" clips (CMU trials are described as a whole), so this is how the GPT sees
-word order in time; the VQ-VAE's decoder smooths the seam. With `sequence_share` q, a
-slot draws such an entry with probability q (and a whole-motion entry with 1 - s - q).
-
 Like the VQ windows (`t2mgpt.data.vq_dataset`), the order is a pure function of
 (seed, epoch): epoch `e` shuffles the entries and draws every random choice of that epoch
 from a generator seeded by (seed, e); global batch `k` is `perm[k*B:(k+1)*B]`, rank `r` of
@@ -51,7 +44,6 @@ from t2mgpt.errors import DataError
 from t2mgpt.tokenizer.vocab import CodeVocab
 
 DROP_PROB = 1 / 3  # the original: np.random.choice([False, False, True])
-SUBJECT = "a person"  # how the kinematic labeller's captions begin (t2mgpt.prepare.auto_captions)
 
 
 @dataclass
@@ -65,7 +57,6 @@ class PairStats:
     no_captions: list[str] = field(default_factory=list)  # ids without a usable caption
     too_long: int = 0  # sequences longer than max_codes
     empty_spans: int = 0  # span captions whose code slice is empty
-    sequences: int = 0  # two-step entries added (add_sequences)
 
 
 class CodeCaptionPairs:
@@ -173,7 +164,6 @@ class CodeCaptionPairs:
         self.cap_ptr = np.asarray(cap_ptr, dtype=np.int64)
         self.captions: list[str] = list(captions)
         self.is_span = np.asarray(is_span, dtype=bool)  # (entries,) time-span entry, else whole motion
-        self.is_sequence = np.zeros(len(self), dtype=bool)  # (entries,) two spans joined (add_sequences)
 
     def __len__(self) -> int:
         return len(self.seq_ptr) - 1
@@ -185,54 +175,6 @@ class CodeCaptionPairs:
         seq = self.seq_ids[self.seq_ptr[entries] + (u_seq * n_seq).astype(np.int64)]
         cap = self.cap_ids[self.cap_ptr[entries] + (u_cap * n_cap).astype(np.int64)]
         return seq, cap
-
-    def add_sequences(self, n: int, seed: int, subject: str = SUBJECT) -> int:
-        """Append up to `n` two-step entries (module doc), drawn by `seed`; returns how many.
-
-        Both parts are time-span entries whose caption starts with `subject`, drawn with weight
-        n^-1/2 (n: entries with the same caption); the pair must fit `max_codes`. Each entry keeps one code sequence (the first of each part)."""
-        caps = [c.lower().rstrip(" .") for c in self.captions]
-        first_cap = self.cap_ids[self.cap_ptr[:-1]]
-        parts = np.flatnonzero(self.is_span & np.array([caps[c].startswith(subject) for c in first_cap], bool))
-        if n <= 0 or len(parts) < 2:
-            return 0
-        # parts drawn with weight (entries sharing the caption)^-1/2, so that rare actions (sitting,
-        # kicking) are not drowned by walking, which is most of the spans
-        _, inverse, counts = np.unique(first_cap[parts], return_inverse=True, return_counts=True)
-        w = counts[inverse] ** -0.5
-        rng = np.random.default_rng([seed, 7])
-        a, b = rng.choice(parts, size=(2, 4 * n), p=w / w.sum())
-        seq_a, seq_b = self.seq_ids[self.seq_ptr[a]], self.seq_ids[self.seq_ptr[b]]
-        fits = (a != b) & (self.seq_len[seq_a] + self.seq_len[seq_b] <= self.max_codes)
-        a, b, seq_a, seq_b = a[fits][:n], b[fits][:n], seq_a[fits][:n], seq_b[fits][:n]
-        index = {c: i for i, c in enumerate(self.captions)}
-        chunks, starts, lens, cap_ids = [], [], [], []
-        offset = len(self.codes)
-        for ea, eb, sa, sb in zip(a.tolist(), b.tolist(), seq_a.tolist(), seq_b.tolist()):
-            text = f"{caps[first_cap[ea]]} and then {caps[first_cap[eb]][len(subject):].lstrip()}"
-            codes = np.concatenate([self.codes[self.seq_start[sa]:self.seq_start[sa] + self.seq_len[sa]],
-                                    self.codes[self.seq_start[sb]:self.seq_start[sb] + self.seq_len[sb]]])
-            chunks.append(codes)
-            starts.append(offset)
-            lens.append(len(codes))
-            offset += len(codes)
-            cap_ids.append(index.setdefault(text, len(index)))
-        k = len(chunks)
-        if not k:
-            return 0
-        self.captions = list(index)
-        self.codes = np.concatenate([self.codes, *chunks])
-        new_seq = len(self.seq_start) + np.arange(k)
-        self.seq_start = np.concatenate([self.seq_start, starts]).astype(np.int64)
-        self.seq_len = np.concatenate([self.seq_len, lens]).astype(np.int64)
-        self.seq_ptr = np.concatenate([self.seq_ptr, self.seq_ptr[-1] + 1 + np.arange(k)])
-        self.seq_ids = np.concatenate([self.seq_ids, new_seq])
-        self.cap_ptr = np.concatenate([self.cap_ptr, self.cap_ptr[-1] + 1 + np.arange(k)])
-        self.cap_ids = np.concatenate([self.cap_ids, np.asarray(cap_ids, dtype=np.int64)])
-        self.is_span = np.concatenate([self.is_span, np.zeros(k, bool)])
-        self.is_sequence = np.concatenate([self.is_sequence, np.ones(k, bool)])
-        self.stats.sequences = k
-        return k
 
     def all_pairs(self) -> tuple[np.ndarray, np.ndarray]:
         """Every (sequence id, caption id) pair of every entry, in order (for validation)."""
@@ -266,8 +208,7 @@ class CodeCaptionPairs:
 
     def summary(self) -> str:
         st = self.stats
-        seqs = f", {st.sequences} two-step sequences" if st.sequences else ""
-        parts = [f"{len(self)} entries ({st.whole} whole motions, {st.spans} time spans{seqs}) of {st.motions} motions",
+        parts = [f"{len(self)} entries ({st.whole} whole motions, {st.spans} time spans) of {st.motions} motions",
                  f"{len(self.captions)} distinct captions"]
         if st.missing_codes:
             parts.append(f"{len(st.missing_codes)} ids without codes skipped")
@@ -310,24 +251,6 @@ def load_codes(path: Path, nb_code: int | None = None) -> np.ndarray:
     return a.astype(np.int64, copy=False)
 
 
-def group_weights(pairs: CodeCaptionPairs, span_share: float, sequence_share: float = 0.0) -> np.ndarray:
-    """(entries,) draw probabilities: `span_share` of the mass on time-span entries,
-    `sequence_share` on two-step entries, the rest on whole motions; uniform within a group."""
-    groups = {"time-span": (pairs.is_span, span_share), "two-step": (pairs.is_sequence, sequence_share),
-              "whole-motion": (~pairs.is_span & ~pairs.is_sequence, 1.0 - span_share - sequence_share)}
-    w = np.zeros(len(pairs))
-    for name, (mask, share) in groups.items():
-        n = int(mask.sum())
-        if not -1e-9 <= share <= 1.0 or (share > 1e-9 and not n):
-            raise DataError(f"span_share {span_share} and sequence_share {sequence_share} ask {share:.2f} of the "
-                            f"samples from {name} entries (has {n}); shares must be in [0, 1] and sum to at most 1")
-        if n:
-            w[mask] = max(share, 0.0) / n
-    if not w.sum() > 0:
-        raise DataError("span_share and sequence_share leave no entry to draw")
-    return w / w.sum()
-
-
 @dataclass
 class CodeBatch:
     target: np.ndarray  # (b, block_size) int64: codes, END, PAD...
@@ -339,7 +262,7 @@ class PairLoader:
     """Endless, resumable stream of this rank's share of each global batch (see the module doc)."""
 
     def __init__(self, pairs: CodeCaptionPairs, batch_size: int, block_size: int, seed: int, rank: int = 0,
-                 world_size: int = 1, span_share: float = -1.0, sequence_share: float = 0.0):
+                 world_size: int = 1, span_share: float = -1.0):
         if batch_size % world_size:
             raise DataError(f"batch size {batch_size} is the global batch and must be divisible by the "
                             f"number of processes ({world_size})")
@@ -350,9 +273,13 @@ class PairLoader:
         self.rank, self.world_size = rank, world_size
         self.weights = None  # entry probabilities when span_share is set (-1: every entry once per epoch)
         if span_share != -1.0:
-            self.weights = group_weights(pairs, span_share, sequence_share)
-        elif sequence_share:
-            raise DataError("sequence_share needs span_share (the share of the other groups); set both")
+            spans = int(pairs.is_span.sum())
+            if not 0.0 <= span_share <= 1.0 or (span_share > 0 and not spans) or (span_share < 1 and spans == len(pairs)):
+                raise DataError(f"span_share {span_share} needs time-span entries (has {spans}) and whole-motion "
+                                f"entries (has {len(pairs) - spans}) in the share asked, and must be in [0, 1] or -1")
+            self.weights = np.where(pairs.is_span, span_share / max(spans, 1),
+                                    (1 - span_share) / max(len(pairs) - spans, 1))
+            self.weights /= self.weights.sum()
         self.local_batch = batch_size // world_size
         self.steps_per_epoch = len(pairs) // batch_size  # drop_last, as the original
         self.position = DataPosition()

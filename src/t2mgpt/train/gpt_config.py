@@ -29,8 +29,6 @@ class GPTTrainConfig(TrainConfig):
     pkeep: float = 0.5  # keep each input code with this probability, else a random code; -1: U[0,1] per batch
     cond_drop: float = 0.0  # share of samples trained with a zero text feature (for classifier-free guidance)
     span_share: float = -1.0  # share of samples from time-span entries (-1: every entry once per epoch)
-    sequences: int = 0  # two-step entries "A and then B" made by joining two time-span entries
-    sequence_share: float = 0.0  # share of samples from those (needs span_share)
     init_from: str = ""  # model folder or name whose GPT weights start the run (fine-tuning); "": random
     amp: bool = False  # bfloat16 autocast (worth it on recent GPUs; off = the original's float32)
     val_max_samples: int = 4096  # cap on validation (caption, codes) pairs (0: all)
@@ -42,13 +40,6 @@ class GPTTrainConfig(TrainConfig):
         check_fractions(self, ("cond_drop",))
         if not (self.span_share == -1 or 0.0 <= self.span_share <= 1.0):
             raise InputError(f"span_share must be in [0, 1] (or -1: every entry once per epoch), got {self.span_share}")
-        if self.sequences < 0 or not 0.0 <= self.sequence_share <= 1.0:
-            raise InputError(f"sequences must be >= 0 and sequence_share in [0, 1], got {self.sequences} and "
-                             f"{self.sequence_share}")
-        if self.sequence_share and (not self.sequences or self.span_share == -1
-                                    or self.span_share + self.sequence_share > 1.0):
-            raise InputError(f"sequence_share {self.sequence_share} needs --sequences N > 0 and a span_share with "
-                             f"span_share + sequence_share <= 1 (span_share is {self.span_share})")
         if not (self.pkeep == -1 or 0.0 <= self.pkeep <= 1.0):
             raise InputError(f"pkeep must be in [0, 1] (or -1: drawn uniformly per batch), got {self.pkeep}")
 
@@ -63,9 +54,6 @@ TRAIN_HELP = {
                  "classifier-free guidance (0: never, as the original)",
     "span_share": "draw this share of samples from time-span captions, the rest from whole-motion ones "
                   "(-1: every entry once per epoch, as the original)",
-    "sequences": "add N two-step training entries, \"A and then B\", each the codes of two time-span entries "
-                 "joined (captions starting with 'a person'; 0: none)",
-    "sequence_share": "draw this share of samples from the two-step entries (needs --sequences and --span-share)",
     "init_from": "start from the GPT weights of this model folder or name (fine-tuning; same sizes and "
                  "VQ-VAE codes) instead of random weights",
     "amp": "bfloat16 autocast (GPU speed-up; the original trains in float32)",

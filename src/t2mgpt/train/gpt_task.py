@@ -288,8 +288,6 @@ class GPTTask:
         notes = [check_tokens(self.tokens, self.vq_model, self.vq_path)]
         unit = self.vq_model.config.downsample
         self.pairs = load_pairs(self.tokens, self.data, tc.train_split, mc.block_size, mc.num_vq, unit)
-        if tc.sequences:
-            self.pairs.add_sequences(tc.sequences, tc.seed)
         self.val = None
         if tc.val_split:
             val_pairs = load_pairs(self.tokens, self.data, tc.val_split, mc.block_size, mc.num_vq, unit, "--val-split")
@@ -334,7 +332,7 @@ class GPTTask:
         from t2mgpt.data.gpt_dataset import PairLoader
 
         return PairLoader(self.pairs, self.tc.batch_size, self.mc.block_size, self.tc.seed, rank, world,
-                          span_share=self.tc.span_share, sequence_share=self.tc.sequence_share)
+                          span_share=self.tc.span_share)
 
     def loss(self, net, b) -> tuple[torch.Tensor, torch.Tensor]:
         dev = self.device
