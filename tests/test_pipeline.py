@@ -220,7 +220,7 @@ def test_the_model_folder_sets_the_default_guidance(tiny_dir, tmp_path, monkeypa
     guided.compose([("a person walks", 1.0)], seed=0)
     assert asked == [2.5, 1.0, 2.5, 2.5]
     out = guided.save_pretrained(tmp_path / "saved")
-    assert json.loads((out / "config.json").read_text())["sampling"] == {"guidance_scale": 2.5}
+    assert json.loads((out / "config.json").read_text())["sampling"] == {"guidance_scale": 2.5, "candidates": 1}
     assert "guidance scale 2.5 by default" in (out / "README.md").read_text()
 
 

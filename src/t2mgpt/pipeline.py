@@ -24,7 +24,7 @@ import torch
 from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import InputError
 from t2mgpt.io.card import ModelCard
-from t2mgpt.io.config import ModelConfig, make_config
+from t2mgpt.io.config import MAX_CANDIDATES, ModelConfig, make_config
 from t2mgpt.io.folder import load_model_folder, save_model_folder
 from t2mgpt.io.lookup import DEFAULT_MODEL, resolve_model
 from t2mgpt.io.text_encoder import encoder_path_in_folder, load_text_encoder
@@ -101,7 +101,8 @@ class T2MGPT:
 
     def __init__(self, vqvae: VQVAE, gpt: MotionGPT, text_encoder, normalizer: Normalizer | None = None,
                  dataset: str | None = None, card: ModelCard | None = None, *,
-                 config: ModelConfig | None = None, name: str | None = None, max_batch: int = MAX_BATCH):
+                 config: ModelConfig | None = None, name: str | None = None, max_batch: int = MAX_BATCH,
+                 critic=None):
         if config is None:
             if normalizer is None:
                 if vqvae.config.input_dim != HUMANML3D.feature_dim:
@@ -123,6 +124,7 @@ class T2MGPT:
         self.normalizer = normalizer
         self.name = name or config.card.name
         self.max_batch = int(max_batch)
+        self.critic = critic  # text-motion critic for best-of-k (`t2mgpt.rerank`), or None
         self.path: Path | None = None  # the model folder it was loaded from
         self._own_encoder = False  # True when the encoder is shared from the process cache
         self._text_source: tuple[str | None, bool] = (None, False)  # (path, path_is_hint) it was loaded with
@@ -150,7 +152,10 @@ class T2MGPT:
             path = encoder_path_in_folder(config.text_encoder_path, folder) if hint else str(text_encoder_path)
             text_encoder = load_text_encoder(config.text_encoder, config.text_dim, path, dev, path_is_hint=hint)
         name = folder.name if config.card.name in ("", "t2mgpt model") else config.card.name
-        pipe = cls(vqvae.to(dev), gpt.to(dev), text_encoder, normalizer, config=config, name=name, max_batch=max_batch)
+        from t2mgpt.rerank import load_critic
+
+        pipe = cls(vqvae.to(dev), gpt.to(dev), text_encoder, normalizer, config=config, name=name, max_batch=max_batch,
+                   critic=load_critic(folder, feature_dim=config.feature_dim))
         pipe.path = folder
         pipe._own_encoder = own
         pipe._text_source = (path, hint) if own else (None, False)
@@ -172,7 +177,8 @@ class T2MGPT:
                              "quantize) instead")
         if card is not None:
             self.config.card = card
-        return save_model_folder(path, self.config, self.vqvae, self.gpt, self.normalizer, overwrite=overwrite)
+        return save_model_folder(path, self.config, self.vqvae, self.gpt, self.normalizer, overwrite=overwrite,
+                                 critic=self.critic)
 
     # ------------------------------------------------------------------ properties
 
@@ -196,6 +202,8 @@ class T2MGPT:
                              f"cannot move to {dev}; load the model again without quantize for the GPU")
         self.vqvae.to(dev)
         self.gpt.to(dev)
+        if self.critic is not None:
+            self.critic.to(dev)
         if str(getattr(self.text_encoder, "device", "")) != str(dev):
             if self._own_encoder:  # shared with other pipelines: get this device's copy instead
                 c = self.config
@@ -233,7 +241,7 @@ class T2MGPT:
                  seed: int | None = None, greedy: bool = False, *, guidance_scale: float | None = None, prefix_codes=None,
                  fixed_codes: Sequence[dict[int, int] | None] | None = None, hooks: Sequence[Hook] = (),
                  callback: Callable[[DecodeStep], None] | None = None,
-                 cleanup: bool = True, path=None) -> list[list[GeneratedMotion]]:
+                 cleanup: bool = True, path=None, candidates: int | None = None) -> list[list[GeneratedMotion]]:
         """Generate `num_samples` motions per prompt. Returns `[prompt][sample]` GeneratedMotions.
 
         - seconds: exact length, rounded to the nearest code (0.2 s at 20 fps); None lets the
@@ -254,21 +262,34 @@ class T2MGPT:
           rigid skeleton fit always runs.
         - path: [(seconds, x, z), ...] ground-plane waypoints (metres; the motion starts at the
           origin facing +z) the pelvis should pass at those times, by guided decoding.
+        - candidates: best-of-k (`t2mgpt.rerank`): each motion is the best of k sampled ones,
+          scored by the GPT's text evidence and the model's critic; None takes the model's
+          (`pipe.candidates`), 1 is plain sampling. Motion j of prompt i then draws seeds
+          seed + (i * num_samples + j) * k + r, r < k, and its `.seed` is the winner's, which
+          reproduces it with candidates=1.
 
         Longer `seconds` than `max_seconds`, and `path`, go through `compose` (one segment).
         """
-        texts, seeds = self._plan(texts, num_samples, seed, greedy)
-        if path is not None or (isinstance(seconds, (int, float)) and seconds > self.max_seconds + 1e-9):
+        authored = path is not None or self._too_long(seconds)
+        k = self.candidates_used(candidates, seconds, greedy, path)
+        texts, seeds = self._plan(texts, num_samples, seed, greedy, candidates=k)
+        if authored:
             return self._authored(texts, num_samples, seconds, seeds, path, prefix_codes, fixed_codes, hooks,
                                   callback, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
                                   guidance_scale=guidance_scale, cleanup=cleanup)
         n_tokens = None if seconds is None else self.tokens_for_seconds(seconds)
         features = self.text_features(texts)  # (P, dim)
-        features = features.repeat_interleave(num_samples, dim=0)  # (P * S, dim), prompt-major
+        features = features.repeat_interleave(num_samples * k, dim=0)  # (P * S * k, dim), prompt-major
         sampling = Sampling(greedy, temperature, top_k, top_p, self._guidance(guidance_scale))
-        codes = self._generate_codes(features, n_tokens, seeds, sampling,
-                                     prefix=prefix_codes, fixed=fixed_codes, hooks=hooks, callback=callback)
-        feats, joints = self.decode(codes)
+        prefix, fixed = _repeat(prefix_codes, k), _repeat(fixed_codes, k)
+        if k == 1:
+            codes = self._generate_codes(features, n_tokens, seeds, sampling,
+                                         prefix=prefix, fixed=fixed, hooks=hooks, callback=callback)
+            feats, joints = self.decode(codes)
+        else:
+            rows = [t for t in texts for _ in range(num_samples * k)]
+            codes, feats, joints, seeds = self._best_of(k, rows, features, n_tokens, seeds, sampling, prefix, fixed,
+                                                        hooks=hooks, callback=callback)
         out: list[list[GeneratedMotion]] = []
         for i, text in enumerate(texts):
             row = []
@@ -320,6 +341,23 @@ class T2MGPT:
         return compose_stream(self, timeline, seed, **options)
 
     @property
+    def candidates(self) -> int:
+        """Best-of-k the model samples with by default (config.json `sampling.candidates`; 1: none)."""
+        return int(self.config.candidates)
+
+    def candidates_used(self, candidates: int | None = None, seconds: float | None = None, greedy: bool = False,
+                        path=None) -> int:
+        """The k a call with these options samples each motion's best of: `candidates` (None: the
+        model's), or 1 for greedy decoding and for timelines (path, seconds over max_seconds)."""
+        k = self.candidates if candidates is None else candidates
+        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= MAX_CANDIDATES:
+            raise InputError(f"candidates must be an integer in [1, {MAX_CANDIDATES}], got {k!r}")
+        return 1 if greedy or path is not None or self._too_long(seconds) else int(k)
+
+    def _too_long(self, seconds) -> bool:
+        return isinstance(seconds, (int, float)) and seconds > self.max_seconds + 1e-9
+
+    @property
     def guidance_scale(self) -> float:
         """The classifier-free guidance scale the model samples with by default (its config.json)."""
         return float(self.config.guidance_scale)
@@ -327,8 +365,9 @@ class T2MGPT:
     def _guidance(self, scale: float | None) -> float:
         return self.guidance_scale if scale is None else scale
 
-    def _plan(self, texts, num_samples: int, seed: int | None, greedy: bool) -> tuple[list[str], list[int] | None]:
-        """Checked (prompts, one seed per motion or None for greedy)."""
+    def _plan(self, texts, num_samples: int, seed: int | None, greedy: bool,
+              candidates: int = 1) -> tuple[list[str], list[int] | None]:
+        """Checked (prompts, one seed per motion and candidate or None for greedy)."""
         texts = self._check_texts(texts)
         for text in texts:  # the text encoders are English-only: say so rather than fail
             message = english_warning(text)
@@ -340,7 +379,7 @@ class T2MGPT:
         if total > self.max_batch:
             raise InputError(f"{len(texts)} prompt(s) x {num_samples} sample(s) = {total} motions is over the limit "
                              f"of {self.max_batch} per call; split the prompts into smaller batches")
-        return texts, None if greedy else self._row_seeds(seed, total)
+        return texts, None if greedy else self._row_seeds(seed, total * candidates)
 
     def _generate_codes(self, features: torch.Tensor, n_tokens: int | None, seeds: list[int] | None,
                         sampling: Sampling, **engine) -> list[torch.Tensor]:
@@ -349,6 +388,26 @@ class T2MGPT:
         return self.gpt.generate(features, greedy=s.greedy, temperature=s.temperature, top_k=s.top_k, top_p=s.top_p,
                                  guidance_scale=s.guidance_scale,
                                  min_tokens=n_tokens or 0, max_tokens=n_tokens, seed=seeds, **engine)
+
+    def _best_of(self, k: int, rows: list[str], features: torch.Tensor, n_tokens: int | None, seeds: list[int],
+                 sampling: Sampling, prefix, fixed, **engine):
+        """Each run of k rows -> its best candidate (`t2mgpt.rerank`), decoded in chunks of at most
+        max_batch rows. -> (codes, features, joints, seeds) of the winners."""
+        from t2mgpt.rerank import best_of
+
+        per_row = isinstance(prefix, list) and prefix and not isinstance(prefix[0], (int, np.integer))
+        step = max(1, self.max_batch // k) * k
+        out = ([], [], [], [])
+        for a in range(0, len(rows), step):
+            b = min(a + step, len(rows))
+            codes = self._generate_codes(features[a:b], n_tokens, seeds[a:b], sampling,
+                                         prefix=prefix[a:b] if per_row else prefix,
+                                         fixed=None if fixed is None else fixed[a:b], **engine)
+            feats, joints = self.decode(codes)
+            for r in best_of(k, self.gpt, codes, features[a:b], self.critic, rows[a:b], feats):
+                for part, x in zip(out, (codes[r], feats[r], joints[r], seeds[a + r])):
+                    part.append(x)
+        return out
 
     def _authored(self, texts, num_samples, seconds, seeds, path, *steering, **sampling):
         """Motions longer than the context, or following a path: one-segment timelines."""
@@ -438,6 +497,18 @@ class T2MGPT:
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= int(seed) < _MAX_SEED:
             raise InputError(f"seed must be an integer in [0, 2**62), got {seed!r}")
         return [int(seed) + k for k in range(n)]
+
+
+def _repeat(per_motion, k: int):
+    """Per-motion steering (a list with one entry per motion) repeated for each of k candidates;
+    None and a prefix shared by all motions (1-D) pass through."""
+    if per_motion is None or k == 1:
+        return per_motion
+    if isinstance(per_motion, torch.Tensor):
+        per_motion = per_motion.tolist() if per_motion.dim() > 1 else per_motion
+    if isinstance(per_motion, (list, tuple)) and per_motion and not isinstance(per_motion[0], (int, np.integer)):
+        return [x for x in per_motion for _ in range(k)]
+    return per_motion
 
 
 def _check_quantize(mode: str | None, device: torch.device) -> None:

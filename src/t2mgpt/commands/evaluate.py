@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="sample from the smallest set of codes whose probability reaches P (default: the "
                              "paper's plain sampling from all codes)")
     add_guidance_argument(parser)
+    parser.add_argument("--candidates", type=int, metavar="K",
+                        help="best-of-K sampling: each motion is the best of K (t2mgpt.rerank; default: the "
+                             "model's, see t2mgpt models; 1: plain sampling)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same numbers)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N (default: auto)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
@@ -87,6 +90,14 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("--guidance-scale shapes the GPT's sampling; it cannot be combined with --reconstruction "
                              "or --baseline")
         check_guidance_scale(args.guidance_scale)
+    if args.candidates is not None:
+        from t2mgpt.io.config import MAX_CANDIDATES
+
+        if args.reconstruction or args.baseline:
+            raise InputError("--candidates shapes the GPT's sampling; it cannot be combined with --reconstruction "
+                             "or --baseline")
+        if not 1 <= args.candidates <= MAX_CANDIDATES:
+            raise InputError(f"--candidates must be in [1, {MAX_CANDIDATES}], got {args.candidates}")
     if args.top_p is not None:
         if args.reconstruction or args.baseline:
             raise InputError("--top-p shapes the GPT's sampling; it cannot be combined with --reconstruction or --baseline")
@@ -126,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         guidance = pipe.guidance_scale if args.guidance_scale is None else args.guidance_scale  # None: the model's
         result = evaluate_generation(pipe, dataset, evaluator, args.replications, mm=args.mm, seed=args.seed,
                                      batch_size=args.batch_size, mm_texts=args.mm_texts, top_p=args.top_p,
-                                     guidance_scale=guidance, progress=progress)
+                                     guidance_scale=guidance, progress=progress, candidates=args.candidates)
     what = args.model or f"baseline {args.baseline}"
     result.info.update(model=what, evaluator_path=str(args.evaluator))
     kind = "Baseline" if args.baseline else "VQ-VAE reconstruction" if args.reconstruction else "Text-to-motion"

@@ -42,6 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--guidance-scale", type=float, metavar="S",
                         help="the classifier-free guidance the model samples with by default (default: a model "
                              "folder's, else 1: none; the GPT must have been trained with --cond-drop)")
+    parser.add_argument("--candidates", type=int, metavar="K",
+                        help="best-of-K sampling by default: each motion is the best of K sampled ones "
+                             "(t2mgpt.rerank; default: a model folder's, else 1: none)")
+    parser.add_argument("--critic", metavar="EVALUATOR_DIR",
+                        help="a `t2mgpt train-evaluator` folder kept in the model folder to score the "
+                             "candidates with (default: a model folder's critic, else none)")
     parser.add_argument("--overwrite", action="store_true", help="replace MODEL_DIR if it exists")
 
 
@@ -59,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
                               evaluation=evaluation,
                               description=_text(args.description, args.description_file, "--description"),
                               trained_on=_text(args.trained_on, args.trained_on_file, "--trained-on"),
-                              guidance_scale=args.guidance_scale)
+                              guidance_scale=args.guidance_scale, candidates=args.candidates,
+                              critic=args.critic)
     print(f"wrote model folder {out} ({folder_size(out) / 1e6:.1f} MB)")
     print(f'use it with: t2mgpt generate "a person walks forward" --model {out}')
     return 0

@@ -28,6 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help='one continuous motion from a timeline instead of prompts: {"segments": [{"text": '
                              '..., "seconds": ...}, ...], "path": [[seconds, x, z], ...]} (path optional)')
     parser.add_argument("-n", "--num-samples", type=int, default=1, help="motions per prompt (default: 1)")
+    parser.add_argument("--candidates", type=int, metavar="K",
+                        help="best-of-K: each motion is the best of K sampled ones, scored by the GPT and the "
+                             "model's critic (default: the model's, see t2mgpt models; 1: plain sampling)")
     parser.add_argument("--seconds", type=float,
                         help="length of each motion in seconds (rounded to 0.2 s; default: the model decides); "
                              "beyond the model's context (10 s) the motion is made as a timeline")
@@ -125,16 +128,18 @@ def _generate_share(args, pipe, prompts: list[str], plan, first: int, last: int,
 
     from t2mgpt.train.distributed import broadcast_object
 
-    options = dict(num_samples=args.num_samples, seconds=args.seconds, **sampling_options(args))
-    seed = broadcast_object(run_seed(args))  # rank 0's under torchrun: motion k has seed + k on any rank
+    options = dict(num_samples=args.num_samples, seconds=args.seconds, candidates=args.candidates,
+                   **sampling_options(args))
+    k = pipe.candidates_used(args.candidates, args.seconds, args.greedy)  # seeds per motion
+    seed = broadcast_object(run_seed(args))  # rank 0's under torchrun: motion m has seeds seed + m*k .. on any rank
     chunks = prompt_batches(len(prompts), args.num_samples, args.batch_size, first, last)
     plan, motions = plan[first:last], []
     targets = [path for per_prompt in plan for per_sample in per_prompt for path in per_sample.values()]
     with tqdm(total=len(chunks) + len(targets), desc="generating", unit="step", file=sys.stderr,
               disable=None if progress else True, leave=False) as bar:
         for start, stop in chunks:
-            # motion k of the run uses seed + k, as if all prompts were one batch
-            chunk_seed = None if args.greedy else seed + start * args.num_samples
+            # motion m of the run uses seeds seed + m*k + r, as if all prompts were one batch
+            chunk_seed = None if args.greedy else seed + start * args.num_samples * k
             motions += pipe(prompts[start:stop], seed=chunk_seed, **options)
             bar.update(1)
         bar.set_description("writing")
@@ -178,6 +183,9 @@ def _run_timeline(args: argparse.Namespace) -> int:
     from t2mgpt.io.folder import read_config
     from t2mgpt.io.lookup import resolve_model
 
+    if args.candidates not in (None, 1):
+        raise InputError("--candidates picks the best of several whole motions; a --timeline is decoded segment by "
+                         "segment with one candidate: leave --candidates out")
     if args.texts or args.file or args.seconds is not None:
         raise InputError("--timeline takes its texts and durations from the plan; give no TEXT, --file or --seconds")
     if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:

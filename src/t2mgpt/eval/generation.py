@@ -24,6 +24,8 @@ class GenerationModels:
     gpt: torch.nn.Module
     text_encoder: object  # `encode(texts) -> (B, clip_dim)`, e.g. t2mgpt.text.TextEncoder
     normalizer: object  # t2mgpt.motion.Normalizer (or anything with mean/std arrays)
+    candidates: int = 1  # best-of-k sampling (t2mgpt.rerank), as the pipeline's default
+    critic: object = None  # its critic, or None
 
 
 def as_generation_models(obj) -> GenerationModels:
@@ -34,7 +36,8 @@ def as_generation_models(obj) -> GenerationModels:
     missing = [a for a in ("vqvae", "gpt", "text_encoder", "normalizer") if getattr(obj, a, None) is None]
     if missing:
         raise InputError(f"{type(obj).__name__} lacks {', '.join(missing)}: pass a T2MGPT pipeline or GenerationModels")
-    return GenerationModels(obj.vqvae, obj.gpt, obj.text_encoder, obj.normalizer)
+    return GenerationModels(obj.vqvae, obj.gpt, obj.text_encoder, obj.normalizer,
+                            int(getattr(obj, "candidates", 1)), getattr(obj, "critic", None))
 
 
 def _stats(normalizer, device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,11 +86,23 @@ def generate_motions(models: GenerationModels, texts: Sequence[str], seeds: Sequ
     """Batched text -> motion: (B, max_frames, D) unnormalised motions and their lengths (B,).
 
     All texts are decoded together by `MotionGPT.generate` (as the pipeline); row i uses `seeds[i]`.
+    With `models.candidates` k > 1, row i is the best of k (`t2mgpt.rerank`), drawn with seeds
+    seeds[i] + r, r < k.
     """
+    k = 1 if sampling.greedy else models.candidates
+    texts = [t for t in texts for _ in range(k)]
+    seeds = None if sampling.greedy else [(int(s) + r) % 2**62 for s in seeds for r in range(k)]
     feats = (text_features or models.text_encoder.encode)(list(texts))
     codes = models.gpt.generate(feats, sampling.greedy, sampling.temperature, sampling.top_k, sampling.top_p,
-                                seed=None if sampling.greedy else list(seeds), guidance_scale=sampling.guidance_scale)
-    return decode_codes(models.vqvae, codes, models.normalizer, max_frames)
+                                seed=seeds, guidance_scale=sampling.guidance_scale)
+    motions, lens = decode_codes(models.vqvae, codes, models.normalizer, max_frames)
+    if k == 1:
+        return motions, lens
+    from t2mgpt.rerank import best_of
+
+    decoded = [motions[i, :lens[i]].cpu().numpy() for i in range(len(codes))]
+    keep = best_of(k, models.gpt, codes, feats.to(_device(models.gpt)), models.critic, texts, decoded)
+    return motions[keep], lens[keep]
 
 
 def reconstruct_motions(vqvae, normalizer, motions: np.ndarray, m_lens: np.ndarray) -> torch.Tensor:

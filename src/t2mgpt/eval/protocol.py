@@ -26,6 +26,8 @@ window is encoded and decoded by the VQ-VAE at its own length.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import math
 from dataclasses import asdict
@@ -66,15 +68,19 @@ def evaluate_generation(
     top_p: float | None = None,
     guidance_scale: float = 1.0,
     progress: bool = True,
+    candidates: int | None = None,
 ) -> EvaluationResult:
     """Text-to-motion metrics of a model (a `T2MGPT` pipeline or `GenerationModels`) on `dataset`.
 
     Each replication redraws the split and regenerates a motion for every caption (free
     length, categorical sampling as the original). `mm=True` adds MultiModality: `mm_samples`
     motions for each of `mm_texts` random captions (0: all captions of the draw), distance of
-    `mm_times` random pairs. The run is reproducible for a given `seed`.
+    `mm_times` random pairs. The run is reproducible for a given `seed`. `candidates`: best-of-k
+    sampling (None: the model's, e.g. a pipeline's default).
     """
     models = as_generation_models(models)
+    if candidates is not None:
+        models = dataclasses.replace(models, candidates=int(candidates))
     check_inputs(dataset, evaluator, batch_size, replications)
     if mm and mm_samples <= mm_times:
         raise InputError(f"MultiModality needs more samples per text ({mm_samples}) than pairs ({mm_times})")
@@ -93,7 +99,7 @@ def evaluate_generation(
         return generate_motions(models, batch.texts, seeds, max_frames, sampling, text_features)
 
     result = EvaluationResult("generation", info=protocol_info(dataset, evaluator, replications, batch_size, seed, div_times,
-                                                       n_batches, **asdict(sampling)))
+                                                       n_batches, **asdict(sampling), candidates=models.candidates))
     if mm:
         result.info.update(mm_texts=n_mm, mm_samples=mm_samples, mm_times=mm_times)
     bar = Progress(replications * (n_batches + mm_batches), "evaluating", progress)

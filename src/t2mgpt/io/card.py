@@ -56,7 +56,9 @@ def model_card_text(config: ModelConfig) -> str:
         f"- GPT: {gpt['num_layers']}+{gpt['num_layers']} layers, width {gpt['embed_dim']}, {gpt['n_head']} heads, "
         f"up to {gpt['block_size'] - 1} codes ({(gpt['block_size'] - 1) * config.unit_length / config.fps:g} s)",
         f"- Sampling: classifier-free guidance scale {config.guidance_scale:g} by default"
-        + (" (none)" if config.guidance_scale == 1 else " (override with guidance_scale / --guidance-scale)"),
+        + (" (none)" if config.guidance_scale == 1 else " (override with guidance_scale / --guidance-scale)")
+        + ("" if config.candidates == 1 else f"; each motion the best of {config.candidates} sampled ones "
+           "(override with candidates / --candidates; streaming decodes one)"),
         "", "## Training data", "", c.trained_on, "",
         "## Licence", "", c.license, "",
         "## Metrics", "",

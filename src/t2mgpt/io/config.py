@@ -91,6 +91,7 @@ class ModelConfig:
     card: ModelCard = field(default_factory=ModelCard)
     t2mgpt_version: str = ""
     guidance_scale: float = 1.0  # the classifier-free guidance the model is meant to sample with (1: none)
+    candidates: int = 1  # best-of-k sampling by default (t2mgpt.rerank; 1: none)
 
     def vqvae_config(self):
         from t2mgpt.tokenizer.config import VQVAEConfig
@@ -160,6 +161,8 @@ class ModelConfig:
             check_guidance_scale(self.guidance_scale)
         except InputError as e:
             problems.append(f"sampling.{e}")
+        if not _is_candidates(self.candidates):
+            problems.append(f"sampling.candidates must be an integer in [1, {MAX_CANDIDATES}], got {self.candidates!r}")
         for name in (self.mean_file, self.std_file):
             if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
                 problems.append(f"normalisation file {name!r} must be a plain file name inside the folder")
@@ -183,7 +186,7 @@ class ModelConfig:
             "vqvae": dict(self.vqvae),
             "gpt": dict(self.gpt),
             "normalization": {"mean": self.mean_file, "std": self.std_file},
-            "sampling": {"guidance_scale": self.guidance_scale},
+            "sampling": {"guidance_scale": self.guidance_scale, "candidates": self.candidates},
             "weights": {"vqvae": VQVAE_FILE, "gpt": GPT_FILE},
             "card": dataclasses.asdict(self.card),
         }
@@ -215,6 +218,7 @@ class ModelConfig:
                 mean_file=norm.get("mean", MEAN_FILE), std_file=norm.get("std", STD_FILE),
                 card=ModelCard.from_dict(d.get("card")), t2mgpt_version=str(d.get("t2mgpt_version", "")),
                 guidance_scale=d.get("sampling", {}).get("guidance_scale", 1.0),
+                candidates=d.get("sampling", {}).get("candidates", 1),
             )
             if not check:
                 cfg.dataset = canonical_dataset(cfg.dataset)
@@ -222,6 +226,9 @@ class ModelConfig:
                 if not (isinstance(cfg.fps, float) and 0 < cfg.fps <= MAX_FPS):
                     raise InputError(f"fps must be in (0, {MAX_FPS:g}], got {cfg.fps!r}")
                 check_guidance_scale(cfg.guidance_scale)
+                if not _is_candidates(cfg.candidates):
+                    raise InputError(f"sampling.candidates must be an integer in [1, {MAX_CANDIDATES}], "
+                                     f"got {cfg.candidates!r}")
                 return cfg
             return cfg.check()
         except (KeyError, TypeError, ValueError) as e:
@@ -298,3 +305,9 @@ def make_config(vqvae_config, gpt_config, text_encoder: str, text_dim: int, data
         unit_length=vqvae_config.downsample, card=card or ModelCard(), guidance_scale=guidance_scale,
     ).check()
 
+
+MAX_CANDIDATES = 16  # best-of-k at most (t2mgpt.rerank)
+
+
+def _is_candidates(k) -> bool:
+    return isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= MAX_CANDIDATES

@@ -6,6 +6,7 @@
       gpt.safetensors    text-conditioned code GPT weights
       mean.npy, std.npy  feature normalisation statistics (D,)
       README.md          model card: data, licence, metrics
+      critic/            optional: the text-motion critic of best-of-k sampling (t2mgpt.rerank)
 
 Weights are safetensors and config.json is checked before anything is built, so loading a
 folder never runs code and never allocates more than its weights need.
@@ -86,9 +87,10 @@ def _fsync_dir(path: Path) -> None:
 
 
 def save_model_folder(folder: str | os.PathLike, config: ModelConfig, vqvae, gpt, normalizer,
-                      overwrite: bool = False) -> Path:
+                      overwrite: bool = False, critic=None) -> Path:
     """Write a model folder atomically: everything goes into a temporary folder beside it, which is
-    renamed into place only when complete (an existing folder is replaced only with overwrite)."""
+    renamed into place only when complete (an existing folder is replaced only with overwrite).
+    `critic`: the text-motion critic of best-of-k sampling (`t2mgpt.rerank`), written to critic/."""
     from safetensors.torch import save_file
 
     folder = Path(folder).expanduser()
@@ -111,8 +113,15 @@ def save_model_folder(folder: str | os.PathLike, config: ModelConfig, vqvae, gpt
         np.save(tmp / config.std_file, np.asarray(normalizer.std, np.float32), allow_pickle=False)
         (tmp / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
         (tmp / CARD_FILE).write_text(model_card_text(config), encoding="utf-8")
+        if critic is not None:
+            from t2mgpt.rerank import CRITIC_DIR
+
+            critic.save(tmp / CRITIC_DIR)
         mode = 0o666 & ~umask()  # an ordinary file's: safetensors writes 0600, which others could not read
-        for f in tmp.iterdir():
+        for f in (*tmp.iterdir(), *(tmp / "critic").glob("*")):
+            if f.is_dir():
+                os.chmod(f, 0o777 & ~umask())
+                continue
             with open(f, "rb") as fh:
                 os.fsync(fh.fileno())
             os.chmod(f, mode)

@@ -159,7 +159,11 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
         """Like /api/generate (same body, same limits), but the frames come as server-sent events
         while the motion is decoded: `start`, then `frames` ({sample, start, final, joints in
         metres}) as they are ready, `sample` (id, seed, downloads) when one is complete, `done`.
-        Closing the connection stops the decoding."""
+        Closing the connection stops the decoding. Streamed frames go out while they are made, so
+        each sample is one candidate: `candidates` must be null or 1."""
+        if req.candidates not in (None, 1):
+            return input_error("streaming sends frames while they are decoded, so it cannot pick the best of several "
+                               "candidates: leave candidates out (or use /api/generate)")
         seed = req.seed if req.seed is not None else secrets.randbelow(MAX_SEED + 1)
         cancel, events = threading.Event(), asyncio.Queue()
         emit = event_sink(asyncio.get_running_loop(), events)
@@ -325,6 +329,7 @@ def _info(pipe, limits: Limits, examples: list[str], version: str, formats: list
         "model": {"name": str(pipe.name), "description": card.description, "trained_on": card.trained_on,
                   "license": card.license, "dataset": c.dataset, "fps": float(c.fps),
                   "text_encoder": c.text_encoder, "guidance_scale": pipe.guidance_scale,
+                  "candidates": pipe.candidates,
                   "metrics": _json_safe(dict(card.metrics or {}))},
         "skeleton": {"name": sk.name, "joint_names": list(sk.joint_names), "parents": [int(p) for p in sk.parents],
                      "sides": sides, "colors": colours, "head": int(head_joint(sk))},

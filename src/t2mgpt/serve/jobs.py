@@ -46,7 +46,7 @@ def generate_job(pipe, store: ResultStore, req, seed: int, formats: list[str], c
     # the decoding engine checks `cancel` at every step: a job whose client left stops there
     (motions,) = pipe([req.text], num_samples=req.num_samples, seconds=req.seconds, temperature=req.temperature,
                       top_k=req.top_k, top_p=req.top_p, guidance_scale=req.guidance_scale, seed=seed,
-                      hooks=[cancel_when(cancel.is_set)])
+                      candidates=req.candidates, hooks=[cancel_when(cancel.is_set)])
     return response_json(pipe, store, req.text, req.seconds, motions, time.perf_counter() - start, formats)
 
 

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Optional
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
+from t2mgpt.io.config import MAX_CANDIDATES
+
 MAX_SEED = 2**31 - 1  # seeds stay exact in JavaScript numbers (sample k uses seed + k)
 
 
@@ -77,7 +79,8 @@ def _fields(limits: Limits) -> dict:
     num_samples = Annotated[int, Field(ge=1, le=L.max_samples), JSONInt,
                             Field(description="Motions to make for the prompt.")]
     seed = Annotated[Optional[Annotated[int, Field(ge=0, le=L.max_seed), JSONInt]], Field(
-        description="Random seed (sample k uses seed + k); null draws one. The response gives each sample's seed.")]
+        description="Random seed (sample k uses seed + k, or seeds seed + k*c .. with c candidates); null draws "
+                    "one. The response gives each sample's seed.")]
     temperature = Annotated[float, Field(
         default=1.0, ge=L.min_temperature, le=L.max_temperature, allow_inf_nan=False,
         description="Sampling temperature: lower is more conservative.")]
@@ -91,8 +94,11 @@ def _fields(limits: Limits) -> dict:
         default=None, ge=0.0, le=L.max_guidance_scale, allow_inf_nan=False,
         description="Classifier-free guidance: above 1 follows the text more closely (1: off); null takes the "
                     "model's (GET /api/info: model.guidance_scale).")]
+    candidates = Annotated[Optional[Annotated[int, Field(ge=1, le=MAX_CANDIDATES), JSONInt]], Field(
+        description="Best-of-k: each sample is the best of k sampled motions, scored by the model and its critic "
+                    "(1: plain sampling); null takes the model's (GET /api/info: model.candidates).")]
     return dict(text=text, seconds=seconds, num_samples=num_samples, seed=seed, temperature=temperature,
-                top_k=top_k, top_p=top_p, guidance_scale=guidance_scale)
+                top_k=top_k, top_p=top_p, guidance_scale=guidance_scale, candidates=candidates)
 
 
 STRICT = dict(extra="forbid", strict=True)  # strict: no "5" -> 5 or false -> 0
@@ -108,7 +114,7 @@ def generate_request_model(limits: Limits) -> type[BaseModel]:
                                                                "seconds": min(4.0, L.max_seconds), "seed": 7}]}),
         text=(f["text"], ...), seconds=(f["seconds"], None), num_samples=(f["num_samples"], 1), seed=(f["seed"], None),
         temperature=(f["temperature"], 1.0), top_k=(f["top_k"], None), top_p=(f["top_p"], None),
-        guidance_scale=(f["guidance_scale"], None),
+        guidance_scale=(f["guidance_scale"], None), candidates=(f["candidates"], None),
     )
 
 
@@ -206,6 +212,7 @@ class ModelInfo(BaseModel):
     fps: float
     text_encoder: str
     guidance_scale: float
+    candidates: int = Field(description="Best-of-k the model samples with by default (1: plain sampling).")
     metrics: dict[str, Any]
 
 

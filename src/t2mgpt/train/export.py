@@ -97,6 +97,8 @@ class GPTSource:
     origin: str  # where the GPT comes from, for the card's notes
     guidance_scale: float = 1.0  # the source's default classifier-free guidance
     cond_drop: float | None = None  # its condition dropout in training (None: unknown, a model folder)
+    candidates: int = 1  # the source's default best-of-k
+    critic: Any = None  # the source's best-of-k critic (a model folder's critic/), or None
 
 
 def gpt_from_run(gpt_run: str | Path, checkpoint: str) -> GPTSource:
@@ -134,15 +136,19 @@ def gpt_from_model_folder(folder: Path) -> GPTSource:
     config, vq, gpt, normalizer = load_model_folder(folder)
     card = dataclasses.replace(config.card, metrics={}, evaluation="")
     text = {"name": config.text_encoder, "dim": config.text_dim, "path": config.text_encoder_path}
+    from t2mgpt.rerank import load_critic
+
     return GPTSource(gpt, {"sha256": vq_fingerprint(vq.float()), "path": str(folder)}, text, normalizer, config.fps,
-                     card, f"the GPT of the model folder {folder.name}", guidance_scale=config.guidance_scale)
+                     card, f"the GPT of the model folder {folder.name}", guidance_scale=config.guidance_scale,
+                     candidates=config.candidates, critic=load_critic(folder, feature_dim=config.feature_dim))
 
 
 def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | Path, *, name: str | None = None,
                         card_notes: str | None = None, half: bool = False, checkpoint: str = "auto",
                         overwrite: bool = False, license: str | None = None, description: str | None = None,
                         evaluation: str = "", trained_on: str | None = None,
-                        guidance_scale: float | None = None) -> Path:
+                        guidance_scale: float | None = None, candidates: int | None = None,
+                        critic: str | Path | None = None) -> Path:
     """Write the model folder `out_dir` from a VQ-VAE run (or checkpoint) and a GPT run (or checkpoint),
     or the GPT of a model folder (path or name; e.g. with a decoder-only fine-tuning of its VQ-VAE).
 
@@ -151,7 +157,9 @@ def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | 
     `trained_on` replaces the card's generated description of the training data.
     `guidance_scale`: the classifier-free guidance the model samples with by default (needs a GPT
     trained with condition dropout); None keeps the model folder's, or 1 (none) for a run.
-    Returns the folder, loadable with `T2MGPT.from_pretrained(out_dir)`.
+    `candidates`: best-of-k by default (`t2mgpt.rerank`; None keeps the model folder's, or 1);
+    `critic`: a `t2mgpt train-evaluator` folder to score the candidates with (None keeps a model
+    folder's). Returns the folder, loadable with `T2MGPT.from_pretrained(out_dir)`.
     """
     from t2mgpt.io.checkpoint import load_vq
     from t2mgpt.io.config import GPT_FILE, make_config
@@ -190,7 +198,24 @@ def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | 
     text = src.text
     config = make_config(vq.config, src.gpt.config, text["name"], text["dim"], text_encoder_path=text.get("path"),
                          card=card, fps=src.fps, guidance_scale=guidance)
+    config.candidates = src.candidates if candidates is None else candidates
+    judge = src.critic if critic is None else load_critic_folder(critic, config.feature_dim)
+    config.check()
     gpt = src.gpt
     if half:
         vq, gpt = half_copy(vq), half_copy(gpt)
-    return save_model_folder(out_dir, config, vq, gpt, src.normalizer, overwrite=overwrite)
+    return save_model_folder(out_dir, config, vq, gpt, src.normalizer, overwrite=overwrite, critic=judge)
+
+
+def load_critic_folder(path: str | Path, feature_dim: int):
+    """A `t2mgpt train-evaluator` folder as the best-of-k critic of a model of `feature_dim`-d features."""
+    from t2mgpt.models.contrastive_evaluator import ContrastiveEvaluator, is_evaluator_folder
+
+    path = Path(path).expanduser()
+    if not is_evaluator_folder(path):
+        raise InputError(f"--critic {path} is not a folder made by `t2mgpt train-evaluator`")
+    critic = ContrastiveEvaluator.load(path)
+    if critic.dim_pose != feature_dim:
+        raise InputError(f"the critic {path} reads {critic.dim_pose}-d motions but the model makes {feature_dim}-d "
+                         f"ones; train the critic on the model's dataset")
+    return critic
