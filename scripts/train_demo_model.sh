@@ -7,8 +7,8 @@
 # runs and evaluation results go (default work/demo, ignored by git). Every step resumes or
 # skips finished work when re-run. Times on 2 CPU cores: prepare ~6 min (twice), evaluator
 # ~7 min, VQ-VAE ~70 min (1 thread), decoder fine-tune ~45 min, GPT ~95 min, GPT fine-tune
-# ~30 min, VQ-VAE continued ~35 min, GPT on its codes ~40 min, version 4 ~15 min, evaluation
-# ~60 min. On a GPU pass
+# ~30 min, VQ-VAE continued ~35 min, GPT on its codes ~40 min, version 4 ~15 min, critic ~8 min,
+# evaluation ~90 min. On a GPU pass
 # DEVICE=cuda.
 #
 # The bundled model is version 4 (session 6):
@@ -25,7 +25,10 @@
 #      (configs/demo_gpt_cmu_v3.json, then configs/demo_gpt_cmu_finetune.json): version 3;
 #   5. the fine-tune of step 4 again, from the same stage-1 GPT, with the `minilm-sides` text
 #      features (MiniLM with each caption moved away from its left/right swap), exported with
-#      guidance scale 3 as its default: version 4 (session 6), the bundled model.
+#      guidance scale 3 as its default: version 4 (session 6);
+#   6. version 4's weights with best-of-8 sampling by default: a critic (`train-evaluator` on
+#      DATA_AUTO, 6 epochs) kept in the model folder scores 8 candidates per motion together with
+#      the GPT's own text evidence (t2mgpt.rerank): version 5 (session 8), the bundled model.
 # docs/prompt_suite.md has the experiments behind these choices.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +40,7 @@ T=.venv/bin/t2mgpt
 DATA=$WORK/cmu_hml EV=$WORK/cmu_evaluator VQ=$WORK/vq VQ2=$WORK/vq_lookahead GPT1=$WORK/gpt GPT=$WORK/gpt_finetune
 TOKENS=$WORK/tokens EVAL=$WORK/eval DATA_AUTO=$WORK/cmu_hml_auto TOKENS_AUTO=$WORK/tokens_auto
 VQ3A=$WORK/vq3_stage1 VQ3=$WORK/vq3 TOKENS3=$WORK/tokens_v3 GPT3A=$WORK/gpt_v3_stage1 GPT3=$WORK/gpt_v3
-GPT4=$WORK/gpt_v4
+GPT4=$WORK/gpt_v4 CRITIC=$WORK/critic
 mkdir -p "$WORK" "$EVAL"
 
 $T prepare cmu --src "$SRC" --out "$DATA"
@@ -80,21 +83,28 @@ $T export-model --vq "$VQ3" --gpt "$GPT3" --checkpoint last --out "$WORK/model_v
 # version 4: the same fine-tune on minilm-sides text features
 $T train-gpt --data "$DATA_AUTO" --tokens "$TOKENS3" --vq "$VQ3" --out "$GPT4" --config configs/demo_gpt_cmu_finetune.json \
     --init-from "$WORK/model_v3_stage1" --text-encoder minilm-sides --device "$DEVICE" $(resume "$GPT4")
-$T export-model --vq "$VQ3" --gpt "$GPT4" --checkpoint last --out "$WORK/model" --name t2mgpt-cmu-demo --half \
+$T export-model --vq "$VQ3" --gpt "$GPT4" --checkpoint last --out "$WORK/model_v4" --name t2mgpt-cmu-demo --half \
     --guidance-scale 3 --overwrite
+# version 5: best-of-8 with a critic trained on the labelled data
+[ -f "$CRITIC/evaluator.safetensors" ] || $T train-evaluator --data "$DATA_AUTO" --out "$CRITIC" --epochs 6 --device "$DEVICE"
+$T export-model --vq "$VQ3" --gpt "$GPT4" --checkpoint last --out "$WORK/model" --name t2mgpt-cmu-demo --half \
+    --guidance-scale 3 --candidates 8 --critic "$CRITIC" --overwrite
 .venv/bin/python benchmarks/prompt_suite.py --model "$WORK/model_v1" --model "$WORK/model_v2" --model "$WORK/model_v3" \
-    --model "$WORK/model" --label "version 1" --label "version 2" --label "version 3" --label "version 4" --samples 10 \
+    --model "$WORK/model_v4" --label "version 1" --label "version 2" --label "version 3" --label "version 4" --samples 10 \
     --json-out "$EVAL/prompt_suite.json"
-# versions 3 and 4 at guidance scales 2 and 3, seeds 0-9 and 10-19
+# versions 3 and 4 at guidance scales 2 and 3, seeds 0-9 and 10-19; version 5 (best of 8) and its candidates
 for seed in 0 10; do
-    .venv/bin/python benchmarks/prompt_suite.py --model "$WORK/model_v3" --model "$WORK/model" --label "version 3" \
+    .venv/bin/python benchmarks/prompt_suite.py --model "$WORK/model_v3" --model "$WORK/model_v4" --label "version 3" \
         --label "version 4" --guidance-scale 2 --guidance-scale 3 --samples 10 --seed $seed \
         --json-out "$EVAL/prompt_suite_guidance_seed$seed.json"
+    .venv/bin/python benchmarks/prompt_suite.py --model "$WORK/model" --label "version 5" --samples 10 --seed $seed \
+        --json-out "$EVAL/prompt_suite_v5_seed$seed.json"
 done
-.venv/bin/python benchmarks/side_margin.py --model "$WORK/model_v3" --model "$WORK/model" --data "$DATA_AUTO" \
+.venv/bin/python benchmarks/side_margin.py --model "$WORK/model_v3" --model "$WORK/model_v4" --data "$DATA_AUTO" \
     --json-out "$EVAL/side_margin.json"
 common=(--data "$DATA" --evaluator "$EV" --replications 20 --device "$DEVICE")
 $T evaluate --model "$WORK/model" "${common[@]}" --json-out "$EVAL/generated.json"
+$T evaluate --model "$WORK/model_v4" "${common[@]}" --json-out "$EVAL/generated_v4.json"
 $T evaluate --model "$WORK/model_v3" "${common[@]}" --json-out "$EVAL/generated_v3.json"
 $T evaluate --model "$WORK/model_v3" --guidance-scale 3 "${common[@]}" --json-out "$EVAL/generated_v3_guidance3.json"
 $T evaluate --model "$WORK/model" --reconstruction "${common[@]}" --json-out "$EVAL/reconstruction.json"
@@ -103,7 +113,7 @@ $T evaluate --baseline train-motions "${common[@]}" --json-out "$EVAL/train_moti
 $T evaluate --model "$WORK/model_v1" "${common[@]}" --json-out "$EVAL/generated_v1.json"
 $T evaluate --model "$WORK/model_v2" "${common[@]}" --json-out "$EVAL/generated_v2.json"
 $T export-model --vq "$VQ3" --gpt "$GPT4" --checkpoint last --out "$WORK/t2mgpt-cmu-demo" --name t2mgpt-cmu-demo \
-    --half --guidance-scale 3 --overwrite \
+    --half --guidance-scale 3 --candidates 8 --critic "$CRITIC" --overwrite \
     --description-file configs/demo_card/description.md --trained-on-file configs/demo_card/trained_on.md \
     --license-file configs/demo_card/license.md --card-notes-file configs/demo_card/notes.md \
     --evaluation "$EVAL/generated.json" --evaluation "$EVAL/reconstruction.json" \

@@ -23,11 +23,12 @@ def pipe():
 
 
 def test_bundled_folder_is_complete_and_small():
-    files = {p.name: p.stat().st_size for p in FOLDER.iterdir()}
-    assert {"config.json", "vqvae.safetensors", "gpt.safetensors", "README.md"} <= set(files)
+    files = {str(p.relative_to(FOLDER)): p.stat().st_size for p in FOLDER.rglob("*") if p.is_file()}
+    assert {"config.json", "vqvae.safetensors", "gpt.safetensors", "README.md", "critic/evaluator.safetensors"} <= set(files)
     assert sum(files.values()) <= 40e6, "the bundled models may take 40 MB at most"
     config = json.loads((FOLDER / "config.json").read_text())
-    assert config["text_encoder"]["name"] == "minilm-sides" and config["dataset"] == "humanml3d"  # version 4
+    assert config["text_encoder"]["name"] == "minilm-sides" and config["dataset"] == "humanml3d"
+    assert config["sampling"] == {"guidance_scale": 3.0, "candidates": 8}  # version 5: best of 8 with its critic
 
 
 def test_model_card_has_licence_evaluation_and_limits():
