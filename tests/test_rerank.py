@@ -168,7 +168,10 @@ def test_web_api_candidates(folder):
         seeds = [s["seed"] for s in r.json()["samples"]]
         assert 40 <= seeds[0] < 42 and 42 <= seeds[1] < 44
         r = client.post("/api/stream", json={"text": TEXT, "seconds": 2.0, "candidates": 2})
-        assert r.status_code == 422 and "cannot pick the best of several" in r.json()["message"]
+        assert r.status_code == 422 and "candidates" in r.json()["message"]  # a stream is one candidate
+        schemas = client.get("/openapi.json").json()["components"]["schemas"]
+        assert "candidates" in schemas["GenerateRequest"]["properties"]
+        assert "candidates" not in schemas["StreamRequest"]["properties"]
         assert client.post("/api/generate", json={"text": TEXT, "candidates": 99}).status_code == 422
 
 

@@ -34,8 +34,9 @@ class FastPipeline:
         return getattr(self._pipe, name)
 
     def __call__(self, texts, num_samples=1, seconds=None, temperature=1.0, top_k=None, top_p=None, seed=None,
-                 hooks=(), guidance_scale=None):
+                 hooks=(), guidance_scale=None, candidates=None):
         check_sampling_args(temperature, top_k, top_p)
+        self._pipe.candidates_used(candidates)  # the pipeline's check
         n = 10 if seconds is None else self._pipe.tokens_for_seconds(seconds)
         joints = np.take(self._clip, np.arange(4 * n), axis=0, mode="wrap")
         return [[GeneratedMotion(text=t, features=np.zeros((4 * n, 263), np.float32), joints=joints, fps=self.fps,

@@ -115,7 +115,7 @@ def test_stream_equals_one_shot_tiny(tiny, kw):
 
 
 def test_stream_equals_one_shot_bundled(bundled):
-    want = bundled(TEXT, seconds=10, seed=0)[0][0]
+    want = bundled(TEXT, seconds=10, seed=0, candidates=1)[0][0]  # a stream is one candidate
     stream = bundled.stream(TEXT, seconds=10, seed=0)
     chunks, joints, _ = concat(stream)
     assert np.abs(joints - want.joints).max() < 1e-3

@@ -311,8 +311,8 @@ class T2MGPT:
                cleanup: bool = True) -> "MotionStream":
         """One motion as a stream of `MotionChunk`s (frames with their offsets) while it is decoded.
 
-        Same arguments and the same motion as `pipe(text, ...)` for the same seed; the
-        concatenated chunks equal the one-shot result. Arguments are checked here, before
+        Same arguments and the same motion as `pipe(text, ..., candidates=1)` for the same seed
+        (a stream is one candidate); the concatenated chunks equal that one-shot result. Arguments are checked here, before
         anything runs; closing the stream (or `with pipe.stream(...) as s:`) stops the decoding.
         `cleanup` as in `pipe(...)`. See `t2mgpt.streaming`.
         """

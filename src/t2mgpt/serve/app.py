@@ -78,6 +78,7 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
     limits = Limits(min_seconds=step, max_seconds=round(pipe.max_seconds, 9), seconds_step=step,
                     max_samples=min(int(max_samples), int(pipe.max_batch)), max_text_length=int(max_text_length))
     GenerateRequest = generate_request_model(limits)
+    StreamRequest = generate_request_model(limits, stream=True)
     generate_queue = JobQueue(max_queue, name="t2mgpt-generate")
     render_queue = JobQueue(max_queue, name="t2mgpt-render")
     store = ResultStore(max_results)
@@ -155,15 +156,12 @@ def create_app(pipeline_or_model_path: Any, *, device: str = "auto", max_queue: 
               responses={200: {"content": {"text/event-stream": {}},
                                "description": "Server-sent events: start, frames..., sample, done (or error)"},
                          **{k: v for k, v in error_responses.items() if k != 404}})
-    async def stream(req: GenerateRequest, request: Request):  # type: ignore[valid-type]
-        """Like /api/generate (same body, same limits), but the frames come as server-sent events
+    async def stream(req: StreamRequest, request: Request):  # type: ignore[valid-type]
+        """Like /api/generate (same body but `candidates`, same limits), but the frames come as server-sent events
         while the motion is decoded: `start`, then `frames` ({sample, start, final, joints in
         metres}) as they are ready, `sample` (id, seed, downloads) when one is complete, `done`.
         Closing the connection stops the decoding. Streamed frames go out while they are made, so
-        each sample is one candidate: `candidates` must be null or 1."""
-        if req.candidates not in (None, 1):
-            return input_error("streaming sends frames while they are decoded, so it cannot pick the best of several "
-                               "candidates: leave candidates out (or use /api/generate)")
+        each sample is one candidate (the body has no `candidates`)."""
         seed = req.seed if req.seed is not None else secrets.randbelow(MAX_SEED + 1)
         cancel, events = threading.Event(), asyncio.Queue()
         emit = event_sink(asyncio.get_running_loop(), events)

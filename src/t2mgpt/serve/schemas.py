@@ -104,17 +104,20 @@ def _fields(limits: Limits) -> dict:
 STRICT = dict(extra="forbid", strict=True)  # strict: no "5" -> 5 or false -> 0
 
 
-def generate_request_model(limits: Limits) -> type[BaseModel]:
-    """The POST /api/generate body for a model with these limits."""
+def generate_request_model(limits: Limits, stream: bool = False) -> type[BaseModel]:
+    """The POST /api/generate body for a model with these limits; `stream`: the POST /api/stream
+    body, the same without `candidates` (streamed frames leave while they are decoded, so a
+    stream cannot pick the best of several motions)."""
     L, f = limits, _fields(limits)
+    best_of = {} if stream else {"candidates": (f["candidates"], None)}
     return create_model(
-        "GenerateRequest",
+        "StreamRequest" if stream else "GenerateRequest",
         __config__=ConfigDict(**STRICT,
                               json_schema_extra={"examples": [{"text": "a person jumps forward", "num_samples": 2,
                                                                "seconds": min(4.0, L.max_seconds), "seed": 7}]}),
         text=(f["text"], ...), seconds=(f["seconds"], None), num_samples=(f["num_samples"], 1), seed=(f["seed"], None),
         temperature=(f["temperature"], 1.0), top_k=(f["top_k"], None), top_p=(f["top_p"], None),
-        guidance_scale=(f["guidance_scale"], None), candidates=(f["candidates"], None),
+        guidance_scale=(f["guidance_scale"], None), **best_of,
     )
 
 
