@@ -11,7 +11,8 @@ pass rate on real motion), then run on a model over several seeds:
     python benchmarks/prompt_suite.py --model A --model B --samples 5 --markdown docs/prompt_suite.md
 
 Generation uses the model's own ending (no fixed length) and its own sampling defaults (temperature
-1, its guidance scale; `--temperature/--top-k/--top-p/--guidance-scale` change them), seeds
+1, its guidance scale, its best-of-k; `--temperature/--top-k/--top-p/--guidance-scale/--candidates`
+change them), seeds
 SEED..SEED+S-1 (`--seed`, default 0).
 """
 from __future__ import annotations
@@ -180,7 +181,7 @@ def run_model(model: str, samples: int = 5, seed: int = 0, device: str = "cpu",
               guidance_scale: float | None = None, **sampling) -> dict:
     """Generate `samples` motions per prompt (seeds seed..seed+S-1) and check each; guidance_scale
     None: the model's own default (config.json), as users get it. `sampling`: temperature,
-    top_k, top_p as in `T2MGPT.__call__` (default: the model's own)."""
+    top_k, top_p, candidates as in `T2MGPT.__call__` (default: the model's own)."""
     from t2mgpt import T2MGPT
 
     pipe = T2MGPT.from_pretrained(model, device=device)
@@ -234,6 +235,7 @@ def main(argv=None) -> int:
     ap.add_argument("--temperature", type=float, help="sampling temperature (default: the model's)")
     ap.add_argument("--top-k", type=int, help="sample among the k most likely codes (default: the model's)")
     ap.add_argument("--top-p", type=float, help="nucleus sampling mass (default: the model's)")
+    ap.add_argument("--candidates", type=int, help="best of K per motion (t2mgpt.rerank; default: the model's)")
     ap.add_argument("--label", action="append", default=[], help="column name for each --model (default: the model)")
     args = ap.parse_args(argv)
     models, real = {}, None
@@ -247,7 +249,8 @@ def main(argv=None) -> int:
         print(f"checks on real clips: {o['passed']}/{o['clips']} passed", file=sys.stderr)
     labels = args.label + args.model[len(args.label):]
     scales = args.guidance_scale or [None]
-    sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k), ("top_p", args.top_p))
+    sampling = {k: v for k, v in (("temperature", args.temperature), ("top_k", args.top_k), ("top_p", args.top_p),
+                                  ("candidates", args.candidates))
                 if v is not None}
     for m, label in zip(args.model, labels):
         for s in scales:
