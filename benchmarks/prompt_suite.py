@@ -179,15 +179,19 @@ def validate_on_real(src: Path, max_trials: int = 60) -> dict:
 
 def run_model(model: str, samples: int = 5, seed: int = 0, device: str = "cpu",
               guidance_scale: float | None = None, **sampling) -> dict:
-    """Generate `samples` motions per prompt (seeds seed..seed+S-1) and check each; guidance_scale
+    """Generate `samples` motions per prompt (seeds seed..seed+S-1; with best-of-k, sample s draws
+    candidate seeds s*k .. s*k + k-1) and check each; guidance_scale
     None: the model's own default (config.json), as users get it. `sampling`: temperature,
     top_k, top_p, candidates as in `T2MGPT.__call__` (default: the model's own)."""
     from t2mgpt import T2MGPT
 
     pipe = T2MGPT.from_pretrained(model, device=device)
+    # with best-of-k each sample draws k seeds: sample s takes s*k .. s*k + k-1, so that runs at
+    # --seed 0 and --seed 10 never share a candidate
+    k = pipe.candidates_used(sampling.get("candidates"), greedy=bool(sampling.get("greedy")))
     out = {}
     for p in SUITE:
-        motions = pipe([p.text], num_samples=samples, seed=seed, guidance_scale=guidance_scale,
+        motions = pipe([p.text], num_samples=samples, seed=seed * k, guidance_scale=guidance_scale,
                        **sampling)[0]
         passed = run_checks([m.joints for m in motions], p, pipe.fps)
         out[p.text] = {"passed": int(sum(passed)), "samples": samples, "per_seed": passed,

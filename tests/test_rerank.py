@@ -109,6 +109,14 @@ def test_best_of_k_in_the_pipeline_seeds_and_reproduction(folder):
     for bad in (0, 17, 2.0, True):
         with pytest.raises(InputError, match="candidates must be an integer"):
             pipe([TEXT], candidates=bad)
+    # per-motion prefixes go with each motion's candidates (a list, or a 2-D array); a shared one with all
+    prefixes = np.array([[1, 2, 3], [4, 5, 6]])
+    for given in (prefixes, [list(r) for r in prefixes], [torch.as_tensor(r) for r in prefixes]):
+        for m, want in zip(pipe([TEXT], num_samples=2, seed=0, prefix_codes=given)[0], prefixes):
+            assert m.tokens[:3].tolist() == want.tolist()
+    assert all(m.tokens[:2].tolist() == [7, 8] for m in pipe([TEXT], num_samples=2, prefix_codes=[7, 8])[0])
+    with pytest.raises(InputError, match="prefix_codes has 3 entries; give one per motion"):
+        pipe([TEXT], num_samples=2, prefix_codes=[[1], [2], [3]])
 
 
 def test_the_critic_travels_with_the_model_folder(folder, tmp_path):

@@ -361,6 +361,14 @@ def test_init_from_a_model_folder_and_cond_drop(prepared, tmp_path, capsys):
     assert metrics(tmp_path / "c")[1]["loss"] != metrics(tmp_path / "a")[1]["loss"]  # other inputs, same seed
     assert json.loads((tmp_path / "c" / "config.json").read_text())["train"]["cond_drop"] == 0.5
     capsys.readouterr()
+    # best-of-k scores candidates against the unconditional prediction: only for cond-drop GPTs
+    assert main(["export-model", "--vq", str(vq), "--gpt", str(tmp_path / "a"), "--checkpoint", "last",
+                 "--out", str(tmp_path / "best_of"), "--candidates", "4"]) == 2
+    assert "without condition dropout" in capsys.readouterr().err and not (tmp_path / "best_of").exists()
+    assert main(["export-model", "--vq", str(vq), "--gpt", str(tmp_path / "c"), "--checkpoint", "last",
+                 "--out", str(tmp_path / "best_of"), "--candidates", "4"]) == 0
+    assert json.loads((tmp_path / "best_of" / "config.json").read_text())["sampling"]["candidates"] == 4
+    capsys.readouterr()
     assert train(prepared, tmp_path / "d", "--iters", "4", "--cond-drop", "1.0") == 2
     assert "cond_drop must be in [0, 1)" in capsys.readouterr().err
     assert train(prepared, tmp_path / "e", "--iters", "4", "--embed-dim", "64", "--init-from",

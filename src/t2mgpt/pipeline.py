@@ -67,6 +67,7 @@ class GeneratedMotion:
     raw_joints: np.ndarray | None = None  # (T, J, 3) before the rigid fit and cleanup
     rigid: RigidMotion | None = None  # root + local rotations of one rigid skeleton; joints = rigid.joints
     segments: tuple = ()  # authored motions: `t2mgpt.authoring.timeline.Segment`s (text, start, end frame)
+    candidates: int = 1  # best of how many sampled motions (`t2mgpt.rerank`); `seed` is the winner's
 
     @property
     def num_frames(self) -> int:
@@ -247,7 +248,8 @@ class T2MGPT:
         - seconds: exact length, rounded to the nearest code (0.2 s at 20 fps); None lets the
           model end the motion itself (up to `max_seconds`).
         - seed: motion j of prompt i uses seed + i * num_samples + j (its `.seed`), so any one
-          motion is reproduced by `pipe([text], seed=motion.seed, ...)`; None draws fresh seeds.
+          motion is reproduced by `pipe([text], seed=motion.seed, candidates=1, ...)`; None draws
+          fresh seeds. With best-of-k (below) each motion draws k seeds.
         - temperature / top_k / top_p shape the sampling; greedy=True takes the most likely code
           (then all samples of a prompt are equal).
         - guidance_scale: classifier-free guidance (1 = off; > 1 follows the text more closely, for
@@ -266,12 +268,14 @@ class T2MGPT:
           scored by the GPT's text evidence and the model's critic; None takes the model's
           (`pipe.candidates`), 1 is plain sampling. Motion j of prompt i then draws seeds
           seed + (i * num_samples + j) * k + r, r < k, and its `.seed` is the winner's, which
-          reproduces it with candidates=1.
+          reproduces it with candidates=1. Hooks and the callback then see the candidates' rows
+          (row (i * num_samples + j) * k + r, counted within each batch of at most max_batch
+          rows), and `StopDecoding` ends the current batch of candidates.
 
         Longer `seconds` than `max_seconds`, and `path`, go through `compose` (one segment).
         """
         authored = path is not None or self._too_long(seconds)
-        k = self.candidates_used(candidates, seconds, greedy, path)
+        k = n_candidates = self.candidates_used(candidates, seconds, greedy, path)
         texts, seeds = self._plan(texts, num_samples, seed, greedy, candidates=k)
         if authored:
             return self._authored(texts, num_samples, seconds, seeds, path, prefix_codes, fixed_codes, hooks,
@@ -281,6 +285,10 @@ class T2MGPT:
         features = self.text_features(texts)  # (P, dim)
         features = features.repeat_interleave(num_samples * k, dim=0)  # (P * S * k, dim), prompt-major
         sampling = Sampling(greedy, temperature, top_k, top_p, self._guidance(guidance_scale))
+        for name, given in (("prefix_codes", prefix_codes), ("fixed_codes", fixed_codes)):
+            if k > 1 and _is_per_motion(given) and len(given) != len(texts) * num_samples:
+                raise InputError(f"{name} has {len(given)} entries; give one per motion ({len(texts)} prompt(s) x "
+                                 f"{num_samples} sample(s)) or one prefix for all")
         prefix, fixed = _repeat(prefix_codes, k), _repeat(fixed_codes, k)
         if k == 1:
             codes = self._generate_codes(features, n_tokens, seeds, sampling,
@@ -301,6 +309,7 @@ class T2MGPT:
                     text=text, features=feats[k], joints=rigid.joints.astype(np.float32), fps=self.fps,
                     tokens=codes[k].cpu().numpy().astype(np.int64), seed=None if seeds is None else seeds[k],
                     skeleton=self.skeleton, model=self.name, sample=j, raw_joints=joints[k], rigid=rigid,
+                    candidates=n_candidates,
                 ))
             out.append(row)
         return out
@@ -395,7 +404,7 @@ class T2MGPT:
         max_batch rows. -> (codes, features, joints, seeds) of the winners."""
         from t2mgpt.rerank import best_of
 
-        per_row = isinstance(prefix, list) and prefix and not isinstance(prefix[0], (int, np.integer))
+        per_row = _is_per_motion(prefix)
         step = max(1, self.max_batch // k) * k
         out = ([], [], [], [])
         for a in range(0, len(rows), step):
@@ -496,7 +505,7 @@ class T2MGPT:
             seed = secrets.randbelow(_MAX_SEED)
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or not 0 <= int(seed) < _MAX_SEED:
             raise InputError(f"seed must be an integer in [0, 2**62), got {seed!r}")
-        return [int(seed) + k for k in range(n)]
+        return [(int(seed) + k) % _MAX_SEED for k in range(n)]  # wraps: every seed given back is valid
 
 
 def _repeat(per_motion, k: int):
@@ -504,11 +513,20 @@ def _repeat(per_motion, k: int):
     None and a prefix shared by all motions (1-D) pass through."""
     if per_motion is None or k == 1:
         return per_motion
-    if isinstance(per_motion, torch.Tensor):
-        per_motion = per_motion.tolist() if per_motion.dim() > 1 else per_motion
-    if isinstance(per_motion, (list, tuple)) and per_motion and not isinstance(per_motion[0], (int, np.integer)):
+    if isinstance(per_motion, (torch.Tensor, np.ndarray)):
+        per_motion = list(per_motion) if per_motion.ndim > 1 else per_motion
+    if _is_per_motion(per_motion):
         return [x for x in per_motion for _ in range(k)]
     return per_motion
+
+
+def _is_per_motion(x) -> bool:
+    """A list of per-motion entries (dicts, None, sequences), not one shared 1-D prefix: the rule
+    of `decoding._given_codes` (a first element that is a scalar means a shared prefix)."""
+    if not isinstance(x, (list, tuple)) or not x:
+        return False
+    first = x[0]
+    return first is None or isinstance(first, dict) or torch.as_tensor(first).ndim > 0
 
 
 def _check_quantize(mode: str | None, device: torch.device) -> None:

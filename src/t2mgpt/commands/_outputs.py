@@ -202,6 +202,8 @@ def summary_lines(plan, motions) -> list[str]:
         for paths, motion in zip(per_name, samples):
             names = ", ".join(p.name for p in paths.values())
             note = "" if motion.seed is None else f", seed {motion.seed}"
+            if motion.seed is not None and motion.candidates > 1:  # --seed N makes other candidates
+                note += f" (best of {motion.candidates}; remake with --candidates 1 --seed {motion.seed})"
             parts = f", {len(motion.segments)} segments" if motion.segments else ""
             lines.append(f"  {motion.text[:60]!r} #{motion.sample}: {motion.duration:.1f} s{parts}{note} -> {names}")
     return lines

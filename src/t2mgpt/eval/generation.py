@@ -14,6 +14,8 @@ from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import InputError
 from t2mgpt.generator.decoding import Sampling
 
+CANDIDATE_ROWS = 256  # best-of-k in the protocol: rows decoded per pass (candidates x captions)
+
 
 @dataclass
 class GenerationModels:
@@ -90,19 +92,29 @@ def generate_motions(models: GenerationModels, texts: Sequence[str], seeds: Sequ
     seeds[i] + r, r < k.
     """
     k = 1 if sampling.greedy else models.candidates
-    texts = [t for t in texts for _ in range(k)]
-    seeds = None if sampling.greedy else [(int(s) + r) % 2**62 for s in seeds for r in range(k)]
-    feats = (text_features or models.text_encoder.encode)(list(texts))
-    codes = models.gpt.generate(feats, sampling.greedy, sampling.temperature, sampling.top_k, sampling.top_p,
-                                seed=seeds, guidance_scale=sampling.guidance_scale)
-    motions, lens = decode_codes(models.vqvae, codes, models.normalizer, max_frames)
+    encode = text_features or models.text_encoder.encode
     if k == 1:
-        return motions, lens
+        feats = encode(list(texts))
+        codes = models.gpt.generate(feats, sampling.greedy, sampling.temperature, sampling.top_k, sampling.top_p,
+                                    seed=None if sampling.greedy else list(seeds),
+                                    guidance_scale=sampling.guidance_scale)
+        return decode_codes(models.vqvae, codes, models.normalizer, max_frames)
     from t2mgpt.rerank import best_of
 
-    decoded = [motions[i, :lens[i]].cpu().numpy() for i in range(len(codes))]
-    keep = best_of(k, models.gpt, codes, feats.to(_device(models.gpt)), models.critic, texts, decoded)
-    return motions[keep], lens[keep]
+    out, lens = [], []
+    step = max(1, CANDIDATE_ROWS // k)  # captions per pass: k candidates each, at most ~CANDIDATE_ROWS rows
+    for a in range(0, len(texts), step):
+        rows = [t for t in texts[a:a + step] for _ in range(k)]
+        row_seeds = [(int(s) + r) % 2**62 for s in seeds[a:a + step] for r in range(k)]
+        feats = encode(rows)
+        codes = models.gpt.generate(feats, False, sampling.temperature, sampling.top_k, sampling.top_p,
+                                    seed=row_seeds, guidance_scale=sampling.guidance_scale)
+        motions, n = decode_codes(models.vqvae, codes, models.normalizer, max_frames)
+        decoded = [motions[i, :n[i]].cpu().numpy() for i in range(len(codes))]
+        keep = best_of(k, models.gpt, codes, feats.to(_device(models.gpt)), models.critic, rows, decoded)
+        out.append(motions[keep])
+        lens.append(n[keep])
+    return torch.cat(out), torch.cat(lens)
 
 
 def reconstruct_motions(vqvae, normalizer, motions: np.ndarray, m_lens: np.ndarray) -> torch.Tensor:

@@ -91,7 +91,7 @@ def stream_job(pipe, store: ResultStore, req, seed: int, formats: list[str], can
 
     Events: `start` (the request as used), `frames` per chunk ({sample, start, final, joints}),
     `sample` when one is complete (as in /api/generate, without joints), `done`; or `error`.
-    Samples are decoded one after another (sample k with seed + k, as in /api/generate).
+    Samples are decoded one after another (sample k with seed + k, as /api/generate with candidates 1).
     """
     start = time.perf_counter()
     language = english_warning(req.text)

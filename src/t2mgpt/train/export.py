@@ -199,6 +199,11 @@ def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | 
     config = make_config(vq.config, src.gpt.config, text["name"], text["dim"], text_encoder_path=text.get("path"),
                          card=card, fps=src.fps, guidance_scale=guidance)
     config.candidates = src.candidates if candidates is None else candidates
+    if not (isinstance(config.candidates, int) and 1 <= config.candidates <= 16):
+        raise InputError(f"--candidates must be an integer in [1, 16], got {config.candidates!r}")
+    if config.candidates > 1 and src.cond_drop == 0.0:
+        raise InputError(f"the GPT ({src.origin}) was trained without condition dropout (--cond-drop), so best-of-k "
+                         "cannot score candidates against its unconditional prediction; leave --candidates at 1")
     judge = src.critic if critic is None else load_critic_folder(critic, config.feature_dim)
     config.check()
     gpt = src.gpt
