@@ -369,6 +369,10 @@ def test_init_from_a_model_folder_and_cond_drop(prepared, tmp_path, capsys):
                  "--out", str(tmp_path / "best_of"), "--candidates", "4"]) == 0
     assert json.loads((tmp_path / "best_of" / "config.json").read_text())["sampling"]["candidates"] == 4
     capsys.readouterr()
+    assert main(["export-model", "--vq", str(vq), "--gpt", str(tmp_path / "c"), "--checkpoint", "last",
+                 "--out", str(tmp_path / "judged"), "--candidates", "4", "--critic", str(tmp_path / "a")]) == 2
+    assert "is not a folder made by `t2mgpt train-evaluator`" in capsys.readouterr().err
+    assert not (tmp_path / "judged").exists()
     assert train(prepared, tmp_path / "d", "--iters", "4", "--cond-drop", "1.0") == 2
     assert "cond_drop must be in [0, 1)" in capsys.readouterr().err
     assert train(prepared, tmp_path / "e", "--iters", "4", "--embed-dim", "64", "--init-from",

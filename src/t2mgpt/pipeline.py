@@ -24,7 +24,7 @@ import torch
 from t2mgpt.data.spec import HUMANML3D
 from t2mgpt.errors import InputError
 from t2mgpt.io.card import ModelCard
-from t2mgpt.io.config import MAX_CANDIDATES, ModelConfig, make_config
+from t2mgpt.io.config import ModelConfig, make_config
 from t2mgpt.io.folder import load_model_folder, save_model_folder
 from t2mgpt.io.lookup import DEFAULT_MODEL, resolve_model
 from t2mgpt.io.text_encoder import encoder_path_in_folder, load_text_encoder
@@ -37,6 +37,7 @@ from t2mgpt.motion.rigid import RigidMotion, reference_lengths
 from t2mgpt.motion.skeleton import get_skeleton
 from t2mgpt.motion.normalize import Normalizer
 from t2mgpt.text.language import NonEnglishWarning, english_warning
+from t2mgpt.utils.checks import check_candidates
 from t2mgpt.utils.config_field import config_field
 from t2mgpt.utils.device import resolve_device
 
@@ -156,7 +157,7 @@ class T2MGPT:
         from t2mgpt.rerank import load_critic
 
         pipe = cls(vqvae.to(dev), gpt.to(dev), text_encoder, normalizer, config=config, name=name, max_batch=max_batch,
-                   critic=load_critic(folder, feature_dim=config.feature_dim))
+                   critic=load_critic(folder, config.feature_dim))
         pipe.path = folder
         pipe._own_encoder = own
         pipe._text_source = (path, hint) if own else (None, False)
@@ -358,10 +359,8 @@ class T2MGPT:
                         path=None) -> int:
         """The k a call with these options samples each motion's best of: `candidates` (None: the
         model's), or 1 for greedy decoding and for timelines (path, seconds over max_seconds)."""
-        k = self.candidates if candidates is None else candidates
-        if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 1 <= k <= MAX_CANDIDATES:
-            raise InputError(f"candidates must be an integer in [1, {MAX_CANDIDATES}], got {k!r}")
-        return 1 if greedy or path is not None or self._too_long(seconds) else int(k)
+        k = check_candidates(self.candidates if candidates is None else candidates)
+        return 1 if greedy or path is not None or self._too_long(seconds) else k
 
     def _too_long(self, seconds) -> bool:
         return isinstance(seconds, (int, float)) and seconds > self.max_seconds + 1e-9

@@ -80,16 +80,28 @@ def best_of(k: int, gpt, codes: Sequence[torch.Tensor], text_features: torch.Ten
     return (score.argmax(1) + torch.arange(0, B, k)).tolist()
 
 
-def load_critic(folder: str | Path, device="cpu", feature_dim: int | None = None):
-    """The model folder's critic (a `t2mgpt train-evaluator` folder in `critic/`), or None."""
+def critic_dir(folder: str | Path) -> Path | None:
+    """The model folder's critic folder (`critic/`), or None."""
     path = Path(folder) / CRITIC_DIR
-    if not path.is_dir():
-        return None
-    from t2mgpt.errors import CheckpointError
-    from t2mgpt.models.contrastive_evaluator import ContrastiveEvaluator
+    return path if path.is_dir() else None
 
+
+def read_critic(path: str | Path, feature_dim: int, device="cpu"):
+    """A `t2mgpt train-evaluator` folder as the critic of a model making `feature_dim`-d motions."""
+    from t2mgpt.errors import CheckpointError
+    from t2mgpt.models.contrastive_evaluator import ContrastiveEvaluator, is_evaluator_folder
+
+    path = Path(path).expanduser()
+    if not is_evaluator_folder(path):
+        raise CheckpointError(f"{path} is not a folder made by `t2mgpt train-evaluator`")
     critic = ContrastiveEvaluator.load(path, device=device).eval()
-    if feature_dim is not None and critic.dim_pose != feature_dim:
+    if critic.dim_pose != feature_dim:
         raise CheckpointError(f"{path} reads {critic.dim_pose}-d motions but the model makes {feature_dim}-d ones; "
-                              f"the critic belongs to another model: remove {path} or re-export the model")
+                              f"the critic belongs to another model or dataset")
     return critic
+
+
+def load_critic(folder: str | Path, feature_dim: int, device="cpu"):
+    """The model folder's critic (`critic/`), or None."""
+    path = critic_dir(folder)
+    return None if path is None else read_critic(path, feature_dim, device)

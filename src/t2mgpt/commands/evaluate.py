@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from t2mgpt.eval.dataset import EvalDataset
     from t2mgpt.eval.evaluators import load_evaluator
     from t2mgpt.eval.protocol import evaluate_generation, evaluate_reconstruction
-    from t2mgpt.utils.checks import check_guidance_scale
+    from t2mgpt.utils.checks import check_candidates, check_guidance_scale
     from t2mgpt.utils.device import resolve_device
 
     logging.basicConfig(level=logging.WARNING, format="warning: %(message)s")
@@ -91,13 +91,10 @@ def run(args: argparse.Namespace) -> int:
                              "or --baseline")
         check_guidance_scale(args.guidance_scale)
     if args.candidates is not None:
-        from t2mgpt.io.config import MAX_CANDIDATES
-
         if args.reconstruction or args.baseline:
             raise InputError("--candidates shapes the GPT's sampling; it cannot be combined with --reconstruction "
                              "or --baseline")
-        if not 1 <= args.candidates <= MAX_CANDIDATES:
-            raise InputError(f"--candidates must be in [1, {MAX_CANDIDATES}], got {args.candidates}")
+        check_candidates(args.candidates)
     if args.top_p is not None:
         if args.reconstruction or args.baseline:
             raise InputError("--top-p shapes the GPT's sampling; it cannot be combined with --reconstruction or --baseline")

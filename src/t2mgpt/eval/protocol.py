@@ -26,11 +26,9 @@ window is encoded and decoded by the VQ-VAE at its own length.
 """
 from __future__ import annotations
 
-import dataclasses
-
 import logging
 import math
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import numpy as np
 import torch
@@ -43,6 +41,7 @@ from t2mgpt.eval.replication import Progress, check_inputs, diversity_times_for,
 from t2mgpt.eval.result import EvaluationResult
 from t2mgpt.generator.decoding import Sampling
 from t2mgpt.text.cache import TextFeatureCache
+from t2mgpt.utils.checks import check_candidates
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ def evaluate_generation(
     """
     models = as_generation_models(models)
     if candidates is not None:
-        models = dataclasses.replace(models, candidates=int(candidates))
+        models = replace(models, candidates=check_candidates(candidates))
     check_inputs(dataset, evaluator, batch_size, replications)
     if mm and mm_samples <= mm_times:
         raise InputError(f"MultiModality needs more samples per text ({mm_samples}) than pairs ({mm_times})")

@@ -16,7 +16,7 @@ from typing import Any
 
 from t2mgpt.data.spec import HUMANML3D, canonical_dataset, get_dataset_spec, spec_for_dim
 from t2mgpt.errors import CheckpointError, InputError
-from t2mgpt.utils.checks import check_guidance_scale
+from t2mgpt.utils.checks import check_candidates, check_guidance_scale
 from t2mgpt.io.card import ModelCard
 
 FORMAT = "t2mgpt-model"
@@ -161,8 +161,10 @@ class ModelConfig:
             check_guidance_scale(self.guidance_scale)
         except InputError as e:
             problems.append(f"sampling.{e}")
-        if not _is_candidates(self.candidates):
-            problems.append(f"sampling.candidates must be an integer in [1, {MAX_CANDIDATES}], got {self.candidates!r}")
+        try:
+            check_candidates(self.candidates)
+        except InputError as e:
+            problems.append(f"sampling.{e}")
         for name in (self.mean_file, self.std_file):
             if not isinstance(name, str) or Path(name).name != name or name in ("", ".", ".."):
                 problems.append(f"normalisation file {name!r} must be a plain file name inside the folder")
@@ -226,9 +228,7 @@ class ModelConfig:
                 if not (isinstance(cfg.fps, float) and 0 < cfg.fps <= MAX_FPS):
                     raise InputError(f"fps must be in (0, {MAX_FPS:g}], got {cfg.fps!r}")
                 check_guidance_scale(cfg.guidance_scale)
-                if not _is_candidates(cfg.candidates):
-                    raise InputError(f"sampling.candidates must be an integer in [1, {MAX_CANDIDATES}], "
-                                     f"got {cfg.candidates!r}")
+                check_candidates(cfg.candidates)
                 return cfg
             return cfg.check()
         except (KeyError, TypeError, ValueError) as e:
@@ -305,9 +305,3 @@ def make_config(vqvae_config, gpt_config, text_encoder: str, text_dim: int, data
         unit_length=vqvae_config.downsample, card=card or ModelCard(), guidance_scale=guidance_scale,
     ).check()
 
-
-MAX_CANDIDATES = 16  # best-of-k at most (t2mgpt.rerank)
-
-
-def _is_candidates(k) -> bool:
-    return isinstance(k, int) and not isinstance(k, bool) and 1 <= k <= MAX_CANDIDATES

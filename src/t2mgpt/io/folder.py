@@ -113,12 +113,12 @@ def save_model_folder(folder: str | os.PathLike, config: ModelConfig, vqvae, gpt
         np.save(tmp / config.std_file, np.asarray(normalizer.std, np.float32), allow_pickle=False)
         (tmp / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=2) + "\n", encoding="utf-8")
         (tmp / CARD_FILE).write_text(model_card_text(config), encoding="utf-8")
-        if critic is not None:
-            from t2mgpt.rerank import CRITIC_DIR
+        from t2mgpt.rerank import CRITIC_DIR
 
+        if critic is not None:
             critic.save(tmp / CRITIC_DIR)
         mode = 0o666 & ~umask()  # an ordinary file's: safetensors writes 0600, which others could not read
-        for f in (*tmp.iterdir(), *(tmp / "critic").glob("*")):
+        for f in (*tmp.iterdir(), *(tmp / CRITIC_DIR).glob("*")):
             if f.is_dir():
                 os.chmod(f, 0o777 & ~umask())
                 continue

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Optional
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model
 
-from t2mgpt.io.config import MAX_CANDIDATES
+from t2mgpt.utils.checks import MAX_CANDIDATES
 
 MAX_SEED = 2**31 - 1  # seeds stay exact in JavaScript numbers (sample k uses seed + k)
 

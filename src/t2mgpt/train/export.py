@@ -98,7 +98,7 @@ class GPTSource:
     guidance_scale: float = 1.0  # the source's default classifier-free guidance
     cond_drop: float | None = None  # its condition dropout in training (None: unknown, a model folder)
     candidates: int = 1  # the source's default best-of-k
-    critic: Any = None  # the source's best-of-k critic (a model folder's critic/), or None
+    critic: Path | None = None  # the source's best-of-k critic folder (a model folder's critic/), or None
 
 
 def gpt_from_run(gpt_run: str | Path, checkpoint: str) -> GPTSource:
@@ -136,11 +136,11 @@ def gpt_from_model_folder(folder: Path) -> GPTSource:
     config, vq, gpt, normalizer = load_model_folder(folder)
     card = dataclasses.replace(config.card, metrics={}, evaluation="")
     text = {"name": config.text_encoder, "dim": config.text_dim, "path": config.text_encoder_path}
-    from t2mgpt.rerank import load_critic
+    from t2mgpt.rerank import critic_dir
 
     return GPTSource(gpt, {"sha256": vq_fingerprint(vq.float()), "path": str(folder)}, text, normalizer, config.fps,
                      card, f"the GPT of the model folder {folder.name}", guidance_scale=config.guidance_scale,
-                     candidates=config.candidates, critic=load_critic(folder, feature_dim=config.feature_dim))
+                     candidates=config.candidates, critic=critic_dir(folder))
 
 
 def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | Path, *, name: str | None = None,
@@ -166,7 +166,8 @@ def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | 
     from t2mgpt.io.folder import save_model_folder
     from t2mgpt.io.lookup import check_model_name, resolve_model
     from t2mgpt.train.gpt_task import vq_fingerprint
-    from t2mgpt.utils.checks import check_guidance_scale
+    from t2mgpt.rerank import read_critic
+    from t2mgpt.utils.checks import check_candidates, check_guidance_scale
 
     out_dir = Path(out_dir).expanduser()
     name = check_model_name(name) if name is not None else out_dir.name
@@ -198,29 +199,18 @@ def export_model_folder(vq_run: str | Path, gpt_run: str | Path, out_dir: str | 
     text = src.text
     config = make_config(vq.config, src.gpt.config, text["name"], text["dim"], text_encoder_path=text.get("path"),
                          card=card, fps=src.fps, guidance_scale=guidance)
-    config.candidates = src.candidates if candidates is None else candidates
-    if not (isinstance(config.candidates, int) and 1 <= config.candidates <= 16):
-        raise InputError(f"--candidates must be an integer in [1, 16], got {config.candidates!r}")
+    config.candidates = check_candidates(src.candidates if candidates is None else candidates)
     if config.candidates > 1 and src.cond_drop == 0.0:
         raise InputError(f"the GPT ({src.origin}) was trained without condition dropout (--cond-drop), so best-of-k "
                          "cannot score candidates against its unconditional prediction; leave --candidates at 1")
-    judge = src.critic if critic is None else load_critic_folder(critic, config.feature_dim)
+    judge_dir = src.critic if critic is None else critic
+    try:
+        judge = None if judge_dir is None else read_critic(judge_dir, config.feature_dim)
+    except CheckpointError as e:
+        raise InputError(f"critic: {e}") from e
     config.check()
     gpt = src.gpt
     if half:
         vq, gpt = half_copy(vq), half_copy(gpt)
     return save_model_folder(out_dir, config, vq, gpt, src.normalizer, overwrite=overwrite, critic=judge)
 
-
-def load_critic_folder(path: str | Path, feature_dim: int):
-    """A `t2mgpt train-evaluator` folder as the best-of-k critic of a model of `feature_dim`-d features."""
-    from t2mgpt.models.contrastive_evaluator import ContrastiveEvaluator, is_evaluator_folder
-
-    path = Path(path).expanduser()
-    if not is_evaluator_folder(path):
-        raise InputError(f"--critic {path} is not a folder made by `t2mgpt train-evaluator`")
-    critic = ContrastiveEvaluator.load(path)
-    if critic.dim_pose != feature_dim:
-        raise InputError(f"the critic {path} reads {critic.dim_pose}-d motions but the model makes {feature_dim}-d "
-                         f"ones; train the critic on the model's dataset")
-    return critic

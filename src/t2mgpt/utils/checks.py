@@ -62,6 +62,16 @@ def check_records(records, fields: tuple[str, ...], whole: str, item: str, limit
 MAX_GUIDANCE_SCALE = 20.0
 
 
+MAX_CANDIDATES = 16  # best-of-k at most (t2mgpt.rerank)
+
+
+def check_candidates(k) -> int:
+    """Best-of-k: an integer in [1, MAX_CANDIDATES] (1 = plain sampling); returned as an int."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= MAX_CANDIDATES:
+        raise InputError(f"candidates must be an integer in [1, {MAX_CANDIDATES}], got {k!r}")
+    return int(k)
+
+
 def check_guidance_scale(scale) -> None:
     """Classifier-free guidance scale: a number in [0, 20] (1 = no guidance)."""
     if isinstance(scale, bool) or not isinstance(scale, numbers.Real) or not 0.0 <= scale <= MAX_GUIDANCE_SCALE:
